@@ -1,0 +1,213 @@
+/*
+ * cli_bench.c — `lingua bench`: measures prompt processing and decode speed of
+ * a model on this machine, and the memory read bandwidth that bounds decode.
+ *
+ *   lingua bench -m MODEL [-t THREADS] [--prompt P] [--gen N] [--reps R] [--json]
+ *
+ * Each repetition clears the cache, processes a P-token prompt in one batch
+ * (deterministic pseudo-random ids), then decodes N tokens greedily one at a
+ * time.  Medians over R repetitions are reported, with the bandwidth floor:
+ * the decode speed if every weight byte read per token came from memory at
+ * the measured read bandwidth (the embedding contributes one row per token).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "exec/exec.h"
+#include "exec/generate.h"
+#include "model/model.h"
+#include "util/json.h"
+#include "util/pool.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    const uint64_t *buf;
+    size_t n;
+    uint64_t sums[64];
+} bw_job_t;
+
+static void bw_task(void *ctx, int ith, int nth)
+{
+    bw_job_t *j = ctx;
+    size_t begin, end;
+    pool_split(j->n, ith, nth, &begin, &end);
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t i = begin; i + 4 <= end; i += 4) {
+        s0 += j->buf[i];
+        s1 += j->buf[i + 1];
+        s2 += j->buf[i + 2];
+        s3 += j->buf[i + 3];
+    }
+    j->sums[ith % 64] = s0 ^ s1 ^ s2 ^ s3;
+}
+
+/* Read bandwidth in bytes/s over a buffer much larger than the caches (median of reps). */
+static double measure_bandwidth(pool_t *pool, int reps)
+{
+    const size_t bytes = (size_t)512 << 20;
+    bw_job_t job = {.n = bytes / sizeof(uint64_t)};
+    uint64_t *buf = malloc(bytes);
+    if (!buf)
+        return 0.0;
+    for (size_t i = 0; i < job.n; i++)
+        buf[i] = i * 0x9e3779b97f4a7c15ull;
+    job.buf = buf;
+    double t[32];
+    reps = reps > 32 ? 32 : reps;
+    for (int r = 0; r < reps; r++) {
+        double t0 = gen_now();
+        pool_run(pool, bw_task, &job);
+        t[r] = gen_now() - t0;
+    }
+    uint64_t sink = 0;
+    for (int i = 0; i < 64; i++)
+        sink ^= job.sums[i];
+    free(buf);
+    double med = median(t, reps);
+    return sink == 42 ? 0.0 : (double)bytes / med;   /* the comparison keeps the reads alive */
+}
+
+int cli_bench(int argc, char **argv)
+{
+    /* Bench-only options are peeled off first; the rest go to the shared parser. */
+    int n_prompt = 64, n_gen = 64, reps = 5;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    if (!rest)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        int *target = NULL;
+        if (i >= 2 && i + 1 < argc) {
+            if (!strcmp(argv[i], "--prompt")) target = &n_prompt;
+            else if (!strcmp(argv[i], "--gen")) target = &n_gen;
+            else if (!strcmp(argv[i], "--reps")) target = &reps;
+        }
+        if (target) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "error: %s expects an integer in 1..100000, got '%s'\n", argv[i], argv[i + 1]);
+                free(rest);
+                return 2;
+            }
+            *target = (int)v;
+            i++;
+        } else {
+            rest[n_rest++] = argv[i];
+        }
+    }
+    cli_opts_t o;
+    int rc = cli_parse(n_rest, rest, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_JSON, &o);
+    free(rest);
+    if (rc)
+        return rc;
+    if (!o.model) {
+        fprintf(stderr, "error: give the model with -m MODEL.gguf\n");
+        return 2;
+    }
+    err_t err;
+    err_clear(&err);
+    model_t *m = NULL;
+    exec_t *ex = NULL;
+    if (model_load(o.model, &m, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return 1;
+    }
+    exec_params_t p;
+    exec_params_default(&p, m);
+    p.n_threads = o.threads;
+    p.n_ctx = n_prompt + n_gen + 1;
+    p.max_batch = n_prompt;
+    p.isa = o.isa;
+    int32_t *tokens = malloc(((size_t)n_prompt + 1) * sizeof *tokens);
+    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    rc = 1;
+    if (!tokens || !pp || !tg) {
+        fprintf(stderr, "error: out of memory\n");
+        goto done;
+    }
+    if (exec_create(m, &p, &ex, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        goto done;
+    }
+    uint64_t state = 7;
+    for (int i = 0; i < n_prompt; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        tokens[i] = (int32_t)((state >> 33) % m->hp.n_vocab);
+    }
+    for (int r = 0; r < reps + 1; r++) {   /* repetition 0 warms up and is not counted */
+        exec_seq_clear(ex, 0);
+        exec_batch_t b = {.seq = 0, .pos0 = 0, .n_tokens = n_prompt, .tokens = tokens, .n_logits = 1};
+        double t0 = gen_now();
+        if (exec_run(ex, &b, &err))
+            goto fail;
+        double t1 = gen_now();
+        for (int i = 0; i < n_gen; i++) {
+            const float *lg = exec_logits(ex);
+            int32_t best = 0;
+            for (uint32_t v = 1; v < m->hp.n_vocab; v++)
+                if (lg[v] > lg[best])
+                    best = (int32_t)v;
+            exec_batch_t s = {.seq = 0, .pos0 = n_prompt + i, .n_tokens = 1, .tokens = &best, .n_logits = 1};
+            if (exec_run(ex, &s, &err))
+                goto fail;
+        }
+        double t2 = gen_now();
+        if (r > 0) {
+            pp[r - 1] = n_prompt / (t1 - t0);
+            tg[r - 1] = n_gen / (t2 - t1);
+        }
+    }
+    pool_t *pool = NULL;
+    if (pool_create(o.threads, &pool, &err))
+        goto fail;
+    double bw = measure_bandwidth(pool, 5);
+    pool_destroy(&pool);
+    size_t weights = model_weight_bytes(m);
+    size_t per_token = weights - m->tok_embd.row_bytes * (m->tok_embd.n_out - 1);
+    if (m->output_tied)
+        per_token = weights;   /* the tied matrix is read whole by the output unit */
+    double floor_tps = bw / (double)per_token;
+    double pp_med = median(pp, reps), tg_med = median(tg, reps);
+    if (o.json) {
+        printf("{\"model\": ");
+        json_write_string(stdout, o.model, strlen(o.model));
+        printf(", \"threads\": %d, \"isa\": \"%s\", \"prompt_tokens\": %d, \"gen_tokens\": %d, \"reps\": %d, "
+               "\"prompt_tokens_per_s\": %.2f, \"gen_tokens_per_s\": %.2f, \"weight_bytes\": %zu, "
+               "\"bytes_per_token\": %zu, \"read_bandwidth_gbs\": %.3f, \"bandwidth_floor_tokens_per_s\": %.2f, "
+               "\"fraction_of_floor\": %.3f}\n",
+               o.threads, exec_isa_name(ex), n_prompt, n_gen, reps, pp_med, tg_med, weights, per_token, bw / 1e9,
+               floor_tps, tg_med / floor_tps);
+    } else {
+        printf("model %s, %d thread%s, %s kernels, %d reps (medians)\n", o.model, o.threads,
+               o.threads == 1 ? "" : "s", exec_isa_name(ex), reps);
+        printf("  prompt (%d tokens): %.1f tokens/s\n", n_prompt, pp_med);
+        printf("  decode (%d tokens): %.1f tokens/s\n", n_gen, tg_med);
+        printf("  bandwidth floor:   %.1f tokens/s (%.1f MiB read per token at %.2f GB/s); decode is %.0f%% of it\n",
+               floor_tps, per_token / 1048576.0, bw / 1e9, 100.0 * tg_med / floor_tps);
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "error: %s\n", err.msg);
+done:
+    free(tokens);
+    free(pp);
+    free(tg);
+    exec_destroy(&ex);
+    model_destroy(&m);
+    return rc;
+}

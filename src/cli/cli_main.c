@@ -1,0 +1,55 @@
+/*
+ * cli_main.c — `lingua`: dispatches to a subcommand and owns the usage text.
+ * The exit status is the subcommand's: 0 success, 1 runtime error (bad file,
+ * out of memory, ...), 2 bad command line.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: lingua COMMAND [options]\n"
+          "\n"
+          "commands:\n"
+          "  generate  -m MODEL -p PROMPT [-n N] [-t THREADS] [--temp T] [--top-k K] [--top-p P]\n"
+          "            [--min-p P] [--repeat-penalty R] [--repeat-last-n N] [--seed S] [-c CTX] [-b BATCH]\n"
+          "            [--isa auto|scalar|avx2|avx512|neon] [--json] [-f FILE]\n"
+          "            generate text on this machine (--temp 0 is greedy)\n"
+          "  tokenize  -m MODEL (-p TEXT | -f FILE) [--no-bos] [--no-special]\n"
+          "            print the token ids of a text, space separated\n"
+          "  logits    -m MODEL --tokens \"ID ID ...\" [--last K] -o OUT.f32 [-t THREADS]\n"
+          "            feed the tokens (no BOS added), write the logits of the last K positions\n"
+          "  info      -m MODEL\n"
+          "            architecture, shapes, tensor types, memory needed\n"
+          "  synth     -o OUT.gguf [--dim D --layers L --heads H --kv-heads KV --ffn F --vocab V\n"
+          "            --ctx C --type f32|f16|q8_0|q4_0 --seed S]\n"
+          "            write a Llama-architecture model with deterministic random weights\n"
+          "  bench     -m MODEL [-t THREADS] [--prompt P] [--gen N] [--reps R] [--json]\n"
+          "            prompt and decode speed (medians) and the memory-bandwidth floor\n"
+          "  help      this text\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "generate")) return cli_generate(argc, argv);
+    if (!strcmp(cmd, "tokenize")) return cli_tokenize(argc, argv);
+    if (!strcmp(cmd, "logits")) return cli_logits(argc, argv);
+    if (!strcmp(cmd, "info")) return cli_info(argc, argv);
+    if (!strcmp(cmd, "synth")) return cli_synth(argc, argv);
+    if (!strcmp(cmd, "bench")) return cli_bench(argc, argv);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "error: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

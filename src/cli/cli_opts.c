@@ -1,0 +1,198 @@
+/*
+ * cli_opts.c — the option parser shared by the `lingua` subcommands (see cli.h).
+ * Every numeric value is parsed in full and range-checked; a bad or unknown
+ * option is reported by name and the command exits with status 2.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "tensor/types.h"
+
+static int parse_long(const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "error: %s expects an integer in %ld..%ld, got '%s'\n", opt, min, max, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long min, long max, int *out)
+{
+    long v;
+    int rc = parse_long(opt, s, min, max, &v);
+    if (rc == 0)
+        *out = (int)v;
+    return rc;
+}
+
+static int parse_u32(const char *opt, const char *s, uint32_t *out)
+{
+    long v;
+    int rc = parse_long(opt, s, 1, 1L << 24, &v);
+    if (rc == 0)
+        *out = (uint32_t)v;
+    return rc;
+}
+
+static int parse_float(const char *opt, const char *s, double min, double max, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "error: %s expects a number in %g..%g, got '%s'\n", opt, min, max, s);
+        return 2;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+static void set_defaults(cli_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->n_predict = 128;
+    o->threads = 1;
+    o->last = 1;
+    o->isa = KERN_ISA_AUTO;
+    samp_params_default(&o->samp);
+    o->samp.seed = (uint64_t)time(NULL);
+    synth_params_default(&o->synth);
+}
+
+int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o)
+{
+    set_defaults(o);
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        /* Flags without a value. */
+        if (strcmp(a, "--json") == 0 && (accepted & CLI_OPT_JSON)) { o->json = 1; continue; }
+        if (strcmp(a, "--no-bos") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_bos = 1; continue; }
+        if (strcmp(a, "--no-special") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_special = 1; continue; }
+
+        if (i + 1 >= argc) {
+            fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
+            return 2;
+        }
+        const char *v = argv[i + 1];
+        int rc = -1;
+        uint32_t type;
+        if (accepted & CLI_OPT_MODEL) {
+            if (!strcmp(a, "-m") || !strcmp(a, "--model")) { o->model = v; rc = 0; }
+        }
+        if (rc < 0 && (accepted & CLI_OPT_PROMPT)) {
+            if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { o->prompt = v; rc = 0; }
+            else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { o->file = v; rc = 0; }
+        }
+        if (rc < 0 && (accepted & CLI_OPT_THREADS)) {
+            if (!strcmp(a, "-t") || !strcmp(a, "--threads")) rc = parse_int(a, v, 1, 256, &o->threads);
+            else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) rc = parse_int(a, v, 1, 1 << 20, &o->ctx);
+            else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) rc = parse_int(a, v, 1, 1 << 16, &o->batch);
+            else if (!strcmp(a, "--isa")) {
+                rc = kern_isa_parse(v, &o->isa) == 0 ? 0 : 2;
+                if (rc)
+                    fprintf(stderr, "error: --isa expects auto, scalar, avx2, avx512 or neon, got '%s'\n", v);
+            }
+        }
+        if (rc < 0 && (accepted & CLI_OPT_GEN)) {
+            if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) rc = parse_int(a, v, 0, 1 << 20, &o->n_predict);
+        }
+        if (rc < 0 && (accepted & CLI_OPT_SAMPLING)) {
+            if (!strcmp(a, "--temp")) rc = parse_float(a, v, 0.0, 100.0, &o->samp.temp);
+            else if (!strcmp(a, "--top-k")) rc = parse_int(a, v, 0, INT_MAX, &o->samp.top_k);
+            else if (!strcmp(a, "--top-p")) rc = parse_float(a, v, 0.0, 1.0, &o->samp.top_p);
+            else if (!strcmp(a, "--min-p")) rc = parse_float(a, v, 0.0, 1.0, &o->samp.min_p);
+            else if (!strcmp(a, "--repeat-penalty")) rc = parse_float(a, v, 0.0, 100.0, &o->samp.repeat_penalty);
+            else if (!strcmp(a, "--repeat-last-n")) rc = parse_int(a, v, 0, 1 << 20, &o->samp.repeat_last_n);
+            else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
+                long s;
+                rc = parse_long(a, v, 0, LONG_MAX, &s);
+                o->samp.seed = (uint64_t)s;
+                o->seed_given = 1;
+            }
+        }
+        if (rc < 0 && (accepted & CLI_OPT_LOGITS)) {
+            if (!strcmp(a, "--tokens")) { o->tokens = v; rc = 0; }
+            else if (!strcmp(a, "--last")) rc = parse_int(a, v, 1, 1 << 16, &o->last);
+        }
+        if (rc < 0 && (accepted & CLI_OPT_OUT)) {
+            if (!strcmp(a, "-o") || !strcmp(a, "--output")) { o->out = v; rc = 0; }
+        }
+        if (rc < 0 && (accepted & CLI_OPT_SYNTH)) {
+            synth_params_t *s = &o->synth;
+            if (!strcmp(a, "--dim")) rc = parse_u32(a, v, &s->dim);
+            else if (!strcmp(a, "--layers")) rc = parse_u32(a, v, &s->layers);
+            else if (!strcmp(a, "--heads")) rc = parse_u32(a, v, &s->heads);
+            else if (!strcmp(a, "--kv-heads")) rc = parse_u32(a, v, &s->kv_heads);
+            else if (!strcmp(a, "--ffn")) rc = parse_u32(a, v, &s->ffn);
+            else if (!strcmp(a, "--vocab")) rc = parse_u32(a, v, &s->vocab);
+            else if (!strcmp(a, "--ctx")) rc = parse_u32(a, v, &s->ctx);
+            else if (!strcmp(a, "--seed")) {
+                long sd;
+                rc = parse_long(a, v, 0, LONG_MAX, &sd);
+                s->seed = (uint64_t)sd;
+            } else if (!strcmp(a, "--type")) {
+                rc = type_parse(v, &type) == 0 ? 0 : 2;
+                if (rc)
+                    fprintf(stderr, "error: --type expects f32, f16, q8_0 or q4_0, got '%s'\n", v);
+                else
+                    s->type = type;
+            }
+        }
+        if (rc < 0) {
+            fprintf(stderr, "error: option '%s' is not accepted by this command (see 'lingua help')\n", a);
+            return 2;
+        }
+        if (rc)
+            return rc;
+        i++;
+    }
+    return 0;
+}
+
+char *cli_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "error: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        fprintf(stderr, "error: cannot read '%s'\n", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}

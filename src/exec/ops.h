@@ -1,0 +1,56 @@
+/*
+ * ops.h — the operations of the forward pass, each over a batch of rows:
+ * rmsnorm, rope, SwiGLU, residual add, and the matrix multiplication driver
+ * that spreads weight rows over the thread pool and calls the kernel table.
+ *
+ * Every output value is computed by the same sequence of floating-point
+ * operations whatever the thread count and whatever the batch size: rows are
+ * independent, the matmul computes each (token, output row) pair with one dot
+ * (dot_x4 is bit-identical to dot), and threads only decide who computes which
+ * rows.  This is what makes distributed output bit-identical to single-device
+ * output.  Nothing here allocates; scratch comes from ops_ctx_t.
+ */
+#ifndef LL_EXEC_OPS_H
+#define LL_EXEC_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "tensor/kern.h"
+#include "util/pool.h"
+
+typedef struct {
+    pool_t *pool;
+    const kern_table_t *kern;
+    void *act;            /* converted activations: up to act_cap bytes */
+    size_t act_cap;
+} ops_ctx_t;
+
+/* y[t] = W x[t] for t < n_rows.  x: [n_rows][w->n_in], y: [n_rows][w->n_out].
+ * Requires n_rows * act_row_bytes(w) <= c->act_cap (checked by the executor at creation). */
+void ops_matmul(ops_ctx_t *c, const model_mat_t *w, const float *x, int n_rows, float *y);
+
+/* Bytes one activation row for w takes once converted to the type w's kernels want. */
+size_t ops_act_row_bytes(const kern_table_t *k, const model_mat_t *w);
+
+/* y[t] = (x[t] / sqrt(mean(x[t]^2) + eps)) * weight, for n_rows rows of n values. */
+void ops_rmsnorm(float *y, const float *x, const float *weight, int n_rows, int n, float eps);
+
+/* Rope ("normal" mode): pairs (2i, 2i+1), i < n_rot/2, of every head rotate by
+ * angle pos * base^(-2i/n_rot).  ops_rope_angles fills cs[2i] = cos, cs[2i+1] = sin
+ * for one position (n_rot floats); ops_rope_apply rotates the n_heads heads of
+ * size head_dim in one row with them. */
+void ops_rope_angles(float *cs, int n_rot, int pos, float base);
+void ops_rope_apply(float *row, int n_heads, int head_dim, int n_rot, const float *cs);
+
+/* gate[i] = silu(gate[i]) * up[i] for n values. */
+void ops_swiglu(float *gate, const float *up, size_t n);
+
+/* x[i] += d[i] for n values. */
+void ops_add(float *x, const float *d, size_t n);
+
+/* In place: p[i] = exp(p[i] - max) / sum; sums in double, as llama.cpp does. */
+void ops_softmax(float *p, int n);
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * model.c — binds a Llama-family GGUF to model_t (see model.h).
+ *
+ * Reads the hyper-parameters under the "<arch>." prefix with llama.cpp's
+ * defaults for missing optional keys (rope.freq_base 10000, head_count_kv =
+ * head_count, rope.dimension_count = head_dim), then looks every tensor up by
+ * name and checks its type and shape against the hyper-parameters.  Weights are
+ * views into the mapping; nothing is copied.  Norm vectors must be F32 (as
+ * every converter and quantizer writes them); matrices may be F32, F16, Q8_0 or
+ * Q4_0, each with its own type.
+ */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/types.h"
+
+static int get_hparam_u32(const gguf_ctx_t *g, const char *arch, const char *name, uint32_t *out,
+                          int required, uint32_t fallback, err_t *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, name);
+    int rc = gguf_get_u32(g, key, out, err);
+    if (rc == ERR_NOTFOUND && !required) {
+        *out = fallback;
+        err_clear(err);
+        return 0;
+    }
+    return rc;
+}
+
+static int get_hparam_f32(const gguf_ctx_t *g, const char *arch, const char *name, float *out,
+                          float fallback, err_t *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, name);
+    int rc = gguf_get_f32(g, key, out, err);
+    if (rc == ERR_NOTFOUND) {
+        *out = fallback;
+        err_clear(err);
+        return 0;
+    }
+    return rc;
+}
+
+static int read_hparams(const gguf_ctx_t *g, const char *arch, model_hparams_t *hp, err_t *err)
+{
+    int rc;
+    if ((rc = get_hparam_u32(g, arch, "embedding_length", &hp->n_embd, 1, 0, err)) ||
+        (rc = get_hparam_u32(g, arch, "block_count", &hp->n_layer, 1, 0, err)) ||
+        (rc = get_hparam_u32(g, arch, "attention.head_count", &hp->n_head, 1, 0, err)) ||
+        (rc = get_hparam_u32(g, arch, "feed_forward_length", &hp->n_ff, 1, 0, err)) ||
+        (rc = get_hparam_u32(g, arch, "context_length", &hp->n_ctx_train, 0, 2048, err)))
+        return rc;
+    if ((rc = get_hparam_u32(g, arch, "attention.head_count_kv", &hp->n_head_kv, 0, hp->n_head, err)))
+        return rc;
+    if (hp->n_embd == 0 || hp->n_embd > (1u << 16))
+        return err_set(err, ERR_FORMAT, "%s.embedding_length = %u: must be in 1..65536", arch, hp->n_embd);
+    if (hp->n_layer == 0 || hp->n_layer > 1024)
+        return err_set(err, ERR_FORMAT, "%s.block_count = %u: must be in 1..1024", arch, hp->n_layer);
+    if (hp->n_head == 0 || hp->n_embd % hp->n_head != 0)
+        return err_set(err, ERR_FORMAT, "%s.attention.head_count = %u: must divide embedding_length %u",
+                       arch, hp->n_head, hp->n_embd);
+    if (hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv != 0)
+        return err_set(err, ERR_FORMAT, "%s.attention.head_count_kv = %u: must divide head_count %u",
+                       arch, hp->n_head_kv, hp->n_head);
+    if (hp->n_ff == 0 || hp->n_ff > (1u << 20))
+        return err_set(err, ERR_FORMAT, "%s.feed_forward_length = %u: must be in 1..1048576", arch, hp->n_ff);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if ((rc = get_hparam_u32(g, arch, "rope.dimension_count", &hp->n_rot, 0, hp->head_dim, err)))
+        return rc;
+    if (hp->n_rot == 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+        return err_set(err, ERR_FORMAT, "%s.rope.dimension_count = %u: must be even and in 2..head_dim %u",
+                       arch, hp->n_rot, hp->head_dim);
+    if ((rc = get_hparam_f32(g, arch, "rope.freq_base", &hp->rope_base, 10000.0f, err)) ||
+        (rc = get_hparam_f32(g, arch, "attention.layer_norm_rms_epsilon", &hp->rms_eps, 1e-5f, err)))
+        return rc;
+    if (!(hp->rope_base > 0.0f) || !isfinite(hp->rope_base))
+        return err_set(err, ERR_FORMAT, "%s.rope.freq_base = %g: must be a positive number", arch, hp->rope_base);
+    if (!(hp->rms_eps >= 0.0f) || !(hp->rms_eps < 1.0f))
+        return err_set(err, ERR_FORMAT, "%s.attention.layer_norm_rms_epsilon = %g: must be in [0, 1)",
+                       arch, hp->rms_eps);
+    return 0;
+}
+
+/* Binds a norm vector: F32, one dimension of n values. */
+static int bind_vector(const gguf_ctx_t *g, const char *name, uint32_t n, const float **out, err_t *err)
+{
+    const gguf_tensor_t *t = gguf_tensor_find(g, name);
+    if (!t)
+        return err_set(err, ERR_FORMAT, "tensor '%s' is missing", name);
+    if (t->type != TYPE_F32)
+        return err_set(err, ERR_UNSUP, "tensor '%s' has type %s; norm vectors must be F32", name, type_name(t->type));
+    if (t->n_elems != n || t->ne[0] != n)
+        return err_set(err, ERR_FORMAT, "tensor '%s' has %llu elements (ne0 %llu); expected %u",
+                       name, (unsigned long long)t->n_elems, (unsigned long long)t->ne[0], n);
+    *out = (const float *)t->data;
+    return 0;
+}
+
+/* Binds a matrix with ne = [n_in, n_out]. */
+static int bind_matrix(const gguf_ctx_t *g, const char *name, uint32_t n_in, uint32_t n_out,
+                       model_mat_t *out, err_t *err)
+{
+    const gguf_tensor_t *t = gguf_tensor_find(g, name);
+    if (!t)
+        return err_set(err, ERR_FORMAT, "tensor '%s' is missing", name);
+    if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out)
+        return err_set(err, ERR_FORMAT, "tensor '%s' has shape [%llu, %llu] (%u dims); expected [%u, %u]", name,
+                       (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims, n_in, n_out);
+    size_t row_bytes = type_row_bytes(t->type, n_in);
+    if (row_bytes == 0)
+        return err_set(err, ERR_UNSUP, "tensor '%s': type %s cannot hold rows of %u values",
+                       name, type_name(t->type), n_in);
+    out->data = t->data;
+    out->type = t->type;
+    out->n_in = n_in;
+    out->n_out = n_out;
+    out->row_bytes = row_bytes;
+    out->name = t->name;
+    return 0;
+}
+
+static int bind_layer(const gguf_ctx_t *g, const model_hparams_t *hp, uint32_t l, model_layer_t *L, err_t *err)
+{
+    char name[96];
+    uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
+    int rc;
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, l), name)
+    if ((rc = bind_vector(g, NAME("attn_norm.weight"), hp->n_embd, &L->attn_norm, err)) ||
+        (rc = bind_matrix(g, NAME("attn_q.weight"), hp->n_embd, hp->n_embd, &L->wq, err)) ||
+        (rc = bind_matrix(g, NAME("attn_k.weight"), hp->n_embd, kv_dim, &L->wk, err)) ||
+        (rc = bind_matrix(g, NAME("attn_v.weight"), hp->n_embd, kv_dim, &L->wv, err)) ||
+        (rc = bind_matrix(g, NAME("attn_output.weight"), hp->n_embd, hp->n_embd, &L->wo, err)) ||
+        (rc = bind_vector(g, NAME("ffn_norm.weight"), hp->n_embd, &L->ffn_norm, err)) ||
+        (rc = bind_matrix(g, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, &L->w_gate, err)) ||
+        (rc = bind_matrix(g, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, &L->w_up, err)) ||
+        (rc = bind_matrix(g, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, &L->w_down, err)))
+        return rc;
+#undef NAME
+    return 0;
+}
+
+int model_load_gguf(gguf_ctx_t **gp, model_t **out, err_t *err)
+{
+    *out = NULL;
+    gguf_ctx_t *g = *gp;
+    *gp = NULL;
+    model_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        gguf_close(&g);
+        return err_set(err, ERR_NOMEM, "model: out of memory");
+    }
+    m->gguf = g;
+    int rc;
+    gguf_str_t arch;
+    if ((rc = gguf_get_str(g, "general.architecture", &arch, err)))
+        goto fail;
+    if (!gguf_str_eq(arch, "llama")) {
+        rc = err_set(err, ERR_UNSUP, "general.architecture = '%.*s': supported architectures: llama",
+                     (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+        goto fail;
+    }
+    snprintf(m->arch, sizeof m->arch, "llama");
+    if ((rc = read_hparams(g, m->arch, &m->hp, err)))
+        goto fail;
+
+    model_hparams_t *hp = &m->hp;
+    const gguf_tensor_t *embd = gguf_tensor_find(g, "token_embd.weight");
+    if (!embd) {
+        rc = err_set(err, ERR_FORMAT, "tensor 'token_embd.weight' is missing");
+        goto fail;
+    }
+    if (embd->n_dims != 2 || embd->ne[1] == 0 || embd->ne[1] > (1u << 24)) {
+        rc = err_set(err, ERR_FORMAT, "tensor 'token_embd.weight': expected [n_embd, n_vocab] with n_vocab in 1..16777216");
+        goto fail;
+    }
+    hp->n_vocab = (uint32_t)embd->ne[1];
+    if ((rc = bind_matrix(g, "token_embd.weight", hp->n_embd, hp->n_vocab, &m->tok_embd, err)) ||
+        (rc = bind_vector(g, "output_norm.weight", hp->n_embd, &m->output_norm, err)))
+        goto fail;
+    if (gguf_tensor_find(g, "output.weight")) {
+        if ((rc = bind_matrix(g, "output.weight", hp->n_embd, hp->n_vocab, &m->output, err)))
+            goto fail;
+    } else {
+        m->output = m->tok_embd;
+        m->output_tied = 1;
+    }
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        rc = err_set(err, ERR_NOMEM, "model: out of memory for %u layers", hp->n_layer);
+        goto fail;
+    }
+    for (uint32_t l = 0; l < hp->n_layer; l++)
+        if ((rc = bind_layer(g, hp, l, &m->layers[l], err)))
+            goto fail;
+    *out = m;
+    return 0;
+fail:
+    model_destroy(&m);
+    return rc;
+}
+
+int model_load(const char *path, model_t **out, err_t *err)
+{
+    gguf_ctx_t *g = NULL;
+    *out = NULL;
+    int rc = gguf_open(path, &g, err);
+    if (rc == 0)
+        rc = model_load_gguf(&g, out, err);
+    if (rc)
+        err_prefix(err, "%s", path);
+    return rc;
+}
+
+void model_destroy(model_t **mp)
+{
+    if (!mp || !*mp)
+        return;
+    model_t *m = *mp;
+    free(m->layers);
+    gguf_close(&m->gguf);
+    free(m);
+    *mp = NULL;
+}
+
+int model_unit_count(const model_t *m) { return 2 * (int)m->hp.n_layer + 2; }
+
+unit_kind_t model_unit_kind(const model_t *m, int unit)
+{
+    if (unit == 0)
+        return UNIT_EMBED;
+    if (unit == model_unit_count(m) - 1)
+        return UNIT_OUTPUT;
+    return (unit % 2 == 1) ? UNIT_ATTN : UNIT_FFN;
+}
+
+int model_unit_layer(const model_t *m, int unit)
+{
+    unit_kind_t k = model_unit_kind(m, unit);
+    return (k == UNIT_ATTN || k == UNIT_FFN) ? (unit - 1) / 2 : -1;
+}
+
+void model_unit_name(const model_t *m, int unit, char *buf, size_t cap)
+{
+    switch (model_unit_kind(m, unit)) {
+    case UNIT_EMBED: snprintf(buf, cap, "embed"); break;
+    case UNIT_OUTPUT: snprintf(buf, cap, "output"); break;
+    case UNIT_ATTN: snprintf(buf, cap, "blk.%d.attn", model_unit_layer(m, unit)); break;
+    case UNIT_FFN: snprintf(buf, cap, "blk.%d.ffn", model_unit_layer(m, unit)); break;
+    }
+}
+
+static size_t mat_bytes(const model_mat_t *w) { return w->row_bytes * w->n_out; }
+
+size_t model_unit_weight_bytes(const model_t *m, int unit)
+{
+    const model_hparams_t *hp = &m->hp;
+    size_t norm = hp->n_embd * sizeof(float);
+    switch (model_unit_kind(m, unit)) {
+    case UNIT_EMBED: return mat_bytes(&m->tok_embd);
+    case UNIT_OUTPUT: return norm + mat_bytes(&m->output);
+    case UNIT_ATTN: {
+        const model_layer_t *L = &m->layers[model_unit_layer(m, unit)];
+        return norm + mat_bytes(&L->wq) + mat_bytes(&L->wk) + mat_bytes(&L->wv) + mat_bytes(&L->wo);
+    }
+    case UNIT_FFN: {
+        const model_layer_t *L = &m->layers[model_unit_layer(m, unit)];
+        return norm + mat_bytes(&L->w_gate) + mat_bytes(&L->w_up) + mat_bytes(&L->w_down);
+    }
+    }
+    return 0;
+}
+
+size_t model_weight_bytes(const model_t *m)
+{
+    size_t total = 0;
+    for (int u = 0; u < model_unit_count(m); u++)
+        total += model_unit_weight_bytes(m, u);
+    if (m->output_tied)
+        total -= mat_bytes(&m->output);
+    return total;
+}
+
+size_t model_kv_bytes_per_token(const model_t *m)
+{
+    return (size_t)2 * m->hp.n_layer * m->hp.n_head_kv * m->hp.head_dim * sizeof(uint16_t);
+}

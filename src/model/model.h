@@ -1,0 +1,96 @@
+/*
+ * model.h — a Llama-family model as read from a GGUF file: hyper-parameters,
+ * weights bound to the mapped tensor data (never copied), and the model's units.
+ *
+ * Units (DESIGN §3): unit 0 is the embedding, units 1+2l and 2+2l are the
+ * attention half and the feed-forward half of block l, the last unit
+ * (2·n_layer+1) is the output (final norm and logits).  Every cut between two
+ * units carries the residual stream x: one vector of n_embd floats per token.
+ *
+ * model_load validates everything the forward pass will rely on — every tensor
+ * present with the expected type class and shape, every hyper-parameter in
+ * range and consistent — so the executor never checks again.  The model is
+ * immutable after loading and may be shared by several executors.
+ */
+#ifndef LL_MODEL_MODEL_H
+#define LL_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf/gguf.h"
+#include "util/err.h"
+
+typedef struct {
+    uint32_t n_vocab;
+    uint32_t n_embd;      /* width of the residual stream */
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;    /* n_embd / n_head */
+    uint32_t n_ff;        /* feed-forward width */
+    uint32_t n_rot;       /* rotated dimensions per head (rope.dimension_count) */
+    uint32_t n_ctx_train;
+    float rope_base;      /* rope.freq_base, default 10000 */
+    float rms_eps;        /* attention.layer_norm_rms_epsilon */
+} model_hparams_t;
+
+/* A weight matrix of n_out rows of n_in values, row r at data + r*row_bytes. */
+typedef struct {
+    const void *data;
+    uint32_t type;        /* type_id_t */
+    uint32_t n_in;
+    uint32_t n_out;
+    size_t row_bytes;
+    const char *name;     /* tensor name, for messages */
+} model_mat_t;
+
+typedef struct {
+    const float *attn_norm;   /* [n_embd] */
+    model_mat_t wq;           /* [n_embd] -> [n_embd] */
+    model_mat_t wk;           /* [n_embd] -> [n_head_kv*head_dim] */
+    model_mat_t wv;           /* [n_embd] -> [n_head_kv*head_dim] */
+    model_mat_t wo;           /* [n_embd] -> [n_embd] */
+    const float *ffn_norm;    /* [n_embd] */
+    model_mat_t w_gate;       /* [n_embd] -> [n_ff] */
+    model_mat_t w_up;         /* [n_embd] -> [n_ff] */
+    model_mat_t w_down;       /* [n_ff] -> [n_embd] */
+} model_layer_t;
+
+typedef enum {
+    UNIT_EMBED = 0,
+    UNIT_ATTN = 1,
+    UNIT_FFN = 2,
+    UNIT_OUTPUT = 3,
+} unit_kind_t;
+
+typedef struct {
+    model_hparams_t hp;
+    model_mat_t tok_embd;       /* n_vocab rows of n_embd */
+    const float *output_norm;   /* [n_embd] */
+    model_mat_t output;         /* [n_embd] -> [n_vocab]; tok_embd when the file ties them */
+    int output_tied;
+    model_layer_t *layers;      /* [n_layer] */
+    gguf_ctx_t *gguf;           /* owns the mapping the weights point into */
+    char arch[32];
+} model_t;
+
+/* Opens, validates and binds a GGUF model. */
+int model_load(const char *path, model_t **out, err_t *err);
+/* Binds an already-open GGUF (takes ownership of *g on success and on failure, NULLing it). */
+int model_load_gguf(gguf_ctx_t **g, model_t **out, err_t *err);
+void model_destroy(model_t **m);
+
+int model_unit_count(const model_t *m);                   /* 2*n_layer + 2 */
+unit_kind_t model_unit_kind(const model_t *m, int unit);
+int model_unit_layer(const model_t *m, int unit);          /* block index, -1 for embed/output */
+/* "embed", "blk.3.attn", "blk.3.ffn", "output" into buf (cap bytes). */
+void model_unit_name(const model_t *m, int unit, char *buf, size_t cap);
+/* Bytes of weight data a unit reads (the tied output counts the embedding again). */
+size_t model_unit_weight_bytes(const model_t *m, int unit);
+
+/* Bytes of all weights, and of the KV cache per token of context (F16 K and V). */
+size_t model_weight_bytes(const model_t *m);
+size_t model_kv_bytes_per_token(const model_t *m);
+
+#endif
