@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -353,6 +354,15 @@ static void test_writer_errors(void)
     CHECK(gguf_writer_add_tensor(w, "u", TYPE_F32, 2, ne, buf, 0, &err) == ERR_INVAL && strstr(err.msg, "ne[0]"));
     const char *bad = "/nonexistent-dir-xyz/out.gguf";
     CHECK(gguf_writer_write(w, bad, &err) == ERR_IO && strstr(err.msg, bad));
+    if (access("/dev/full", W_OK) == 0) {
+        /* Small: the failure shows at fclose; large: at fwrite. /dev/full must survive. */
+        CHECK(gguf_writer_write(w, "/dev/full", &err) == ERR_IO && strstr(err.msg, "/dev/full: close"));
+        static uint8_t big[1 << 21];
+        uint64_t big_ne[1] = {sizeof big / 2};
+        CHECK(gguf_writer_add_tensor(w, "big", TYPE_F16, 1, big_ne, big, sizeof big, &err) == 0);
+        CHECK(gguf_writer_write(w, "/dev/full", &err) == ERR_IO && strstr(err.msg, "write failed after"));
+        CHECK(access("/dev/full", W_OK) == 0);
+    }
     gguf_writer_destroy(&w);
     gguf_writer_destroy(&w);   /* accepts NULL */
 
@@ -574,6 +584,50 @@ static void test_malformed(void)
     free(base.p);
 }
 
+/* Messages quote hostile names safely; gguf_open names the file; bool arrays are checked. */
+static void test_messages(void)
+{
+    char key[101];
+    memset(key, 'k', 100);
+    key[100] = '\0';
+    key[3] = '\x01';
+    rb_t b = {0};
+    rb_put(&b, "GGUF", 4);
+    rb_u32(&b, 3);
+    rb_u64(&b, 0);
+    rb_u64(&b, 2);
+    rb_key(&b, "flags", GGUF_VT_ARRAY);
+    rb_u32(&b, GGUF_VT_BOOL);
+    rb_u64(&b, 3);
+    size_t flag1 = rb_u8(&b, 0) + 1;
+    rb_u8(&b, 1);
+    rb_u8(&b, 0);
+    size_t type_pos = rb_key(&b, key, GGUF_VT_U8);
+    rb_u8(&b, 1);
+    gguf_ctx_t *g = NULL;
+    err_t err;
+    CHECKF(gguf_open_memory(b.p, b.len, &g, &err) == 0, "%s", err.msg);
+    gguf_close(&g);
+    b.p[flag1] = 2;
+    expect_fail(b.p, b.len, ERR_FORMAT, "kv 0 ('flags'): bool element 1 has value 2", "bool array");
+    b.p[flag1] = 1;
+    patch_u32(b.p, type_pos, 200);
+    expect_fail(b.p, b.len, ERR_FORMAT, "kv 1 ('kkk?kkkk", "long key");
+    expect_fail(b.p, b.len, ERR_FORMAT, "kkk...'): unknown value type 200", "long key end");
+
+    char path[] = "/tmp/test_gguf_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, b.p, b.len) == (ssize_t)b.len);
+    close(fd);
+    CHECK(gguf_open(path, &g, &err) == ERR_FORMAT && strncmp(err.msg, path, strlen(path)) == 0 && !g);
+    CHECK(strstr(err.msg, "unknown value type 200") != NULL);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    close(fd);
+    CHECK(gguf_open(path, &g, &err) == ERR_FORMAT && strstr(err.msg, "truncated at byte 0 reading magic") && !g);
+    remove(path);
+    free(b.p);
+}
+
 static void test_truncations(const uint8_t *fix, size_t len)
 {
     int bad = 0;
@@ -745,6 +799,7 @@ int main(void)
     test_writer_errors();
     test_all_value_types();
     test_malformed();
+    test_messages();
     if (fixture) {
         test_truncations(fixture, fixture_len);
         test_mutations(fixture, fixture_len, 2000, 42);

@@ -86,7 +86,9 @@ void gguf_close(gguf_ctx_t **ctx);
 
 uint32_t gguf_version(const gguf_ctx_t *ctx);
 size_t gguf_alignment(const gguf_ctx_t *ctx);
-size_t gguf_data_offset(const gguf_ctx_t *ctx);   /* byte where the data section starts */
+size_t gguf_data_offset(const gguf_ctx_t *ctx);   /* byte where the data section starts (the file size for a
+                                                    file without tensors that ends before the padding,
+                                                    as vocabulary-only files do) */
 size_t gguf_file_size(const gguf_ctx_t *ctx);
 const void *gguf_file_data(const gguf_ctx_t *ctx);  /* whole file bytes */
 

@@ -10,7 +10,8 @@
  * file size is a multiple of the alignment).  Tensor data is written as it lies
  * in memory, which is the file's little-endian layout on the little-endian
  * hosts we target.  Every key, name, type and size is checked when added, so
- * gguf_writer_write can only fail on I/O; a failed write removes the partial file.
+ * gguf_writer_write can only fail on I/O; a failed write removes the partial
+ * file (when it is a regular file: never a device such as /dev/full).
  */
 #include "gguf/gguf.h"
 
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tensor/types.h"
 
@@ -430,6 +432,8 @@ int gguf_writer_write(const gguf_writer_t *w, const char *path, err_t *err)
         free(offsets);
         return err_set(err, ERR_IO, "%s: open for writing: %s", path, strerror(e));
     }
+    struct stat st;
+    int regular = fstat(fileno(o.f), &st) == 0 && S_ISREG(st.st_mode);   /* only a regular file is removed on failure */
     setvbuf(o.f, NULL, _IOFBF, 1 << 20);
 
     out_put(&o, "GGUF", 4);
@@ -465,7 +469,7 @@ int gguf_writer_write(const gguf_writer_t *w, const char *path, err_t *err)
     } else if (fclose(o.f) != 0) {
         rc = err_set(err, ERR_IO, "%s: close: %s", path, strerror(errno));
     }
-    if (rc)
+    if (rc && regular)
         remove(path);
     return rc;
 }

@@ -3,8 +3,10 @@
  *
  * Order of the chain (as llama.cpp's common sampler): repetition penalty over the
  * last repeat_last_n tokens, then top-k, top-p, min-p, temperature, and a draw
- * from the softmax with the sampler's own seeded RNG.  temp <= 0 is greedy
- * (argmax, lowest id on ties) and ignores the rest.  Every buffer is allocated in
+ * from the softmax with the sampler's own seeded RNG.  temp <= 0 is greedy:
+ * the repetition penalty (when not 1, as llama.cpp) then the argmax, lowest id
+ * on ties; top-k/top-p/min-p cannot change the argmax and no random number is
+ * drawn.  NaN logits count as -inf.  Every buffer is allocated in
  * samp_create; samp_sample allocates nothing.  The RNG is part of the sampler's
  * state, so the same seed and inputs give the same tokens on every machine.
  */

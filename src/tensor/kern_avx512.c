@@ -10,14 +10,17 @@
  * block order, accumulator assignment and final reduction as dot, so
  * dot_x4(...)[j] is bit-identical to dot on column j by construction.
  *
- * Quantized dots work on pairs of blocks: the 32 quants of block b and of block
- * b+1 fill the low and high halves of one zmm.  The int8 products are summed
- * exactly into 16 int32 lanes with VNNI (vpdpbusd: |w| as unsigned bytes, the
- * sign of w moved onto x, which is safe because activations lie in [-127, 127]);
- * the lanes are converted to f32 and fused-multiply-added with the per-half
- * scale d_w*d_x.  Pairs alternate between two accumulators; an odd last block
- * is a pair whose high half is zero.  The float order differs from the scalar
- * reference (tested with a tolerance); the integer part is exact.
+ * Quantized dots work on quads of four blocks held as two pairs: the 32 quants of
+ * block b and of block b+1 fill the low and high halves of one zmm.  The int8
+ * products are summed exactly into 16 int32 lanes with VNNI (vpdpbusd: |w| as
+ * unsigned bytes, the sign of w moved onto x, which is safe because activations
+ * lie in [-127, 127]); the lanes are converted to f32 and fused-multiply-added with
+ * the per-half scale d_w*d_x (the four scale products of a quad come from one f16
+ * conversion and one multiply).  The two pairs of a quad feed two accumulators; a
+ * row's last quad may hold 1..3 blocks, the missing ones reading as zero.  The
+ * float order differs from the scalar reference (tested with a tolerance); the
+ * integer part is exact.  Weight rows are software-prefetched 2 KB ahead, which
+ * decode (memory-bound) needs to approach the read bandwidth.
  *
  * All loads are unaligned or masked loads; nothing here allocates or keeps state.
  */
@@ -40,20 +43,27 @@ static inline uint32_t load_u16(const unsigned char *p)
     return h;
 }
 
-/* The f16 scales at pa and pb (pb may be NULL: scale 0) as f32 lanes 0 and 1. */
-static inline __m128 load_d2(const unsigned char *pa, const unsigned char *pb)
-{
-    uint32_t bits = load_u16(pa) | (pb ? load_u16(pb) << 16 : 0u);
-    return _mm_cvtph_ps(_mm_cvtsi32_si128((int)bits));
-}
-
-/* 32 bytes from pa in the low half and 32 from pb in the high half (zero if pb is NULL). */
+/* 32 bytes from pa in the low half and 32 from pb in the high half (zeros for a NULL). */
 static inline __m512i load_2x32(const unsigned char *pa, const unsigned char *pb)
 {
-    __m512i lo = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)pa));
+    __m512i lo = pa ? _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)pa)) : _mm512_setzero_si512();
     return pb ? _mm512_inserti64x4(lo, _mm256_loadu_si256((const __m256i *)pb), 1) : lo;
 }
 
+/* Weight rows are streamed from memory once per token, faster than the hardware
+ * prefetcher alone keeps up with: ask now for the bytes PREFETCH_AHEAD beyond the
+ * current position (one request per cache line of the span just consumed).  A prefetch
+ * never faults, so running past the end of a row is harmless; in a matrix-vector
+ * product it warms the next row.  2 KB measured best on a Sapphire Rapids-class core. */
+#define PREFETCH_AHEAD 2048
+
+static inline void prefetch_span(const unsigned char *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)(p + PREFETCH_AHEAD + o), _MM_HINT_T0);
+}
+
+/* Sum of the 16 lanes in a fixed order: halves, quarters, then as hsum8 of kern_avx2.c. */
 static inline float hsum16(__m512 v)
 {
     __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
@@ -64,108 +74,125 @@ static inline float hsum16(__m512 v)
     return _mm_cvtss_f32(s);
 }
 
-/* ---- Q8_0 / Q4_0 weights against Q8_0 activations ------------------------------- */
+/* ---- Q8_0 / Q4_0 weights against Q8_0 activations -------------------------------
+ * The unit of work is a quad: four consecutive blocks, held as two pairs.  Blocks
+ * b, b+1 feed accumulator 0 and b+2, b+3 accumulator 1.  The last quad of a row may
+ * hold 1..3 blocks: missing blocks read as zero (and a missing second pair is
+ * skipped), so the tail takes the same path as the body. */
 
-/* A pair of weight blocks made ready for any number of activation columns. */
+/* Four weight blocks made ready for any number of activation columns. */
 typedef struct {
-    __m512i mag;   /* |w| as unsigned bytes: block b in bytes 0..31, block b+1 in 32..63 */
-    __mmask64 neg; /* lanes where w < 0: x is negated there */
-    __m128 d;      /* weight scales in lanes 0 and 1 */
-} wpair_t;
+    __m512i mag[2];   /* |w| as unsigned bytes; pair k holds block 2k in bytes 0..31, 2k+1 in 32..63 */
+    __mmask64 neg[2]; /* lanes where w < 0: x is negated there */
+    __m128 d;         /* the four weight scales (0 for missing blocks) */
+} wquad_t;
 
-static inline wpair_t q8_prep(const unsigned char *wa, const unsigned char *wb)
+/* The f16 scales of cnt (1..4) blocks starting at p, `stride` bytes apart, as f32 lanes. */
+static inline __m128 load_d4(const unsigned char *p, size_t stride, int cnt)
 {
-    __m512i q = load_2x32(wa + Q8_QS, wb ? wb + Q8_QS : NULL);
-    return (wpair_t){_mm512_abs_epi8(q), _mm512_movepi8_mask(q), load_d2(wa, wb)};
+    uint64_t bits = 0;
+    for (int k = 0; k < cnt; k++)
+        bits |= (uint64_t)load_u16(p + k * stride) << (16 * k);
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)bits));
 }
 
-static inline wpair_t q4_prep(const unsigned char *wa, const unsigned char *wb)
+/* Block k of a quad at p (blocks `stride` bytes apart, data at offset qs), or NULL. */
+static inline const unsigned char *quad_part(const unsigned char *p, size_t stride, size_t qs, int k, int cnt)
 {
-    /* [A | A | B | B] in 128-bit lanes; shifting lanes 1 and 3 by 4 and masking leaves
-     * block A's values 0..15, 16..31, then block B's. */
-    __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wa + Q4_QS)));
-    __m256i b = wb ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wb + Q4_QS)))
-                   : _mm256_setzero_si256();   /* no block b+1: x is zero there */
-    __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-    __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(raw, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
-                                   _mm512_set1_epi8(0x0f));
-    __m512i q = _mm512_sub_epi8(nib, _mm512_set1_epi8(8));
-    return (wpair_t){_mm512_abs_epi8(q), _mm512_movepi8_mask(q), load_d2(wa, wb)};
+    return k < cnt ? p + k * stride + qs : NULL;
 }
 
-/* acc += f32(16 exact int32 partial sums) * (d_w * d_x), lanes 0..7 for block b (xa),
- * 8..15 for block b+1 (xb; NULL for none). */
-static inline __m512 pair_apply(wpair_t w, const unsigned char *xa, const unsigned char *xb, __m512 acc)
+static inline wquad_t q8_prep(const unsigned char *w, int cnt)
+{
+    wquad_t r;
+    for (int k = 0; k < 2; k++) {
+        __m512i q = load_2x32(quad_part(w, Q8_BYTES, Q8_QS, 2 * k, cnt), quad_part(w, Q8_BYTES, Q8_QS, 2 * k + 1, cnt));
+        r.mag[k] = _mm512_abs_epi8(q);
+        r.neg[k] = _mm512_movepi8_mask(q);
+    }
+    r.d = load_d4(w, Q8_BYTES, cnt);
+    return r;
+}
+
+/* 16 bytes of nibbles at p as [p | p] in one ymm (zero when p is NULL). */
+static inline __m256i nib_twice(const unsigned char *p)
+{
+    return p ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p)) : _mm256_setzero_si256();
+}
+
+static inline wquad_t q4_prep(const unsigned char *w, int cnt)
+{
+    wquad_t r;
+    for (int k = 0; k < 2; k++) {
+        /* [A | A | B | B] in 128-bit lanes; shifting lanes 1 and 3 by 4 and masking leaves
+         * block A's values 0..15, 16..31, then block B's. */
+        __m512i raw = _mm512_inserti64x4(
+            _mm512_castsi256_si512(nib_twice(quad_part(w, Q4_BYTES, Q4_QS, 2 * k, cnt))),
+            nib_twice(quad_part(w, Q4_BYTES, Q4_QS, 2 * k + 1, cnt)), 1);
+        __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(raw, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
+                                       _mm512_set1_epi8(0x0f));
+        __m512i q = _mm512_sub_epi8(nib, _mm512_set1_epi8(8));   /* missing blocks: x is zero there */
+        r.mag[k] = _mm512_abs_epi8(q);
+        r.neg[k] = _mm512_movepi8_mask(q);
+    }
+    r.d = load_d4(w, Q4_BYTES, cnt);
+    return r;
+}
+
+/* acc[k] += f32(16 exact int32 partial sums of pair k) * (d_w * d_x), for the cnt blocks
+ * of Q8_0 activations at x. */
+static inline void quad_apply(const wquad_t *w, const unsigned char *x, int cnt, __m512 acc[2])
 {
     const __m512i zero = _mm512_setzero_si512();
-    __m512i x = load_2x32(xa + Q8_QS, xb ? xb + Q8_QS : NULL);
-    __m512i sx = _mm512_mask_sub_epi8(x, w.neg, zero, x);
-    __m512i p = _mm512_dpbusd_epi32(zero, w.mag, sx);
-    __m128 s2 = _mm_mul_ps(w.d, load_d2(xa, xb));
-    __m512 s = _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-                                     _mm512_castps128_ps512(s2));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc);
+    __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(w->d, load_d4(x, Q8_BYTES, cnt)));
+    const __m512i spread[2] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                               _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2)};
+    for (int k = 0; k < 2 && 2 * k < cnt; k++) {
+        __m512i xq = load_2x32(quad_part(x, Q8_BYTES, Q8_QS, 2 * k, cnt), quad_part(x, Q8_BYTES, Q8_QS, 2 * k + 1, cnt));
+        __m512i sx = _mm512_mask_sub_epi8(xq, w->neg[k], zero, xq);
+        __m512i p = _mm512_dpbusd_epi32(zero, w->mag[k], sx);
+        acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(spread[k], s4), acc[k]);
+    }
 }
 
-typedef wpair_t (*prep_fn)(const unsigned char *wa, const unsigned char *wb);
+typedef wquad_t (*prep_fn)(const unsigned char *w, int cnt);
 
-/* Blocks 4k, 4k+1 -> acc0; 4k+2, 4k+3 -> acc1; then a remaining pair -> acc0 and a
- * remaining single block -> acc1. */
-static inline float qdot(size_t nb, const unsigned char *w, size_t wbytes, prep_fn prep,
-                         const unsigned char *x)
+static inline float qdot(size_t nb, const unsigned char *w, size_t wbytes, prep_fn prep, const unsigned char *x)
 {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
     size_t b = 0;
     for (; b + 4 <= nb; b += 4) {
-        const unsigned char *wb = w + b * wbytes, *xb = x + b * Q8_BYTES;
-#ifdef PF
-        _mm_prefetch((const char *)(wb + PF), PFH);
-        _mm_prefetch((const char *)(wb + PF + 64), PFH);
-        _mm_prefetch((const char *)(wb + PF + 128), PFH);
-#endif
-        acc0 = pair_apply(prep(wb, wb + wbytes), xb, xb + Q8_BYTES, acc0);
-        acc1 = pair_apply(prep(wb + 2 * wbytes, wb + 3 * wbytes), xb + 2 * Q8_BYTES, xb + 3 * Q8_BYTES, acc1);
-    }
-    if (b + 2 <= nb) {
-        const unsigned char *wb = w + b * wbytes, *xb = x + b * Q8_BYTES;
-        acc0 = pair_apply(prep(wb, wb + wbytes), xb, xb + Q8_BYTES, acc0);
-        b += 2;
-    }
-    if (b < nb)
-        acc1 = pair_apply(prep(w + b * wbytes, NULL), x + b * Q8_BYTES, NULL, acc1);
-    return hsum16(_mm512_add_ps(acc0, acc1));
-}
-
-static inline void qdot_x4(size_t nb, const unsigned char *w, size_t wbytes, prep_fn prep,
-                           const unsigned char *x, size_t stride, float *out)
-{
-    __m512 acc0[4], acc1[4];
-    for (int j = 0; j < 4; j++)
-        acc0[j] = acc1[j] = _mm512_setzero_ps();
-    size_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-        const unsigned char *wb = w + b * wbytes, *xb = x + b * Q8_BYTES;
-        wpair_t p0 = prep(wb, wb + wbytes);
-        for (int j = 0; j < 4; j++)
-            acc0[j] = pair_apply(p0, xb + j * stride, xb + j * stride + Q8_BYTES, acc0[j]);
-        wpair_t p1 = prep(wb + 2 * wbytes, wb + 3 * wbytes);
-        for (int j = 0; j < 4; j++)
-            acc1[j] = pair_apply(p1, xb + j * stride + 2 * Q8_BYTES, xb + j * stride + 3 * Q8_BYTES, acc1[j]);
-    }
-    if (b + 2 <= nb) {
-        const unsigned char *wb = w + b * wbytes, *xb = x + b * Q8_BYTES;
-        wpair_t p0 = prep(wb, wb + wbytes);
-        for (int j = 0; j < 4; j++)
-            acc0[j] = pair_apply(p0, xb + j * stride, xb + j * stride + Q8_BYTES, acc0[j]);
-        b += 2;
+        prefetch_span(w + b * wbytes, 4 * wbytes);
+        wquad_t q = prep(w + b * wbytes, 4);
+        quad_apply(&q, x + b * Q8_BYTES, 4, acc);
     }
     if (b < nb) {
-        wpair_t p1 = prep(w + b * wbytes, NULL);
+        wquad_t q = prep(w + b * wbytes, (int)(nb - b));
+        quad_apply(&q, x + b * Q8_BYTES, (int)(nb - b), acc);
+    }
+    return hsum16(_mm512_add_ps(acc[0], acc[1]));
+}
+
+static inline void qdot_x4(size_t nb, const unsigned char *w, size_t wbytes, prep_fn prep, const unsigned char *x,
+                           size_t stride, float *out)
+{
+    __m512 acc[4][2];
+    for (int j = 0; j < 4; j++)
+        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        prefetch_span(w + b * wbytes, 4 * wbytes);
+        wquad_t q = prep(w + b * wbytes, 4);
         for (int j = 0; j < 4; j++)
-            acc1[j] = pair_apply(p1, x + j * stride + b * Q8_BYTES, NULL, acc1[j]);
+            quad_apply(&q, x + j * stride + b * Q8_BYTES, 4, acc[j]);
+    }
+    if (b < nb) {
+        wquad_t q = prep(w + b * wbytes, (int)(nb - b));
+        for (int j = 0; j < 4; j++)
+            quad_apply(&q, x + j * stride + b * Q8_BYTES, (int)(nb - b), acc[j]);
     }
     for (int j = 0; j < 4; j++)
-        out[j] = hsum16(_mm512_add_ps(acc0[j], acc1[j]));
+        out[j] = hsum16(_mm512_add_ps(acc[j][0], acc[j][1]));
 }
 
 static void dot_q8_0(size_t n, const void *w, const void *x, float *out)
@@ -220,10 +247,12 @@ static inline float fdot(size_t n, const unsigned char *w, const unsigned char *
     for (int k = 0; k < 4; k++)
         acc[k] = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 64 <= n; i += 64)
+    for (; i + 64 <= n; i += 64) {
+        prefetch_span(w + esz * i, 64 * esz);
         for (int k = 0; k < 4; k++)
             acc[k] = _mm512_fmadd_ps(load(w + esz * (i + 16 * k), 0xffff), load(x + esz * (i + 16 * k), 0xffff),
                                      acc[k]);
+    }
     if (i < n) {
         for (int k = 0; k < 4; k++) {
             __mmask16 m = sub_mask(n - i, k);
@@ -242,6 +271,7 @@ static inline void fdot_x4(size_t n, const unsigned char *w, const unsigned char
             acc[j][k] = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        prefetch_span(w + esz * i, 64 * esz);
         __m512 wv[4];
         for (int k = 0; k < 4; k++)
             wv[k] = load(w + esz * (i + 16 * k), 0xffff);

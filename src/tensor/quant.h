@@ -2,7 +2,7 @@
  * quant.h — reference conversion between float32 and the stored types
  * (F16, Q8_0, Q4_0).  These are the specification the SIMD kernels are tested
  * against; they are scalar, exact and allocation-free.
- *   Q8_0: d = amax/127, q = round-half-away-from-zero(x/d) (0 when d == 0).
+ *   Q8_0: d = amax/127, id = 1/d (0 when d == 0), q = round-half-away-from-zero(x*id).
  *   Q4_0: m = the value of largest magnitude (sign kept), d = m / -8,
  *         q = min(15, (int)(x/d + 8.5)) (8 when d == 0).
  * n must be a multiple of the block size (32) for the quantized types.

@@ -17,7 +17,8 @@
  * next bump waits for every worker to report the current one.
  *
  * Waiting, on both sides, is "spin, then sleep".  A worker spins on `gen` for
- * about SPIN_NS with a pause instruction, then registers in `n_sleeping` and
+ * about SPIN_NS (pause instructions first, then sched_yield so an oversubscribed
+ * or busy machine still makes progress), then registers in `n_sleeping` and
  * sleeps on `wake`; the caller broadcasts `wake` only when `n_sleeping` is
  * non-zero.  The caller likewise spins on `pending`, then sets `caller_sleeping`
  * and sleeps on `done`, which the last worker signals.  Each pair (store my flag,
@@ -99,17 +100,17 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Waits, without sleeping, until done(p, arg) holds, for at most SPIN_NS.
- * Returns 1 if it held, 0 on timeout.  The first SPIN_PAUSE_NS spin on a pause
+/* Waits, without sleeping, until ready(p, arg) holds, for at most SPIN_NS.
+ * Returns 1 if it held, 0 on timeout.  The first p->pause_ns spin on a pause
  * instruction; after that each round also yields the CPU, which costs little
  * when the core is otherwise idle and lets the thread we are waiting for run
  * when there are more threads than cores. */
-static int spin_until(int (*done)(struct pool *, unsigned), struct pool *p, unsigned arg)
+static int spin_until(int (*ready)(struct pool *, unsigned), struct pool *p, unsigned arg)
 {
     long long start = 0;
     int yielding = p->pause_ns == 0;
     for (unsigned i = 1;; i++) {
-        if (done(p, arg))
+        if (ready(p, arg))
             return 1;
         if (yielding)
             sched_yield();
