@@ -70,7 +70,12 @@ static void check_model(const char *path, kern_isa_t isa)
     CHECKF(rc == 0, "%s", err.msg);
     if (rc)
         return;
-    const int n_units = model_unit_count(m);
+    graph_t *g = NULL;
+    seg_t *seg = NULL;
+    CHECK(graph_build(m, &g, &err) == 0 && seg_build_default(g, &seg, &err) == 0);
+    const int n_units = seg->n_units;
+    seg_destroy(&seg);
+    graph_destroy(&g);
     const size_t n_vocab = m->hp.n_vocab, bytes = (size_t)N_TOKENS * n_vocab * sizeof(float);
     int32_t tokens[N_TOKENS];
     uint64_t state = 12345;

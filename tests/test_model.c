@@ -3,8 +3,8 @@
  * that names it.  Builds tiny Llama GGUF files with the writer, each with one
  * defect (a missing or misshapen tensor, a bad hyper-parameter, an unknown
  * architecture, a norm stored in the wrong type), and checks model_load's
- * code and message; the defect-free file loads, its units are named and
- * counted, and its weight bytes add up to the tensors' sizes.
+ * code and message; the defect-free file loads with llama.cpp's defaults for
+ * absent keys, and a file without output.weight ties the output to the embedding.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,18 +109,6 @@ int main(void)
     if (m) {
         CHECK(m->hp.n_vocab == VOCAB && m->hp.head_dim == DIM / HEADS && m->hp.n_rot == DIM / HEADS);
         CHECK(m->hp.rope_base == 10000.0f);   /* absent key: llama.cpp's default */
-        CHECK(model_unit_count(m) == 2 * LAYERS + 2);
-        char name[32];
-        model_unit_name(m, 0, name, sizeof name);
-        CHECK(!strcmp(name, "embed"));
-        model_unit_name(m, 3, name, sizeof name);
-        CHECK(!strcmp(name, "blk.1.attn"));
-        model_unit_name(m, 2 * LAYERS + 1, name, sizeof name);
-        CHECK(!strcmp(name, "output"));
-        size_t total = 0;
-        for (size_t i = 0; i < gguf_tensor_count(m->gguf); i++)
-            total += gguf_tensor_at(m->gguf, i)->nbytes;
-        CHECK(model_weight_bytes(m) == total);
         model_destroy(&m);
     }
     /* Tied output: output.weight absent means the embedding is reused. */

@@ -54,5 +54,6 @@ int cli_logits(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_segment(int argc, char **argv);
 
 #endif

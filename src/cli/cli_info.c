@@ -59,7 +59,8 @@ int cli_info(int argc, char **argv)
     printf("\n");
     size_t weights = model_weight_bytes(m);
     size_t kv = kv_bytes((int)hp->n_layer, n_ctx, 1, (int)(hp->n_head_kv * hp->head_dim));
-    printf("units:          %d (embed, %u x (attention, feed-forward), output)\n", model_unit_count(m), hp->n_layer);
+    printf("units:          %u (embed, %u x (attention, feed-forward), output; see 'lingua segment')\n",
+           2 * hp->n_layer + 2, hp->n_layer);
     printf("memory:         weights %.2f MiB + KV cache %.2f MiB for %d tokens (%.1f KiB/token) = %.2f MiB\n",
            mib(weights), mib(kv), n_ctx, (double)model_kv_bytes_per_token(m) / 1024.0, mib(weights + kv));
     model_destroy(&m);

@@ -28,6 +28,8 @@ static void usage(FILE *f)
           "            write a Llama-architecture model with deterministic random weights\n"
           "  bench     -m MODEL [-t THREADS] [--prompt P] [--gen N] [--reps R] [--json]\n"
           "            prompt and decode speed (medians) and the memory-bandwidth floor\n"
+          "  segment   -m MODEL [--json] [--graph] [--cuts N,N,...]\n"
+          "            the model's units, their costs, and the dependency maps (SDM, RDM)\n"
           "  help      this text\n",
           f);
 }
@@ -45,6 +47,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cli_info(argc, argv);
     if (!strcmp(cmd, "synth")) return cli_synth(argc, argv);
     if (!strcmp(cmd, "bench")) return cli_bench(argc, argv);
+    if (!strcmp(cmd, "segment")) return cli_segment(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -1,21 +1,19 @@
 /*
- * exec.c — the executor (see exec.h): the Llama forward pass over a range of
- * units, one function per unit kind, one line per equation of FORMATS.md.
+ * exec.c — the executor (see exec.h): interprets the nodes of a unit range of
+ * the model's graph, one small function per operation.
  *
- * Buffers (B = max_batch, E = n_embd, F = n_ff, D = n_head_kv*head_dim):
- *   x [B][E]      residual stream, the value that crosses every cut
- *   xn [B][E]     normalised stream, the input of each half-block's matmuls
- *   q [B][E], k [B][D], v [B][D]   projections
- *   att [B][E]    attention output before Wo
- *   proj [B][E]   the output of Wo / Wdown before it is added to x
- *   gate [B][F], up [B][F]         feed-forward hidden
- *   rope_cs [B][n_rot]             cos/sin per token
- *   attn_scratch [threads][n_ctx + head_dim]  scores and the F16 query
- *   logits [max_logits][V]
- * Attention numerics follow llama.cpp (FORMATS.md): the query is rounded to
- * F16 to meet the F16 cache, scores are scaled by 1/sqrt(head_dim) and
- * soft-maxed in f32 with a double sum, and the probabilities are rounded to
- * F16 before weighting the F16 values.
+ * Creation plans the memory.  Every value the range touches gets a slot: its
+ * inputs and outputs keep theirs for the whole run, and an internal value's
+ * slot is returned to a free list after its last consumer, so a later value of
+ * the same size reuses it (the live-tensor analysis, applied to buffers).
+ * Slots hold [max_batch][width] floats ([max_logits][width] for the output
+ * head's values, which exist only for the rows whose logits are wanted).
+ * Per-run state is just the batch; nothing is allocated while running.
+ *
+ * Attention numerics follow llama.cpp (FORMATS.md): K and V enter an F16
+ * cache, the query is rounded to F16 to meet it, scores are scaled by
+ * 1/sqrt(head_dim) and soft-maxed in f32 with a double sum, and the
+ * probabilities are rounded to F16 before weighting the F16 values.
  */
 #include "exec/exec.h"
 
@@ -30,39 +28,54 @@
 #include "tensor/types.h"
 #include "util/pool.h"
 
+typedef struct {
+    float *data;
+    size_t floats;   /* capacity */
+    int in_use;
+} slot_t;
+
 struct exec {
     const model_t *m;
     exec_params_t p;
+    graph_t *own_graph;      /* built here when params give no segmentation */
+    seg_t *own_seg;
+    const graph_t *g;
+    const seg_t *seg;
+    int node_begin, node_end;
     kern_table_t kern;
     pool_t *pool;
     ops_ctx_t ops;
     kv_cache_t kv;
-    int layer_begin;        /* first block whose attention half is in range (its KV lives here) */
-    float *x, *xn, *q, *k, *v, *att, *proj, *gate, *up, *rope_cs, *attn_scratch, *logits;
+    int *kv_layer_of_node;   /* [n_nodes]: local cache layer of an attention node, -1 otherwise */
+    int *slot_of_value;      /* [n_values]: slot index, -1 when the range does not touch the value */
+    slot_t *slots;
+    int n_slots;
+    int *inputs, n_inputs;   /* activation values produced before the range and consumed in it */
+    int *outputs, n_outputs; /* values produced in the range and consumed after it (logits excluded) */
+    int needs_tokens, has_logits, has_rope;
+    float *rope_cs;          /* [max_batch][n_rot] */
+    float *attn_scratch;     /* [threads][n_ctx + head_dim] */
     int attn_scratch_stride;
+    int cur_tokens;          /* rows of the last run */
 };
 
 void exec_params_default(exec_params_t *p, const model_t *m)
 {
+    (void)m;
     memset(p, 0, sizeof *p);
     p->unit_begin = 0;
-    p->unit_end = model_unit_count(m);
+    p->unit_end = -1;
     p->n_threads = 1;
     p->n_seq = 1;
     p->isa = KERN_ISA_AUTO;
 }
 
-/* ---- allocation ---------------------------------------------------------- */
+/* ---- planning ------------------------------------------------------------ */
 
-static int alloc_floats(float **out, size_t n, err_t *err)
+static int check_params(const model_t *m, exec_params_t *p, int n_units, err_t *err)
 {
-    *out = calloc(n ? n : 1, sizeof(float));
-    return *out ? 0 : err_set(err, ERR_NOMEM, "executor: cannot allocate %zu floats", n);
-}
-
-static int check_params(const model_t *m, exec_params_t *p, err_t *err)
-{
-    int n_units = model_unit_count(m);
+    if (p->unit_end < 0)
+        p->unit_end = n_units;
     if (p->unit_begin < 0 || p->unit_end > n_units || p->unit_begin >= p->unit_end)
         return err_set(err, ERR_INVAL, "unit range %d-%d is not a non-empty part of 0-%d",
                        p->unit_begin, p->unit_end, n_units);
@@ -85,6 +98,127 @@ static int check_params(const model_t *m, exec_params_t *p, err_t *err)
     return 0;
 }
 
+static int in_range(const exec_t *e, int node) { return node >= e->node_begin && node < e->node_end; }
+
+/* Rows a value holds: the head's values exist only for the logits rows. */
+static size_t value_rows(const exec_t *e, int v)
+{
+    int p = e->g->values[v].producer;
+    return (p >= 0 && e->g->nodes[p].head_only) ? (size_t)e->p.max_logits : (size_t)e->p.max_batch;
+}
+
+static int take_slot(exec_t *e, size_t floats, err_t *err)
+{
+    for (int i = 0; i < e->n_slots; i++) {
+        if (!e->slots[i].in_use && e->slots[i].floats == floats) {
+            e->slots[i].in_use = 1;
+            return i;
+        }
+    }
+    slot_t *bigger = realloc(e->slots, (size_t)(e->n_slots + 1) * sizeof *bigger);
+    if (!bigger)
+        return err_set(err, ERR_NOMEM, "executor: out of memory");
+    e->slots = bigger;
+    slot_t *s = &e->slots[e->n_slots];
+    s->data = calloc(floats ? floats : 1, sizeof(float));
+    s->floats = floats;
+    s->in_use = 1;
+    if (!s->data)
+        return err_set(err, ERR_NOMEM, "executor: cannot allocate %zu floats", floats);
+    return e->n_slots++;
+}
+
+static int append(int **list, int *n, int v)
+{
+    int *bigger = realloc(*list, (size_t)(*n + 1) * sizeof *bigger);
+    if (!bigger)
+        return -1;
+    bigger[(*n)++] = v;
+    *list = bigger;
+    return 0;
+}
+
+/* Finds the range's inputs and outputs and assigns every touched value a slot. */
+static int plan_values(exec_t *e, err_t *err)
+{
+    const graph_t *g = e->g;
+    int *last = malloc((size_t)g->n_values * sizeof *last);   /* last consumer in range */
+    int *needed_after = calloc((size_t)g->n_values, sizeof *needed_after);
+    e->slot_of_value = malloc((size_t)g->n_values * sizeof *e->slot_of_value);
+    if (!last || !needed_after || !e->slot_of_value) {
+        free(last);
+        free(needed_after);
+        return err_set(err, ERR_NOMEM, "executor: out of memory");
+    }
+    int rc = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        last[v] = -1;
+        e->slot_of_value[v] = -1;
+        needed_after[v] = g->values[v].is_output;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        for (int j = 0; j < g->nodes[i].n_in; j++) {
+            int v = g->nodes[i].in[j];
+            if (in_range(e, i))
+                last[v] = i;
+            else if (i >= e->node_end)
+                needed_after[v] = 1;
+        }
+    }
+    /* Inputs: activations consumed in range, produced before it. */
+    for (int v = 0; v < g->n_values && rc == 0; v++) {
+        const graph_value_t *val = &g->values[v];
+        if (last[v] < 0)
+            continue;
+        if (val->kind == VAL_TOKENS)
+            e->needs_tokens = 1;
+        if (val->kind == VAL_ACT && val->producer < e->node_begin) {
+            if (append(&e->inputs, &e->n_inputs, v))
+                rc = err_set(err, ERR_NOMEM, "executor: out of memory");
+            else if ((e->slot_of_value[v] = take_slot(e, value_rows(e, v) * (size_t)val->width, err)) < 0)
+                rc = e->slot_of_value[v];
+        }
+    }
+    /* Walk the nodes: give each output a slot, free inputs after their last use. */
+    for (int i = e->node_begin; i < e->node_end && rc == 0; i++) {
+        const graph_node_t *n = &g->nodes[i];
+        int v = n->out;
+        if ((e->slot_of_value[v] = take_slot(e, value_rows(e, v) * (size_t)g->values[v].width, err)) < 0) {
+            rc = e->slot_of_value[v];
+            break;
+        }
+        if (v == g->logits)
+            e->has_logits = 1;
+        else if (needed_after[v] && append(&e->outputs, &e->n_outputs, v))
+            rc = err_set(err, ERR_NOMEM, "executor: out of memory");
+        if (n->op == OP_ROPE)
+            e->has_rope = 1;
+        for (int j = 0; j < n->n_in; j++) {
+            int u = n->in[j];
+            if (last[u] == i && e->slot_of_value[u] >= 0 && !needed_after[u] && g->values[u].kind == VAL_ACT)
+                e->slots[e->slot_of_value[u]].in_use = 0;
+        }
+        if (last[v] < 0 && !needed_after[v] && v != g->logits)
+            e->slots[e->slot_of_value[v]].in_use = 0;   /* produced, never read: scratch */
+    }
+    free(last);
+    free(needed_after);
+    return rc;
+}
+
+static int plan_kv(exec_t *e, err_t *err)
+{
+    const graph_t *g = e->g;
+    const model_hparams_t *hp = &e->m->hp;
+    e->kv_layer_of_node = malloc((size_t)g->n_nodes * sizeof *e->kv_layer_of_node);
+    if (!e->kv_layer_of_node)
+        return err_set(err, ERR_NOMEM, "executor: out of memory");
+    int n_attn = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        e->kv_layer_of_node[i] = (in_range(e, i) && g->nodes[i].op == OP_ATTENTION) ? n_attn++ : -1;
+    return kv_init(&e->kv, n_attn, e->p.n_ctx, e->p.n_seq, (int)(hp->n_head_kv * hp->head_dim), err);
+}
+
 int exec_create(const model_t *m, const exec_params_t *params, exec_t **out, err_t *err)
 {
     *out = NULL;
@@ -93,60 +227,47 @@ int exec_create(const model_t *m, const exec_params_t *params, exec_t **out, err
         return err_set(err, ERR_NOMEM, "executor: out of memory");
     e->m = m;
     e->p = *params;
-    int rc;
-    if ((rc = check_params(m, &e->p, err)) || (rc = kern_table_init(&e->kern, e->p.isa, err)) ||
-        (rc = pool_create(e->p.n_threads, &e->pool, err)))
+    int rc = 0;
+    if (params->seg) {
+        e->seg = params->seg;
+        e->g = params->seg->graph;
+    } else if ((rc = graph_build(m, &e->own_graph, err)) == 0 &&
+               (rc = seg_build_default(e->own_graph, &e->own_seg, err)) == 0) {
+        e->g = e->own_graph;
+        e->seg = e->own_seg;
+    }
+    if (rc || (rc = check_params(m, &e->p, e->seg->n_units, err)))
+        goto fail;
+    e->node_begin = e->seg->units[e->p.unit_begin].node_begin;
+    e->node_end = e->seg->units[e->p.unit_end - 1].node_end;
+    if ((rc = kern_table_init(&e->kern, e->p.isa, err)) || (rc = pool_create(e->p.n_threads, &e->pool, err)) ||
+        (rc = plan_values(e, err)) || (rc = plan_kv(e, err)))
         goto fail;
 
     const model_hparams_t *hp = &m->hp;
-    const size_t B = (size_t)e->p.max_batch, E = hp->n_embd, F = hp->n_ff;
-    const size_t D = (size_t)hp->n_head_kv * hp->head_dim;
-
-    /* KV cache for the blocks whose attention half is in range. */
-    int n_attn = 0;
-    e->layer_begin = -1;
-    for (int u = e->p.unit_begin; u < e->p.unit_end; u++) {
-        if (model_unit_kind(m, u) == UNIT_ATTN) {
-            if (e->layer_begin < 0)
-                e->layer_begin = model_unit_layer(m, u);
-            n_attn++;
+    size_t widest = 0;   /* the widest matmul input, for converted activations */
+    for (int i = e->node_begin; i < e->node_end; i++) {
+        const graph_node_t *n = &e->g->nodes[i];
+        if (n->op == OP_MATMUL) {
+            if (!kern_matvec_for(&e->kern, n->w->type)) {
+                rc = err_set(err, ERR_UNSUP, "tensor '%s': no kernels for type %s", n->w->name, type_name(n->w->type));
+                goto fail;
+            }
+            if (n->w->n_in > widest)
+                widest = n->w->n_in;
         }
     }
-    if ((rc = kv_init(&e->kv, n_attn, e->p.n_ctx, e->p.n_seq, (int)D, err)))
-        goto fail;
-
-    e->attn_scratch_stride = e->p.n_ctx + (int)hp->head_dim;
-    if ((rc = alloc_floats(&e->x, B * E, err)) || (rc = alloc_floats(&e->xn, B * E, err)) ||
-        (rc = alloc_floats(&e->q, B * E, err)) || (rc = alloc_floats(&e->k, B * D, err)) ||
-        (rc = alloc_floats(&e->v, B * D, err)) || (rc = alloc_floats(&e->att, B * E, err)) ||
-        (rc = alloc_floats(&e->proj, B * E, err)) || (rc = alloc_floats(&e->gate, B * F, err)) ||
-        (rc = alloc_floats(&e->up, B * F, err)) || (rc = alloc_floats(&e->rope_cs, B * hp->n_rot, err)) ||
-        (rc = alloc_floats(&e->attn_scratch, (size_t)e->p.n_threads * e->attn_scratch_stride, err)) ||
-        (rc = alloc_floats(&e->logits, (size_t)e->p.max_logits * hp->n_vocab, err)))
-        goto fail;
-
-    /* Converted activations: the widest input row in F32 is an upper bound for every type. */
-    e->ops.act_cap = B * (E > F ? E : F) * sizeof(float);
+    e->ops.act_cap = (size_t)e->p.max_batch * (widest ? widest : 1) * sizeof(float);
     e->ops.act = malloc(e->ops.act_cap);
-    if (!e->ops.act) {
-        rc = err_set(err, ERR_NOMEM, "executor: cannot allocate %zu bytes of activations", e->ops.act_cap);
+    e->rope_cs = calloc((size_t)e->p.max_batch * hp->n_rot, sizeof(float));
+    e->attn_scratch_stride = e->p.n_ctx + (int)hp->head_dim;
+    e->attn_scratch = calloc((size_t)e->p.n_threads * e->attn_scratch_stride, sizeof(float));
+    if (!e->ops.act || !e->rope_cs || !e->attn_scratch) {
+        rc = err_set(err, ERR_NOMEM, "executor: out of memory for scratch buffers");
         goto fail;
     }
     e->ops.pool = e->pool;
     e->ops.kern = &e->kern;
-
-    /* Every weight type in the model must have kernels. */
-    for (uint32_t l = 0; l < hp->n_layer; l++) {
-        const model_layer_t *L = &m->layers[l];
-        const model_mat_t *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &m->output};
-        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
-            if (!kern_matvec_for(&e->kern, mats[i]->type)) {
-                rc = err_set(err, ERR_UNSUP, "tensor '%s': no kernels for type %s", mats[i]->name,
-                             type_name(mats[i]->type));
-                goto fail;
-            }
-        }
-    }
     *out = e;
     return 0;
 fail:
@@ -161,32 +282,33 @@ void exec_destroy(exec_t **ep)
     exec_t *e = *ep;
     pool_destroy(&e->pool);
     kv_fini(&e->kv);
-    free(e->x); free(e->xn); free(e->q); free(e->k); free(e->v); free(e->att); free(e->proj);
-    free(e->gate); free(e->up); free(e->rope_cs); free(e->attn_scratch); free(e->logits);
+    for (int i = 0; i < e->n_slots; i++)
+        free(e->slots[i].data);
+    free(e->slots);
+    free(e->slot_of_value);
+    free(e->kv_layer_of_node);
+    free(e->inputs);
+    free(e->outputs);
+    free(e->rope_cs);
+    free(e->attn_scratch);
     free(e->ops.act);
+    seg_destroy(&e->own_seg);
+    graph_destroy(&e->own_graph);
     free(e);
     *ep = NULL;
 }
 
-/* ---- units ---------------------------------------------------------------- */
-
-/* x[t] = token_embd[token[t]] */
-static void unit_embed(exec_t *e, const exec_batch_t *b)
-{
-    const model_mat_t *w = &e->m->tok_embd;
-    for (int t = 0; t < b->n_tokens; t++) {
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)b->tokens[t] * w->row_bytes;
-        dequant_row(w->type, row, e->x + (size_t)t * w->n_in, w->n_in);
-    }
-}
+/* ---- operations ------------------------------------------------------------ */
 
 typedef struct {
     exec_t *e;
-    int layer_local;
     const exec_batch_t *b;
+    int kv_layer;
+    const float *q, *k, *v;   /* [n][E], [n][D], [n][D] */
+    float *out;               /* [n][E] */
 } attn_job_t;
 
-/* a_h = softmax(q_h · K_g^T / sqrt(head_dim), causal) · V_g for every (token, head) pair. */
+/* For every (token, head): a_h = softmax(q_h · K_g^T / sqrt(head_dim), causal) · V_g. */
 static void attention_task(void *ctx, int ith, int nth)
 {
     const attn_job_t *j = ctx;
@@ -201,85 +323,98 @@ static void attention_task(void *ctx, int ith, int nth)
     for (size_t pair = begin; pair < end; pair++) {
         const int t = (int)(pair / n_head), h = (int)(pair % n_head), g = h / group;
         const int pos = j->b->pos0 + t;
-        const float *q = e->q + (size_t)t * hp->n_embd + (size_t)h * hd;
+        const float *q = j->q + (size_t)t * hp->n_embd + (size_t)h * hd;
         for (int d = 0; d < hd; d++)
             q16[d] = f32_to_f16(q[d]);
         for (int p = 0; p <= pos; p++) {
-            const uint16_t *k = kv_k_row(&e->kv, j->b->seq, j->layer_local, p) + (size_t)g * hd;
+            const uint16_t *k = kv_k_row(&e->kv, j->b->seq, j->kv_layer, p) + (size_t)g * hd;
             scores[p] = e->kern.dot_f16((size_t)hd, q16, k) * scale;
         }
         ops_softmax(scores, pos + 1);
-        float *out = e->att + (size_t)t * hp->n_embd + (size_t)h * hd;
+        float *out = j->out + (size_t)t * hp->n_embd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
         for (int p = 0; p <= pos; p++) {
-            const uint16_t *v = kv_v_row(&e->kv, j->b->seq, j->layer_local, p) + (size_t)g * hd;
+            const uint16_t *v = kv_v_row(&e->kv, j->b->seq, j->kv_layer, p) + (size_t)g * hd;
             e->kern.axpy_f16((size_t)hd, f16_to_f32(f32_to_f16(scores[p])), v, out);
         }
     }
 }
 
-static void unit_attention(exec_t *e, int layer, const exec_batch_t *b)
-{
-    const model_hparams_t *hp = &e->m->hp;
-    const model_layer_t *L = &e->m->layers[layer];
-    const int n = b->n_tokens, E = (int)hp->n_embd, D = (int)(hp->n_head_kv * hp->head_dim);
-    const int layer_local = layer - e->layer_begin;
+static float *slot(const exec_t *e, int v) { return e->slots[e->slot_of_value[v]].data; }
 
-    /* h = rmsnorm(x) * attn_norm */
-    ops_rmsnorm(e->xn, e->x, L->attn_norm, n, E, hp->rms_eps);
-    /* q = Wq h;  k = Wk h;  v = Wv h */
-    ops_matmul(&e->ops, &L->wq, e->xn, n, e->q);
-    ops_matmul(&e->ops, &L->wk, e->xn, n, e->k);
-    ops_matmul(&e->ops, &L->wv, e->xn, n, e->v);
-    /* rope(q, k, pos), then K and V enter the F16 cache */
-    for (int t = 0; t < n; t++) {
-        const float *cs = e->rope_cs + (size_t)t * hp->n_rot;
-        ops_rope_apply(e->q + (size_t)t * E, (int)hp->n_head, (int)hp->head_dim, (int)hp->n_rot, cs);
-        ops_rope_apply(e->k + (size_t)t * D, (int)hp->n_head_kv, (int)hp->head_dim, (int)hp->n_rot, cs);
-        quant_row_f16(e->k + (size_t)t * D, kv_k_row(&e->kv, b->seq, layer_local, b->pos0 + t), (size_t)D);
-        quant_row_f16(e->v + (size_t)t * D, kv_v_row(&e->kv, b->seq, layer_local, b->pos0 + t), (size_t)D);
+/* Input j of node n, offset to the rows the node works on. */
+static const float *node_in(const exec_t *e, const graph_node_t *n, int j, int first_row)
+{
+    int v = n->in[j];
+    int p = e->g->values[v].producer;
+    int head_value = p >= 0 && e->g->nodes[p].head_only;
+    return slot(e, v) + (head_value ? 0 : (size_t)first_row * e->g->values[v].width);
+}
+
+static void run_node(exec_t *e, int i, const exec_batch_t *b)
+{
+    const graph_node_t *n = &e->g->nodes[i];
+    const model_hparams_t *hp = &e->m->hp;
+    const int rows = n->head_only ? b->n_logits : b->n_tokens;
+    const int first = n->head_only ? b->n_tokens - b->n_logits : 0;
+    const int width = e->g->values[n->out].width;
+    float *out = slot(e, n->out);
+    switch (n->op) {
+    case OP_EMBED:
+        for (int t = 0; t < rows; t++) {
+            const uint8_t *row = (const uint8_t *)n->w->data + (size_t)b->tokens[t] * n->w->row_bytes;
+            dequant_row(n->w->type, row, out + (size_t)t * width, (size_t)width);
+        }
+        break;
+    case OP_RMSNORM:
+        ops_rmsnorm(out, node_in(e, n, 0, first), n->norm, rows, width, hp->rms_eps);
+        break;
+    case OP_MATMUL:
+        ops_matmul(&e->ops, n->w, node_in(e, n, 0, first), rows, out);
+        break;
+    case OP_ROPE:
+        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        for (int t = 0; t < rows; t++)
+            ops_rope_apply(out + (size_t)t * width, n->n_heads, (int)hp->head_dim, (int)hp->n_rot,
+                           e->rope_cs + (size_t)t * hp->n_rot);
+        break;
+    case OP_ATTENTION: {
+        const int D = (int)(hp->n_head_kv * hp->head_dim), layer = e->kv_layer_of_node[i];
+        const float *k = node_in(e, n, 1, first), *v = node_in(e, n, 2, first);
+        for (int t = 0; t < rows; t++) {
+            quant_row_f16(k + (size_t)t * D, kv_k_row(&e->kv, b->seq, layer, b->pos0 + t), (size_t)D);
+            quant_row_f16(v + (size_t)t * D, kv_v_row(&e->kv, b->seq, layer, b->pos0 + t), (size_t)D);
+        }
+        attn_job_t job = {.e = e, .b = b, .kv_layer = layer, .q = node_in(e, n, 0, first), .k = k, .v = v,
+                          .out = out};
+        pool_run(e->pool, attention_task, &job);
+        break;
     }
-    /* a = concat_h softmax(q_h K_g^T / sqrt(head_dim)) V_g */
-    attn_job_t job = {.e = e, .layer_local = layer_local, .b = b};
-    pool_run(e->pool, attention_task, &job);
-    /* x = x + Wo a */
-    ops_matmul(&e->ops, &L->wo, e->att, n, e->proj);
-    ops_add(e->x, e->proj, (size_t)n * E);
-}
-
-static void unit_ffn(exec_t *e, int layer, const exec_batch_t *b)
-{
-    const model_hparams_t *hp = &e->m->hp;
-    const model_layer_t *L = &e->m->layers[layer];
-    const int n = b->n_tokens, E = (int)hp->n_embd;
-
-    /* h = rmsnorm(x) * ffn_norm */
-    ops_rmsnorm(e->xn, e->x, L->ffn_norm, n, E, hp->rms_eps);
-    /* x = x + Wdown( silu(Wgate h) ⊙ (Wup h) ) */
-    ops_matmul(&e->ops, &L->w_gate, e->xn, n, e->gate);
-    ops_matmul(&e->ops, &L->w_up, e->xn, n, e->up);
-    ops_swiglu(e->gate, e->up, (size_t)n * hp->n_ff);
-    ops_matmul(&e->ops, &L->w_down, e->gate, n, e->proj);
-    ops_add(e->x, e->proj, (size_t)n * E);
-}
-
-/* logits = output · (rmsnorm(x) * output_norm), for the last n_logits tokens */
-static void unit_output(exec_t *e, const exec_batch_t *b)
-{
-    const model_hparams_t *hp = &e->m->hp;
-    const int first = b->n_tokens - b->n_logits;
-    ops_rmsnorm(e->xn, e->x + (size_t)first * hp->n_embd, e->m->output_norm, b->n_logits, (int)hp->n_embd,
-                hp->rms_eps);
-    ops_matmul(&e->ops, &e->m->output, e->xn, b->n_logits, e->logits);
+    case OP_ADD:
+        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        ops_add(out, node_in(e, n, 1, first), (size_t)rows * width);
+        break;
+    case OP_SWIGLU:
+        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        ops_swiglu(out, node_in(e, n, 1, first), (size_t)rows * width);
+        break;
+    }
 }
 
 /* ---- running a batch ------------------------------------------------------ */
 
-static int range_has_attention(const exec_t *e) { return e->kv.n_layer > 0; }
+static const float *find_input(const exec_batch_t *b, int value, int n_inputs)
+{
+    if (!b->inputs)
+        return n_inputs == 1 ? b->hidden : NULL;
+    for (int i = 0; i < b->n_inputs; i++)
+        if (b->inputs[i].value == value)
+            return b->inputs[i].data;
+    return NULL;
+}
 
 static int check_batch(const exec_t *e, const exec_batch_t *b, err_t *err)
 {
-    const int last_unit = model_unit_count(e->m) - 1;
     if (b->n_tokens < 1 || b->n_tokens > e->p.max_batch)
         return err_set(err, ERR_RANGE, "batch of %d tokens: must be in 1..%d", b->n_tokens, e->p.max_batch);
     if (b->seq < 0 || b->seq >= e->p.n_seq)
@@ -287,23 +422,24 @@ static int check_batch(const exec_t *e, const exec_batch_t *b, err_t *err)
     if (b->pos0 < 0 || b->pos0 > e->p.n_ctx - b->n_tokens)
         return err_set(err, ERR_RANGE, "positions %d..%d exceed the context of %d tokens", b->pos0,
                        b->pos0 + b->n_tokens - 1, e->p.n_ctx);
-    if (range_has_attention(e)) {
+    if (e->kv.n_layer > 0) {
         int rc = kv_check_write(&e->kv, b->seq, b->pos0, b->n_tokens, err);
         if (rc)
             return rc;
     }
-    if (e->p.unit_begin == 0) {
+    if (e->needs_tokens) {
         if (!b->tokens)
-            return err_set(err, ERR_INVAL, "the range starts with the embedding: token ids are required");
+            return err_set(err, ERR_INVAL, "the range contains the embedding: token ids are required");
         for (int t = 0; t < b->n_tokens; t++)
             if (b->tokens[t] < 0 || (uint32_t)b->tokens[t] >= e->m->hp.n_vocab)
                 return err_set(err, ERR_RANGE, "token id %d at batch index %d: vocabulary has %u tokens",
                                b->tokens[t], t, e->m->hp.n_vocab);
-    } else if (!b->hidden) {
-        return err_set(err, ERR_INVAL, "the range starts at unit %d: hidden input is required", e->p.unit_begin);
     }
-    if (e->p.unit_end - 1 == last_unit &&
-        (b->n_logits < 1 || b->n_logits > b->n_tokens || b->n_logits > e->p.max_logits))
+    for (int i = 0; i < e->n_inputs; i++)
+        if (!find_input(b, e->inputs[i], e->n_inputs))
+            return err_set(err, ERR_INVAL, "input value '%s' (id %d) is required by units %d-%d (hidden input)",
+                           e->g->values[e->inputs[i]].name, e->inputs[i], e->p.unit_begin, e->p.unit_end);
+    if (e->has_logits && (b->n_logits < 1 || b->n_logits > b->n_tokens || b->n_logits > e->p.max_logits))
         return err_set(err, ERR_RANGE, "logits rows %d: must be in 1..min(batch %d, max %d)", b->n_logits,
                        b->n_tokens, e->p.max_logits);
     return 0;
@@ -315,28 +451,39 @@ int exec_run(exec_t *e, const exec_batch_t *b, err_t *err)
     if (rc)
         return rc;
     const model_hparams_t *hp = &e->m->hp;
-    if (e->p.unit_begin != 0)
-        memcpy(e->x, b->hidden, (size_t)b->n_tokens * hp->n_embd * sizeof(float));
-    if (range_has_attention(e))
+    for (int i = 0; i < e->n_inputs; i++) {
+        int v = e->inputs[i];
+        memcpy(slot(e, v), find_input(b, v, e->n_inputs),
+               (size_t)b->n_tokens * e->g->values[v].width * sizeof(float));
+    }
+    if (e->has_rope)
         for (int t = 0; t < b->n_tokens; t++)
             ops_rope_angles(e->rope_cs + (size_t)t * hp->n_rot, (int)hp->n_rot, b->pos0 + t, hp->rope_base);
-
-    for (int u = e->p.unit_begin; u < e->p.unit_end; u++) {
-        switch (model_unit_kind(e->m, u)) {
-        case UNIT_EMBED: unit_embed(e, b); break;
-        case UNIT_ATTN: unit_attention(e, model_unit_layer(e->m, u), b); break;
-        case UNIT_FFN: unit_ffn(e, model_unit_layer(e->m, u), b); break;
-        case UNIT_OUTPUT: unit_output(e, b); break;
-        }
-    }
-    if (range_has_attention(e))
+    for (int i = e->node_begin; i < e->node_end; i++)
+        run_node(e, i, b);
+    if (e->kv.n_layer > 0)
         kv_commit(&e->kv, b->seq, b->pos0, b->n_tokens);
+    e->cur_tokens = b->n_tokens;
     return 0;
 }
 
-const float *exec_hidden(const exec_t *e) { return e->x; }
-const float *exec_logits(const exec_t *e) { return e->logits; }
+int exec_n_inputs(const exec_t *e) { return e->n_inputs; }
+int exec_input_value(const exec_t *e, int i) { return e->inputs[i]; }
+int exec_n_outputs(const exec_t *e) { return e->n_outputs; }
+
+exec_tensor_t exec_output(const exec_t *e, int i)
+{
+    exec_tensor_t t = {.value = e->outputs[i], .data = slot(e, e->outputs[i])};
+    return t;
+}
+
+const float *exec_hidden(const exec_t *e) { return e->n_outputs == 1 ? slot(e, e->outputs[0]) : NULL; }
+const float *exec_logits(const exec_t *e) { return e->has_logits ? slot(e, e->g->logits) : NULL; }
+int exec_has_logits(const exec_t *e) { return e->has_logits; }
+int exec_needs_tokens(const exec_t *e) { return e->needs_tokens; }
 void exec_seq_clear(exec_t *e, int seq) { kv_clear_seq(&e->kv, seq); }
 const exec_params_t *exec_params(const exec_t *e) { return &e->p; }
 const model_t *exec_model(const exec_t *e) { return e->m; }
 const char *exec_isa_name(const exec_t *e) { return kern_isa_name(e->kern.isa); }
+const graph_t *exec_graph(const exec_t *e) { return e->g; }
+const seg_t *exec_seg(const exec_t *e) { return e->seg; }

@@ -1,17 +1,22 @@
 /*
- * exec.h — the executor: runs a contiguous range of a model's units for a
- * batch of tokens of one sequence.
+ * exec.h — the executor: runs a contiguous range of units of a model's graph
+ * (model/graph.h, model/seg.h) for a batch of tokens of one sequence.
  *
  * The single-device engine is an executor over all units; a worker of the
- * distributed runtime is an executor over its stage.  The executor owns the
- * KV cache of the attention layers inside its range, a thread pool, the
- * kernel table and every scratch buffer, all allocated in exec_create; a run
- * allocates nothing.  Input at the range's start is token ids (when the range
- * begins with the embedding unit) or the residual stream (n_tokens × n_embd
- * floats); output is the residual stream, or logits when the range ends with
- * the output unit.  Output values depend only on the model, the kernel ISA,
- * and the token history — not on the thread count, the range boundaries or
- * how a prompt is split into batches.
+ * distributed runtime is an executor over its stage.  It interprets the graph's
+ * nodes in order — there is no second, hand-written forward pass.  It owns the
+ * KV cache of the attention nodes inside its range, a thread pool, the kernel
+ * table and one buffer per value slot (values share slots when their lifetimes
+ * do not overlap), all allocated in exec_create; a run allocates nothing.
+ *
+ * Inputs of a range: token ids when it contains the embedding, and the values
+ * produced before the range that its nodes consume (the SDM and RDM tensors
+ * arriving from earlier units), each [n_tokens][width] floats.  Outputs: the
+ * values produced in the range and consumed after it, and the logits when the
+ * range contains the head.  Positions are recomputed from pos0, never passed.
+ * Output values depend only on the model, the kernel ISA and the token history
+ * — not on the thread count, the range boundaries or how a prompt is split
+ * into batches.
  */
 #ifndef LL_EXEC_EXEC_H
 #define LL_EXEC_EXEC_H
@@ -19,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/graph.h"
 #include "model/model.h"
+#include "model/seg.h"
 #include "tensor/kern.h"
 #include "util/err.h"
 
@@ -32,18 +39,27 @@ typedef struct {
     int max_batch;      /* tokens per exec_run (<= 0: 512) */
     int max_logits;     /* logits rows one run may produce (<= 0: 1) */
     kern_isa_t isa;     /* KERN_ISA_AUTO for the best available */
+    const seg_t *seg;   /* units to use (borrowed, with its graph); NULL: the default segmentation */
 } exec_params_t;
 
-/* Whole model, 1 thread, 1 sequence, defaults elsewhere. */
+/* Whole model (default segmentation), 1 thread, 1 sequence, defaults elsewhere. */
 void exec_params_default(exec_params_t *p, const model_t *m);
+
+/* One value crossing the range's boundary: [n_tokens][width] floats. */
+typedef struct {
+    int value;              /* graph value id */
+    const float *data;
+} exec_tensor_t;
 
 typedef struct {
     int seq;                /* sequence slot */
     int pos0;               /* position of the first token */
     int n_tokens;           /* 1..max_batch */
-    const int32_t *tokens;  /* [n_tokens], when the range begins with the embedding */
-    const float *hidden;    /* [n_tokens][n_embd], otherwise */
-    int n_logits;           /* when the range ends with the output: logits of the last n_logits tokens */
+    const int32_t *tokens;  /* [n_tokens], when the range contains the embedding */
+    const exec_tensor_t *inputs;  /* the range's input values (any order) */
+    int n_inputs;
+    const float *hidden;    /* shortcut when the range has exactly one input value and inputs is NULL */
+    int n_logits;           /* when the range contains the head: logits of the last n_logits tokens */
 } exec_batch_t;
 
 typedef struct exec exec_t;
@@ -54,10 +70,22 @@ void exec_destroy(exec_t **e);
 /* Runs the range over one batch. Errors (bad ids, positions, sizes) change nothing. */
 int exec_run(exec_t *e, const exec_batch_t *b, err_t *err);
 
-/* After a run whose range does not end with the output unit: [n_tokens][n_embd]. */
+/* The values the range needs from earlier units, and those it hands on. */
+int exec_n_inputs(const exec_t *e);
+int exec_input_value(const exec_t *e, int i);
+int exec_n_outputs(const exec_t *e);
+/* Output i after a run: its value id and data [n_tokens][width]. */
+exec_tensor_t exec_output(const exec_t *e, int i);
+/* The single output value's data after a run, or NULL when there is not exactly one. */
 const float *exec_hidden(const exec_t *e);
-/* After a run whose range ends with the output unit: [n_logits][n_vocab]. */
+/* After a run whose range contains the head: [n_logits][n_vocab]. */
 const float *exec_logits(const exec_t *e);
+/* 1 if the range contains the head (produces logits), 1 if it needs token ids. */
+int exec_has_logits(const exec_t *e);
+int exec_needs_tokens(const exec_t *e);
+
+const graph_t *exec_graph(const exec_t *e);
+const seg_t *exec_seg(const exec_t *e);
 
 /* Forgets a sequence's cache. */
 void exec_seq_clear(exec_t *e, int seq);

@@ -227,61 +227,11 @@ void model_destroy(model_t **mp)
     *mp = NULL;
 }
 
-int model_unit_count(const model_t *m) { return 2 * (int)m->hp.n_layer + 2; }
-
-unit_kind_t model_unit_kind(const model_t *m, int unit)
-{
-    if (unit == 0)
-        return UNIT_EMBED;
-    if (unit == model_unit_count(m) - 1)
-        return UNIT_OUTPUT;
-    return (unit % 2 == 1) ? UNIT_ATTN : UNIT_FFN;
-}
-
-int model_unit_layer(const model_t *m, int unit)
-{
-    unit_kind_t k = model_unit_kind(m, unit);
-    return (k == UNIT_ATTN || k == UNIT_FFN) ? (unit - 1) / 2 : -1;
-}
-
-void model_unit_name(const model_t *m, int unit, char *buf, size_t cap)
-{
-    switch (model_unit_kind(m, unit)) {
-    case UNIT_EMBED: snprintf(buf, cap, "embed"); break;
-    case UNIT_OUTPUT: snprintf(buf, cap, "output"); break;
-    case UNIT_ATTN: snprintf(buf, cap, "blk.%d.attn", model_unit_layer(m, unit)); break;
-    case UNIT_FFN: snprintf(buf, cap, "blk.%d.ffn", model_unit_layer(m, unit)); break;
-    }
-}
-
-static size_t mat_bytes(const model_mat_t *w) { return w->row_bytes * w->n_out; }
-
-size_t model_unit_weight_bytes(const model_t *m, int unit)
-{
-    const model_hparams_t *hp = &m->hp;
-    size_t norm = hp->n_embd * sizeof(float);
-    switch (model_unit_kind(m, unit)) {
-    case UNIT_EMBED: return mat_bytes(&m->tok_embd);
-    case UNIT_OUTPUT: return norm + mat_bytes(&m->output);
-    case UNIT_ATTN: {
-        const model_layer_t *L = &m->layers[model_unit_layer(m, unit)];
-        return norm + mat_bytes(&L->wq) + mat_bytes(&L->wk) + mat_bytes(&L->wv) + mat_bytes(&L->wo);
-    }
-    case UNIT_FFN: {
-        const model_layer_t *L = &m->layers[model_unit_layer(m, unit)];
-        return norm + mat_bytes(&L->w_gate) + mat_bytes(&L->w_up) + mat_bytes(&L->w_down);
-    }
-    }
-    return 0;
-}
-
 size_t model_weight_bytes(const model_t *m)
 {
     size_t total = 0;
-    for (int u = 0; u < model_unit_count(m); u++)
-        total += model_unit_weight_bytes(m, u);
-    if (m->output_tied)
-        total -= mat_bytes(&m->output);
+    for (size_t i = 0; i < gguf_tensor_count(m->gguf); i++)
+        total += gguf_tensor_at(m->gguf, i)->nbytes;
     return total;
 }
 

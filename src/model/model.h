@@ -2,10 +2,8 @@
  * model.h — a Llama-family model as read from a GGUF file: hyper-parameters,
  * weights bound to the mapped tensor data (never copied), and the model's units.
  *
- * Units (DESIGN §3): unit 0 is the embedding, units 1+2l and 2+2l are the
- * attention half and the feed-forward half of block l, the last unit
- * (2·n_layer+1) is the output (final norm and logits).  Every cut between two
- * units carries the residual stream x: one vector of n_embd floats per token.
+ * The computation over these weights is described by model/graph.h, and its
+ * division into units by model/seg.h.
  *
  * model_load validates everything the forward pass will rely on — every tensor
  * present with the expected type class and shape, every hyper-parameter in
@@ -57,13 +55,6 @@ typedef struct {
     model_mat_t w_down;       /* [n_ff] -> [n_embd] */
 } model_layer_t;
 
-typedef enum {
-    UNIT_EMBED = 0,
-    UNIT_ATTN = 1,
-    UNIT_FFN = 2,
-    UNIT_OUTPUT = 3,
-} unit_kind_t;
-
 typedef struct {
     model_hparams_t hp;
     model_mat_t tok_embd;       /* n_vocab rows of n_embd */
@@ -81,15 +72,7 @@ int model_load(const char *path, model_t **out, err_t *err);
 int model_load_gguf(gguf_ctx_t **g, model_t **out, err_t *err);
 void model_destroy(model_t **m);
 
-int model_unit_count(const model_t *m);                   /* 2*n_layer + 2 */
-unit_kind_t model_unit_kind(const model_t *m, int unit);
-int model_unit_layer(const model_t *m, int unit);          /* block index, -1 for embed/output */
-/* "embed", "blk.3.attn", "blk.3.ffn", "output" into buf (cap bytes). */
-void model_unit_name(const model_t *m, int unit, char *buf, size_t cap);
-/* Bytes of weight data a unit reads (the tied output counts the embedding again). */
-size_t model_unit_weight_bytes(const model_t *m, int unit);
-
-/* Bytes of all weights, and of the KV cache per token of context (F16 K and V). */
+/* Bytes of all weight tensors in the file, and of the KV cache per token of context (F16 K and V). */
 size_t model_weight_bytes(const model_t *m);
 size_t model_kv_bytes_per_token(const model_t *m);
 

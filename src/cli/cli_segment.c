@@ -1,0 +1,161 @@
+/*
+ * cli_segment.c — `lingua segment`: the model's units with their costs, and
+ * the dependency maps between them.
+ *
+ *   lingua segment -m MODEL [--json] [--graph] [--cuts N,N,...]
+ *
+ * --cuts replaces the residual branch points by cuts after the given nodes
+ * (see --graph for node indices), e.g. to see a finer cut's residual map.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "model/graph.h"
+#include "model/model.h"
+#include "model/seg.h"
+#include "plan/unit_cost.h"
+#include "util/json.h"
+
+static int parse_cuts(const char *s, int **cuts, int *n)
+{
+    size_t cap = strlen(s) / 2 + 2;
+    *cuts = malloc(cap * sizeof **cuts);
+    *n = 0;
+    if (!*cuts)
+        return -1;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1 << 24 || (*end && *end != ','))
+            return -1;
+        (*cuts)[(*n)++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+static void print_edges_json(const seg_t *s, const seg_edge_t *e, int n)
+{
+    fputc('[', stdout);
+    for (int i = 0; i < n; i++) {
+        const graph_value_t *v = &s->graph->values[e[i].value];
+        printf("%s{\"from\": %d, \"to\": %d, \"tensor\": ", i ? ", " : "", e[i].from_unit, e[i].to_unit);
+        json_write_string(stdout, v->name, strlen(v->name));
+        printf(", \"width\": %d, \"recomputed\": %s}", v->width, e[i].recomputed ? "true" : "false");
+    }
+    fputc(']', stdout);
+}
+
+static void print_edges_text(const seg_t *s, const char *title, const seg_edge_t *e, int n)
+{
+    printf("%s:\n", title);
+    if (n == 0)
+        printf("  (empty)\n");
+    for (int i = 0; i < n; i++) {
+        const graph_value_t *v = &s->graph->values[e[i].value];
+        if (e[i].from_unit < 0)
+            printf("  input -> %-3d %-24s %s\n", e[i].to_unit, v->name,
+                   e[i].recomputed ? "(recomputed by the receiver, not sent)" : "(from the request)");
+        else
+            printf("  %5d -> %-3d %-24s %d floats/token\n", e[i].from_unit, e[i].to_unit, v->name, v->width);
+    }
+}
+
+int cli_segment(int argc, char **argv)
+{
+    int json = 0, show_graph = 0, n_cuts = 0, rc = 1;
+    int *cuts = NULL;
+    const char *model_path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--graph")) show_graph = 1;
+        else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--cuts") && i + 1 < argc) {
+            free(cuts);
+            if (parse_cuts(argv[++i], &cuts, &n_cuts) != 0) {
+                fprintf(stderr, "error: --cuts expects node indices separated by commas, got '%s'\n", argv[i]);
+                free(cuts);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "error: option '%s' is unknown or needs a value (usage: lingua segment -m MODEL "
+                            "[--json] [--graph] [--cuts N,N,...])\n", argv[i]);
+            free(cuts);
+            return 2;
+        }
+    }
+    if (!model_path) {
+        fprintf(stderr, "error: give the model with -m MODEL.gguf\n");
+        free(cuts);
+        return 2;
+    }
+    err_t err;
+    err_clear(&err);
+    model_t *m = NULL;
+    graph_t *g = NULL;
+    seg_t *s = NULL;
+    unit_cost_t *costs = NULL;
+    if (model_load(model_path, &m, &err) || graph_build(m, &g, &err) ||
+        (cuts ? seg_build(g, cuts, n_cuts, &s, &err) : seg_build_default(g, &s, &err))) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        goto done;
+    }
+    if (!(costs = calloc((size_t)s->n_units, sizeof *costs)) || unit_cost_compute(s, costs, &err)) {
+        fprintf(stderr, "error: %s\n", costs ? err.msg : "out of memory");
+        goto done;
+    }
+    static const char *const type_names[UNIT_COST_TYPES] = {"F32", "F16", "Q4_0", "Q8_0"};
+    if (json) {
+        printf("{\"model\": ");
+        json_write_string(stdout, model_path, strlen(model_path));
+        printf(", \"units\": [");
+        for (int u = 0; u < s->n_units; u++) {
+            const unit_cost_t *c = &costs[u];
+            printf("%s{\"index\": %d, \"name\": ", u ? ", " : "", u);
+            json_write_string(stdout, s->units[u].name, strlen(s->units[u].name));
+            printf(", \"layer\": %d, \"nodes\": [%d, %d], \"weight_bytes\": %zu, \"weight_bytes_by_type\": {",
+                   s->units[u].layer, s->units[u].node_begin, s->units[u].node_end, c->weight_bytes);
+            for (int t = 0; t < UNIT_COST_TYPES; t++)
+                printf("%s\"%s\": %zu", t ? ", " : "", type_names[t], c->weight_bytes_by_type[t]);
+            printf("}, \"flops_per_token\": %.0f, \"attn_flops_per_token_per_pos\": %.0f, "
+                   "\"kv_bytes_per_token\": %zu, \"out_bytes_per_token\": %zu, \"out_wire_bytes_per_token\": %zu, "
+                   "\"scratch_bytes_per_token\": %zu}",
+                   c->flops_per_token, c->attn_flops_per_token_per_pos, c->kv_bytes_per_token,
+                   c->out_bytes_per_token, c->out_wire_bytes_per_token, c->scratch_bytes_per_token);
+        }
+        printf("], \"sdm\": ");
+        print_edges_json(s, s->sdm, s->n_sdm);
+        printf(", \"rdm\": ");
+        print_edges_json(s, s->rdm, s->n_rdm);
+        printf("}\n");
+    } else {
+        if (show_graph) {
+            printf("graph: %d nodes, %d values\n", g->n_nodes, g->n_values);
+            for (int i = 0; i < g->n_nodes; i++)
+                printf("  node %3d  unit %3d  %-9s %-22s -> %s [%d]\n", i, s->unit_of_node[i],
+                       graph_op_name(g->nodes[i].op), g->nodes[i].name, g->values[g->nodes[i].out].name,
+                       g->values[g->nodes[i].out].width);
+        }
+        printf("%5s  %-12s %5s %12s %14s %10s %10s %10s\n", "unit", "name", "layer", "weights", "FLOPs/token",
+               "KV B/tok", "out B/tok", "wire B/tok");
+        for (int u = 0; u < s->n_units; u++) {
+            const unit_cost_t *c = &costs[u];
+            printf("%5d  %-12s %5d %12zu %14.0f %10zu %10zu %10zu\n", u, s->units[u].name, s->units[u].layer,
+                   c->weight_bytes, c->flops_per_token, c->kv_bytes_per_token, c->out_bytes_per_token,
+                   c->out_wire_bytes_per_token);
+        }
+        print_edges_text(s, "sequential dependency map (unit -> next unit)", s->sdm, s->n_sdm);
+        print_edges_text(s, "residual dependency map (unit -> later unit, sent directly)", s->rdm, s->n_rdm);
+    }
+    rc = fflush(stdout) == 0 ? 0 : 1;
+done:
+    free(cuts);
+    free(costs);
+    seg_destroy(&s);
+    graph_destroy(&g);
+    model_destroy(&m);
+    return rc;
+}
