@@ -42,7 +42,7 @@ static size_t golden_parse_ids(const char *s, int32_t *out)
 static int golden_load(const char *dir, const char *slug, golden_t *g)
 {
     memset(g, 0, sizeof *g);
-    char path[1024], line[16384], logits_file[256] = "";
+    char path[2048], line[16384], logits_file[256] = "";
     snprintf(path, sizeof path, "%s/%s.txt", dir, slug);
     FILE *f = fopen(path, "r");
     if (!f) {

@@ -22,6 +22,10 @@
  *     are exact.  A relative bound against |ref| would be meaningless under
  *     cancellation, hence the sum of magnitudes;
  *   - dot_x4(...)[j] == dot on column j, bit for bit;
+ *   - dot_tile, for every tile shape (1..KERN_TILE_ROWS weight rows by 1..KERN_TILE
+ *     columns) and weight rows near or far apart: output (r, c) == dot of row r
+ *     and column c, bit for bit, at the given ldo, nothing else written, the
+ *     last operand ending right before a PROT_NONE page;
  *   - results identical for operands at byte offsets 0..3, with every operand
  *     ending right before a PROT_NONE page (any over-read faults);
  *   - dot_f16 and axpy_f16 against double references, axpy's neighbours untouched.
@@ -142,6 +146,8 @@ static const size_t float_sizes[] = {0, 1, 3, 17, 32, 64, 96, 172, 173, 288, 768
 /* Scratch shared by the dot tests (kept off the stack). */
 typedef struct {
     guard_t gw, gx;                 /* weight row, four activation rows */
+    guard_t gt;                     /* KERN_TILE_ROWS weight rows for dot_tile */
+    unsigned char wt[KERN_TILE_ROWS][ROWMAX];  /* their contents */
     unsigned char w[ROWMAX];        /* weight row, built here then placed */
     unsigned char x[4][ROWMAX];     /* activation rows */
     unsigned char ref_act[ROWMAX];  /* reference conversion */
@@ -615,6 +621,82 @@ static void test_dots(const kern_table_t *t, rng_t *r, scratch_t *s)
     CHECKF(out == 32.0f, "%s: ones: %g", kern_isa_name(t->isa), out);
 }
 
+/* ---- tiles ------------------------------------------------------------------------------ */
+
+/* Every tile shape against dot, for one weight type and size: KERN_TILE_ROWS weight rows
+ * (each its own make_case row) placed w_gap bytes apart, the last one ending at the guard
+ * page; four activation columns x_stride apart.  out is filled with a sentinel first. */
+static void test_tile_case(const kern_table_t *t, uint32_t type, size_t n, data_kind_t kind, size_t w_gap, rng_t *r,
+                           scratch_t *s)
+{
+    const char *isa = kern_isa_name(t->isa), *tn = type_name(type);
+    const kern_matvec_t *mv = kern_matvec_for(t, type);
+    const size_t wbytes = type_row_bytes(type, n), xbytes = type_row_bytes(mv->act_type, n);
+    for (int k = 0; k < KERN_TILE_ROWS; k++) {
+        make_case(t, type, n, kind, k % 2, r, s);
+        memcpy(s->wt[k], s->w, wbytes);
+    }
+    const size_t w_stride = wbytes + w_gap, x_stride = xbytes + (n % 3);
+    unsigned char *w = guard_place(&s->gt, (KERN_TILE_ROWS - 1) * w_stride + wbytes, 0);
+    unsigned char *x = guard_place(&s->gx, 3 * x_stride + xbytes, 0);
+    for (int k = 0; k < KERN_TILE_ROWS; k++)
+        memcpy(w + k * w_stride, s->wt[k], wbytes);
+    for (int j = 0; j < 4; j++)
+        memcpy(x + j * x_stride, s->x[j], xbytes);
+
+    float want[KERN_TILE_ROWS][KERN_TILE];
+    for (int k = 0; k < KERN_TILE_ROWS; k++)
+        for (int j = 0; j < KERN_TILE; j++)
+            mv->dot(n, w + k * w_stride, x + j * x_stride, &want[k][j]);
+
+    enum { LDO = KERN_TILE_ROWS + 3 };
+    float out[KERN_TILE * LDO + 8];
+    int bad = 0;
+    for (int nr = 1; nr <= KERN_TILE_ROWS; nr++) {
+        for (int nc = 1; nc <= KERN_TILE && nr * nc <= KERN_TILE_SIZE; nc++) {
+            /* Rows from the end of the block, so that the last row read is the one at the guard. */
+            const int r0 = KERN_TILE_ROWS - nr;
+            memset(out, 0x7f, sizeof out);
+            mv->dot_tile(n, w + r0 * w_stride, w_stride, nr, x, x_stride, nc, out, LDO);
+            for (int c = 0; c < KERN_TILE; c++) {
+                for (int k = 0; k < LDO; k++) {
+                    float v = out[c * LDO + k];
+                    if (k < nr && c < nc) {
+                        if (!same_bits(v, want[r0 + k][c]) && bad++ < 5)
+                            CHECKF(0, "%s %s n=%zu gap=%zu tile %dx%d: (%d,%d) = %.9g, dot %.9g", isa, tn, n, w_gap,
+                                   nr, nc, k, c, v, want[r0 + k][c]);
+                    } else {
+                        uint32_t bits;
+                        memcpy(&bits, &v, sizeof bits);
+                        if (bits != 0x7f7f7f7fu && bad++ < 5)
+                            CHECKF(0, "%s %s n=%zu tile %dx%d: wrote outside the tile at (%d,%d)", isa, tn, n, nr, nc,
+                                   k, c);
+                    }
+                }
+            }
+        }
+    }
+    CHECKF(bad == 0, "%s %s n=%zu gap=%zu: %d tile mismatches", isa, tn, n, w_gap, bad);
+}
+
+static void test_tiles(const kern_table_t *t, rng_t *r, scratch_t *s)
+{
+    for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
+        uint32_t type = all_types[ti];
+        int quant = type == TYPE_Q8_0 || type == TYPE_Q4_0;
+        /* every block count up to 12 (every pair/quad/tail shape), then the model sizes */
+        static const size_t qn[] = {32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 768, 2048};
+        static const size_t fn[] = {1, 3, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 96, 172, 288, 768};
+        const size_t *sizes = quant ? qn : fn;
+        size_t nsizes = quant ? sizeof qn / sizeof qn[0] : sizeof fn / sizeof fn[0];
+        for (size_t si = 0; si < nsizes; si++) {
+            size_t n = sizes[si];
+            test_tile_case(t, type, n, DATA_REALISTIC, si % 4, r, s);
+            test_tile_case(t, type, n, quant ? DATA_RAW : DATA_EXACT, 4096 + 64 * si + si % 3, r, s);
+        }
+    }
+}
+
 /* ---- attention kernels ------------------------------------------------------------- */
 
 static void test_attention(const kern_table_t *t, rng_t *r, scratch_t *s)
@@ -708,7 +790,8 @@ int main(void)
     test_dispatch();
 
     scratch_t *s = calloc(1, sizeof *s);
-    if (!s || guard_init(&s->gw, ROWMAX) != 0 || guard_init(&s->gx, 4 * ROWMAX + 64) != 0) {
+    if (!s || guard_init(&s->gw, ROWMAX) != 0 || guard_init(&s->gx, 4 * ROWMAX + 64) != 0 ||
+        guard_init(&s->gt, KERN_TILE_ROWS * (ROWMAX + 4096 + 64 * 20)) != 0) {
         fprintf(stderr, "test_kern: cannot allocate test buffers\n");
         return 1;
     }
@@ -728,6 +811,7 @@ int main(void)
         int before = check_failures;
         test_act(&t, &r, s);
         test_dots(&t, &r, s);
+        test_tiles(&t, &r, s);
         test_attention(&t, &r, s);
         printf("test_kern: ISA %s: tested, %s\n", kern_isa_name(isa), check_failures == before ? "ok" : "FAILED");
         strcat(tested, " ");
@@ -736,6 +820,7 @@ int main(void)
     printf("test_kern: ISAs tested:%s\n", tested);
     guard_fini(&s->gw);
     guard_fini(&s->gx);
+    guard_fini(&s->gt);
     free(s);
     return check_finish("test_kern");
 }

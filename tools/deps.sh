@@ -6,7 +6,7 @@
 # apt-get line and exits 1.
 set -euo pipefail
 
-build_pkgs=(gcc make cmake libc6-dev)
+build_pkgs=(gcc make cmake libc6-dev libglpk-dev libzmq3-dev)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-14-dev libfuzzer-14-dev gcc-aarch64-linux-gnu
            libc6-dev-arm64-cross qemu-user python3)
 

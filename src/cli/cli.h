@@ -9,8 +9,10 @@
 #define LL_CLI_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "model/samp.h"
+#include "model/tok.h"
 #include "model/synth.h"
 #include "tensor/kern.h"
 
@@ -20,6 +22,7 @@ typedef struct {
     const char *file;        /* -f: prompt/text from a file */
     const char *tokens;      /* --tokens "ID ID ..." */
     const char *out;         /* -o */
+    const char *dump_logits; /* --dump-logits FILE: the logits behind the last sampled token */
     int n_predict;           /* -n */
     int threads;             /* -t */
     int ctx;                 /* -c */
@@ -31,6 +34,19 @@ typedef struct {
     int seed_given;
     kern_isa_t isa;          /* --isa auto|scalar|avx2|avx512|neon */
     samp_params_t samp;
+    /* the ring (run, worker, coordinator) */
+    int local;               /* --local N workers */
+    const char *ranges;      /* --ranges A-B,C-D,... */
+    const char *prompts;     /* --prompts FILE: one prompt per line, run concurrently */
+    const char *coordinator; /* --coordinator tcp://HOST:PORT */
+    const char *listen;      /* --listen tcp://ADDR:PORT */
+    const char *bind;        /* --bind tcp://ADDR:PORT */
+    const char *name;        /* --name DEVICE */
+    int workers;             /* --workers N */
+    int chunk;               /* --chunk T: prompt tokens per ring batch */
+    int n_seq;               /* --seq N: sequences in flight */
+    int act_f16;             /* --act-f16 */
+    int verbose;             /* -v */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
 
@@ -38,12 +54,22 @@ typedef struct {
 enum {
     CLI_OPT_MODEL = 1 << 0, CLI_OPT_PROMPT = 1 << 1, CLI_OPT_GEN = 1 << 2, CLI_OPT_THREADS = 1 << 3,
     CLI_OPT_SAMPLING = 1 << 4, CLI_OPT_JSON = 1 << 5, CLI_OPT_TOKENIZE = 1 << 6, CLI_OPT_LOGITS = 1 << 7,
-    CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9,
+    CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9, CLI_OPT_RING = 1 << 10,
 };
 
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
  * message naming the offending option to stderr and returns 2. */
 int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *opts);
+
+/* Writes n little-endian float32 values to path; returns 0, or 1 after printing why. */
+int cli_write_floats(const char *path, const float *v, size_t n);
+
+/* Tokenizes text; a heap array of *n_ids ids, or NULL after printing why. */
+int32_t *cli_text_ids(const tok_t *tok, const char *text, size_t len, int add_bos, int special, size_t *n_ids);
+
+/* The result object of generate --json and run --json (no newline). */
+void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
+                     const char *text, size_t len, double prompt_tps, double gen_tps);
 
 /* Reads a whole file into a NUL-terminated heap buffer; returns NULL and prints why on failure. */
 char *cli_read_file(const char *path, size_t *len);
@@ -55,5 +81,8 @@ int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_segment(int argc, char **argv);
+int cli_worker(int argc, char **argv);
+int cli_run(int argc, char **argv);
+int cli_coordinator(int argc, char **argv);
 
 #endif

@@ -15,7 +15,6 @@
 #include "model/tok.h"
 #include "util/json.h"
 
-/* Tokenizes the prompt of opts (-p or -f). Returns a heap array in *ids or NULL after printing why. */
 static int32_t *prompt_ids(const tok_t *tok, const cli_opts_t *o, int add_bos, int special, size_t *n_ids)
 {
     char *file_text = NULL;
@@ -31,6 +30,13 @@ static int32_t *prompt_ids(const tok_t *tok, const cli_opts_t *o, int add_bos, i
         fprintf(stderr, "error: give the text with -p TEXT or -f FILE\n");
         return NULL;
     }
+    int32_t *ids = cli_text_ids(tok, text, len, add_bos, special, n_ids);
+    free(file_text);
+    return ids;
+}
+
+int32_t *cli_text_ids(const tok_t *tok, const char *text, size_t len, int add_bos, int special, size_t *n_ids)
+{
     err_t err;
     err_clear(&err);
     size_t cap = len + 8, n = 0;
@@ -40,7 +46,6 @@ static int32_t *prompt_ids(const tok_t *tok, const cli_opts_t *o, int add_bos, i
         int32_t *bigger = realloc(ids, (n + 1) * sizeof *ids);
         rc = bigger ? tok_encode(tok, text, len, add_bos, special, (ids = bigger), n + 1, &n, &err) : ERR_NOMEM;
     }
-    free(file_text);
     if (rc) {
         fprintf(stderr, "error: tokenizing the prompt: %s\n", rc == ERR_NOMEM ? "out of memory" : err.msg);
         free(ids);
@@ -153,20 +158,13 @@ int cli_generate(int argc, char **argv)
         fprintf(stderr, "\nerror: %s\n", err.msg);
         goto done;
     }
+    if (o.dump_logits && cli_write_floats(o.dump_logits, exec_logits(ex), m->hp.n_vocab) != 0)
+        goto done;
     double pp = st.prompt_seconds > 0 ? (double)st.n_prompt / st.prompt_seconds : 0.0;
     double tg = st.gen_seconds > 0 && st.n_eval > 0 ? (double)st.n_eval / st.gen_seconds : 0.0;
     if (o.json) {
-        fputs("{\"prompt_ids\": ", stdout);
-        json_write_i32_array(stdout, history, n_prompt);
-        fputs(", \"gen_ids\": ", stdout);
-        json_write_i32_array(stdout, history + n_prompt, st.n_gen);
-        fputs(", \"text\": ", stdout);
-        json_write_string(stdout, sink.text ? sink.text : "", sink.len);
-        fputs(", \"prompt_tokens_per_s\": ", stdout);
-        json_write_number(stdout, pp);
-        fputs(", \"gen_tokens_per_s\": ", stdout);
-        json_write_number(stdout, tg);
-        fputs("}\n", stdout);
+        cli_json_result(stdout, history, n_prompt, history + n_prompt, st.n_gen, sink.text, sink.len, pp, tg);
+        fputc('\n', stdout);
     } else {
         fputc('\n', stdout);
         fprintf(stderr, "prompt: %zu tokens, %.2f tokens/s | generation: %zu tokens, %.2f tokens/s | %d thread%s, %s kernels\n",
@@ -217,4 +215,20 @@ int cli_tokenize(int argc, char **argv)
     free(ids);
     tok_destroy(&tok);
     return rc;
+}
+
+void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
+                     const char *text, size_t len, double prompt_tps, double gen_tps)
+{
+    fputs("{\"prompt_ids\": ", f);
+    json_write_i32_array(f, prompt, n_prompt);
+    fputs(", \"gen_ids\": ", f);
+    json_write_i32_array(f, gen, n_gen);
+    fputs(", \"text\": ", f);
+    json_write_string(f, text ? text : "", len);
+    fputs(", \"prompt_tokens_per_s\": ", f);
+    json_write_number(f, prompt_tps);
+    fputs(", \"gen_tokens_per_s\": ", f);
+    json_write_number(f, gen_tps);
+    fputc('}', f);
 }

@@ -63,7 +63,6 @@ int cli_logits(int argc, char **argv)
     model_t *m = NULL;
     exec_t *ex = NULL;
     int32_t *ids = NULL;
-    FILE *f = NULL;
     rc = 1;
     if (model_load(o.model, &m, &err)) {
         fprintf(stderr, "error: %s\n", err.msg);
@@ -94,21 +93,10 @@ int cli_logits(int argc, char **argv)
         fprintf(stderr, "error: %s\n", err.msg);
         goto done;
     }
-    if (!(f = fopen(o.out, "wb"))) {
-        fprintf(stderr, "error: cannot create '%s': %s\n", o.out, strerror(errno));
+    if (cli_write_floats(o.out, exec_logits(ex), (size_t)o.last * m->hp.n_vocab) != 0)
         goto done;
-    }
-    size_t count = (size_t)o.last * m->hp.n_vocab;
-    if (fwrite(exec_logits(ex), sizeof(float), count, f) != count) {
-        fprintf(stderr, "error: writing '%s': %s\n", o.out, strerror(errno));
-        goto done;
-    }
     rc = 0;
 done:
-    if (f && fclose(f) != 0 && rc == 0) {
-        fprintf(stderr, "error: closing '%s': %s\n", o.out, strerror(errno));
-        rc = 1;
-    }
     free(ids);
     exec_destroy(&ex);
     model_destroy(&m);

@@ -30,6 +30,13 @@ static void usage(FILE *f)
           "            prompt and decode speed (medians) and the memory-bandwidth floor\n"
           "  segment   -m MODEL [--json] [--graph] [--cuts N,N,...]\n"
           "            the model's units, their costs, and the dependency maps (SDM, RDM)\n"
+          "  run       -m MODEL --local N (-p PROMPT | --prompts FILE) [--ranges A-B,C-D,...] [--chunk T]\n"
+          "            [--seq S] [--act-f16] [generate options]\n"
+          "            a ring of N workers on this machine (child processes on loopback), then generate\n"
+          "  worker    --coordinator tcp://HOST:PORT -m MODEL [--listen tcp://ADDR:PORT] [--name N] [-t T]\n"
+          "            one device of the ring\n"
+          "  coordinator --bind tcp://ADDR:PORT --workers N -m MODEL (-p PROMPT | --prompts FILE) [options]\n"
+          "            wait for N workers, deploy the model over them, generate\n"
           "  help      this text\n",
           f);
 }
@@ -48,6 +55,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "synth")) return cli_synth(argc, argv);
     if (!strcmp(cmd, "bench")) return cli_bench(argc, argv);
     if (!strcmp(cmd, "segment")) return cli_segment(argc, argv);
+    if (!strcmp(cmd, "run")) return cli_run(argc, argv);
+    if (!strcmp(cmd, "worker")) return cli_worker(argc, argv);
+    if (!strcmp(cmd, "coordinator")) return cli_coordinator(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

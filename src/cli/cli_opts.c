@@ -65,6 +65,8 @@ static void set_defaults(cli_opts_t *o)
     o->threads = 1;
     o->last = 1;
     o->isa = KERN_ISA_AUTO;
+    o->chunk = 64;
+    o->n_seq = 8;
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -79,6 +81,8 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (strcmp(a, "--json") == 0 && (accepted & CLI_OPT_JSON)) { o->json = 1; continue; }
         if (strcmp(a, "--no-bos") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_bos = 1; continue; }
         if (strcmp(a, "--no-special") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_special = 1; continue; }
+        if (strcmp(a, "--act-f16") == 0 && (accepted & CLI_OPT_RING)) { o->act_f16 = 1; continue; }
+        if (strcmp(a, "-v") == 0 && (accepted & CLI_OPT_RING)) { o->verbose = 1; continue; }
 
         if (i + 1 >= argc) {
             fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
@@ -106,6 +110,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         }
         if (rc < 0 && (accepted & CLI_OPT_GEN)) {
             if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) rc = parse_int(a, v, 0, 1 << 20, &o->n_predict);
+            else if (!strcmp(a, "--dump-logits")) { o->dump_logits = v; rc = 0; }
         }
         if (rc < 0 && (accepted & CLI_OPT_SAMPLING)) {
             if (!strcmp(a, "--temp")) rc = parse_float(a, v, 0.0, 100.0, &o->samp.temp);
@@ -115,7 +120,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--repeat-penalty")) rc = parse_float(a, v, 0.0, 100.0, &o->samp.repeat_penalty);
             else if (!strcmp(a, "--repeat-last-n")) rc = parse_int(a, v, 0, 1 << 20, &o->samp.repeat_last_n);
             else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
-                long s;
+                long s = 0;
                 rc = parse_long(a, v, 0, LONG_MAX, &s);
                 o->samp.seed = (uint64_t)s;
                 o->seed_given = 1;
@@ -124,6 +129,18 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (rc < 0 && (accepted & CLI_OPT_LOGITS)) {
             if (!strcmp(a, "--tokens")) { o->tokens = v; rc = 0; }
             else if (!strcmp(a, "--last")) rc = parse_int(a, v, 1, 1 << 16, &o->last);
+        }
+        if (rc < 0 && (accepted & CLI_OPT_RING)) {
+            if (!strcmp(a, "--local")) rc = parse_int(a, v, 1, 64, &o->local);
+            else if (!strcmp(a, "--workers")) rc = parse_int(a, v, 1, 64, &o->workers);
+            else if (!strcmp(a, "--chunk")) rc = parse_int(a, v, 1, 4096, &o->chunk);
+            else if (!strcmp(a, "--seq")) rc = parse_int(a, v, 1, 4096, &o->n_seq);
+            else if (!strcmp(a, "--ranges")) { o->ranges = v; rc = 0; }
+            else if (!strcmp(a, "--prompts")) { o->prompts = v; rc = 0; }
+            else if (!strcmp(a, "--coordinator")) { o->coordinator = v; rc = 0; }
+            else if (!strcmp(a, "--listen")) { o->listen = v; rc = 0; }
+            else if (!strcmp(a, "--bind")) { o->bind = v; rc = 0; }
+            else if (!strcmp(a, "--name")) { o->name = v; rc = 0; }
         }
         if (rc < 0 && (accepted & CLI_OPT_OUT)) {
             if (!strcmp(a, "-o") || !strcmp(a, "--output")) { o->out = v; rc = 0; }
@@ -138,7 +155,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--vocab")) rc = parse_u32(a, v, &s->vocab);
             else if (!strcmp(a, "--ctx")) rc = parse_u32(a, v, &s->ctx);
             else if (!strcmp(a, "--seed")) {
-                long sd;
+                long sd = 0;
                 rc = parse_long(a, v, 0, LONG_MAX, &sd);
                 s->seed = (uint64_t)sd;
             } else if (!strcmp(a, "--type")) {
@@ -195,4 +212,18 @@ char *cli_read_file(const char *path, size_t *len)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+int cli_write_floats(const char *path, const float *v, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "error: cannot create '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    int bad = fwrite(v, sizeof *v, n, f) != n;
+    bad |= fclose(f) != 0;
+    if (bad)
+        fprintf(stderr, "error: writing '%s' failed\n", path);
+    return bad;
 }

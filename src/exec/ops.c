@@ -12,9 +12,16 @@
 
 #include "tensor/types.h"
 
-/* Rows a thread handles per tile: the tile's weights stay in cache while every
- * token of the batch passes over them. */
-#define MATMUL_ROW_TILE 16
+/* Rows a thread handles per block: the block's weights stay in L1 while every
+ * token of the batch passes over them, KERN_TILE tokens at a time.  It is also the
+ * unit in which rows are split among threads, so that no two threads write the
+ * same cache line of y (16 floats = 64 bytes). */
+#define MATMUL_ROW_BLOCK 16
+/* Decode reads each weight row once per token: a thread walks its rows as
+ * KERN_TILE_ROWS streams, far apart, which draws more bandwidth from memory than one. */
+#ifndef MATMUL_STREAMS
+#define MATMUL_STREAMS KERN_TILE_ROWS
+#endif
 
 typedef struct {
     const kern_matvec_t *mv;
@@ -25,29 +32,54 @@ typedef struct {
     float *y;               /* [n_rows][w->n_out] */
 } matmul_job_t;
 
+/* This thread's rows: a contiguous run of whole MATMUL_ROW_BLOCKs (the last may be short). */
+static void matmul_rows(size_t n_out, int ith, int nth, size_t *begin, size_t *end)
+{
+    size_t b, e;
+    pool_split((n_out + MATMUL_ROW_BLOCK - 1) / MATMUL_ROW_BLOCK, ith, nth, &b, &e);
+    *begin = b * MATMUL_ROW_BLOCK < n_out ? b * MATMUL_ROW_BLOCK : n_out;
+    *end = e * MATMUL_ROW_BLOCK < n_out ? e * MATMUL_ROW_BLOCK : n_out;
+}
+
+/* One activation row: rows r_begin..r_end-1 as MATMUL_STREAMS interleaved runs. */
+static void matvec_rows(const matmul_job_t *j, size_t r_begin, size_t r_end)
+{
+    const size_t n_in = j->w->n_in, row_bytes = j->w->row_bytes;
+    const uint8_t *wdata = j->w->data;
+    const size_t run = (r_end - r_begin) / MATMUL_STREAMS;
+    float out[KERN_TILE_ROWS];
+    for (size_t i = 0; i < run; i++) {
+        j->mv->dot_tile(n_in, wdata + (r_begin + i) * row_bytes, run * row_bytes, MATMUL_STREAMS, j->act, 0, 1, out, 1);
+        for (int s = 0; s < MATMUL_STREAMS; s++)
+            j->y[r_begin + (size_t)s * run + i] = out[s];
+    }
+    for (size_t r = r_begin + MATMUL_STREAMS * run; r < r_end; r += KERN_TILE_ROWS) {
+        int nr = r_end - r < KERN_TILE_ROWS ? (int)(r_end - r) : KERN_TILE_ROWS;
+        j->mv->dot_tile(n_in, wdata + r * row_bytes, row_bytes, nr, j->act, 0, 1, j->y + r, 1);
+    }
+}
+
 static void matmul_task(void *ctx, int ith, int nth)
 {
     const matmul_job_t *j = ctx;
     const size_t n_in = j->w->n_in, n_out = j->w->n_out, row_bytes = j->w->row_bytes;
     const uint8_t *wdata = j->w->data;
     size_t r_begin, r_end;
-    pool_split(n_out, ith, nth, &r_begin, &r_end);
-    for (size_t r0 = r_begin; r0 < r_end; r0 += MATMUL_ROW_TILE) {
-        size_t r1 = r0 + MATMUL_ROW_TILE < r_end ? r0 + MATMUL_ROW_TILE : r_end;
-        int t = 0;
-        for (; t + 4 <= j->n_rows; t += 4) {
+    matmul_rows(n_out, ith, nth, &r_begin, &r_end);
+    if (j->n_rows == 1) {
+        matvec_rows(j, r_begin, r_end);
+        return;
+    }
+    for (size_t r0 = r_begin; r0 < r_end; r0 += MATMUL_ROW_BLOCK) {
+        size_t r1 = r0 + MATMUL_ROW_BLOCK < r_end ? r0 + MATMUL_ROW_BLOCK : r_end;
+        for (int t = 0; t < j->n_rows; t += KERN_TILE) {
+            int nc = j->n_rows - t < KERN_TILE ? j->n_rows - t : KERN_TILE;
             const uint8_t *x = j->act + (size_t)t * j->act_row;
-            for (size_t r = r0; r < r1; r++) {
-                float out[4];
-                j->mv->dot_x4(n_in, wdata + r * row_bytes, x, j->act_row, out);
-                for (int c = 0; c < 4; c++)
-                    j->y[(size_t)(t + c) * n_out + r] = out[c];
+            for (size_t r = r0; r < r1; r += KERN_TILE) {
+                int nr = r1 - r < KERN_TILE ? (int)(r1 - r) : KERN_TILE;
+                j->mv->dot_tile(n_in, wdata + r * row_bytes, row_bytes, nr, x, j->act_row, nc,
+                                j->y + (size_t)t * n_out + r, n_out);
             }
-        }
-        for (; t < j->n_rows; t++) {
-            const uint8_t *x = j->act + (size_t)t * j->act_row;
-            for (size_t r = r0; r < r1; r++)
-                j->mv->dot(n_in, wdata + r * row_bytes, x, &j->y[(size_t)t * n_out + r]);
         }
     }
 }

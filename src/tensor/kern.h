@@ -3,13 +3,19 @@
  *
  * A kern_table_t holds, per weight type, the activation format that type wants,
  * the f32 -> activation conversion, and the dot products of one weight row with
- * one activation row (dot) or with four (dot_x4).  The scalar kernels in
+ * one activation row (dot), with four (dot_x4), and of up to KERN_TILE weight
+ * rows with up to KERN_TILE activation rows (dot_tile: the register-tiled kernel
+ * the matmul driver uses for prompt batches, and with one activation row and
+ * weight rows far apart for decode, where several concurrent read streams draw
+ * more memory bandwidth than one).  The scalar kernels in
  * kern_scalar.c are the specification; kern_avx2.c, kern_avx512.c and
  * kern_neon.c implement the same contracts, each compiled with its own target
  * flags.  Nothing here allocates or keeps state.
  *
  * Determinism contract (the distributed runtime depends on it): for one table,
  *   - dot_x4(n, w, x, stride, out)[j] == dot(n, w, x + j*stride) bit for bit;
+ *   - dot_tile(...) for (r, c) == dot(n, w + r*w_stride, x + c*x_stride) bit for
+ *     bit, for every tile shape and every position in the tile;
  *   - act_from_f32 produces identical bytes to the scalar reference (quant.h);
  *   - results depend only on the operands, never on alignment or thread.
  * Numerics follow llama.cpp's CPU backend (FORMATS.md): Q8_0/Q4_0 weights take
@@ -33,6 +39,13 @@ typedef enum {
     KERN_ISA_NEON = 3,
 } kern_isa_t;
 
+/* The tiles dot_tile accepts: nr weight rows by nc activation rows with
+ * 1 <= nr <= KERN_TILE_ROWS, 1 <= nc <= KERN_TILE and nr * nc <= KERN_TILE_SIZE
+ * (4 x 4 for prompt batches; 8 x 1 for decode, eight read streams at once). */
+#define KERN_TILE 4
+#define KERN_TILE_ROWS 8
+#define KERN_TILE_SIZE 16
+
 /* Kernels for one weight type.  n is the row length in elements (a multiple of 32
  * for the quantized types).  w points at one weight row stored in the weight type;
  * x at one activation row in act_type. */
@@ -42,6 +55,11 @@ typedef struct {
     void (*dot)(size_t n, const void *w, const void *x, float *out);
     /* out[j] = dot(w, x + j*x_stride_bytes) for j = 0..3 */
     void (*dot_x4)(size_t n, const void *w, const void *x, size_t x_stride_bytes, float *out);
+    /* out[c*ldo + r] = dot(w + r*w_stride, x + c*x_stride) for r < nr, c < nc, for
+     * the tile shapes above (strides in bytes, ldo in floats; the strides are
+     * arbitrary, e.g. rows far apart).  Only those nr*nc outputs are written. */
+    void (*dot_tile)(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                     float *out, size_t ldo);
 } kern_matvec_t;
 
 typedef struct {
@@ -65,6 +83,35 @@ kern_isa_t kern_isa_best(void);
 int kern_isa_supported(kern_isa_t isa);
 const char *kern_isa_name(kern_isa_t isa);               /* "scalar", "avx2", ... */
 int kern_isa_parse(const char *s, kern_isa_t *isa);       /* 0 or -1; accepts "auto" */
+
+/* A dot_tile made of dot_x4 (for four columns) and dot calls, for tables
+ * without a tiled kernel of their own; it keeps the contract trivially. */
+static inline void kern_tile_by_dots(void (*dot)(size_t, const void *, const void *, float *),
+                                     void (*dot_x4)(size_t, const void *, const void *, size_t, float *), size_t n,
+                                     const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                                     float *out, size_t ldo)
+{
+    for (int r = 0; r < nr; r++) {
+        const unsigned char *wr = (const unsigned char *)w + (size_t)r * w_stride;
+        if (nc == 4 && dot_x4) {
+            float o[4];
+            dot_x4(n, wr, x, x_stride, o);
+            for (int c = 0; c < 4; c++)
+                out[(size_t)c * ldo + (size_t)r] = o[c];
+        } else {
+            for (int c = 0; c < nc; c++)
+                dot(n, wr, (const unsigned char *)x + (size_t)c * x_stride, &out[(size_t)c * ldo + (size_t)r]);
+        }
+    }
+}
+
+/* Defines `static void name(...)`, a dot_tile from the given dot and dot_x4. */
+#define KERN_DEFINE_TILE_BY_DOTS(name, dot, dot_x4)                                                              \
+    static void name(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,  \
+                     float *out, size_t ldo)                                                                     \
+    {                                                                                                            \
+        kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                           \
+    }
 
 /* Per-ISA fillers (kern_<isa>.c); each fills every field of *t. */
 void kern_fill_scalar(kern_table_t *t);

@@ -55,7 +55,9 @@ static inline __m512i load_2x32(const unsigned char *pa, const unsigned char *pb
  * current position (one request per cache line of the span just consumed).  A prefetch
  * never faults, so running past the end of a row is harmless; in a matrix-vector
  * product it warms the next row.  2 KB measured best on a Sapphire Rapids-class core. */
+#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 2048
+#endif
 
 static inline void prefetch_span(const unsigned char *p, size_t bytes)
 {
@@ -74,151 +76,224 @@ static inline float hsum16(__m512 v)
     return _mm_cvtss_f32(s);
 }
 
-/* ---- Q8_0 / Q4_0 weights against Q8_0 activations -------------------------------
- * The unit of work is a quad: four consecutive blocks, held as two pairs.  Blocks
- * b, b+1 feed accumulator 0 and b+2, b+3 accumulator 1.  The last quad of a row may
- * hold 1..3 blocks: missing blocks read as zero (and a missing second pair is
- * skipped), so the tail takes the same path as the body. */
+/* ---- the tile skeleton ----------------------------------------------------------
+ * Every dot product here is an instance of one tile of NR weight rows by NC
+ * activation columns (NR, NC compile-time constants after inlining, 1..KERN_TILE):
+ * each (r, c) pair owns one f32 accumulator vector, updated by the same sequence of
+ * operations whatever the tile shape, and is reduced by hsum16 (or hsum16_x4, which
+ * performs the very same additions four vectors at a time).  dot is the 1x1 tile,
+ * dot_x4 the 1x4 tile, so everything agrees with dot bit for bit by construction. */
 
-/* Four weight blocks made ready for any number of activation columns. */
-typedef struct {
-    __m512i mag[2];   /* |w| as unsigned bytes; pair k holds block 2k in bytes 0..31, 2k+1 in 32..63 */
-    __mmask64 neg[2]; /* lanes where w < 0: x is negated there */
-    __m128 d;         /* the four weight scales (0 for missing blocks) */
-} wquad_t;
+#define INLINE inline __attribute__((always_inline))
 
-/* The f16 scales of cnt (1..4) blocks starting at p, `stride` bytes apart, as f32 lanes. */
-static inline __m128 load_d4(const unsigned char *p, size_t stride, int cnt)
+/* hsum16 of a, b, c and d in lanes 0..3, each lane computed by the same additions as
+ * hsum16 (IEEE addition is commutative, so operand order within an addition does
+ * not matter; the pairing does, and it is hsum16's). */
+static INLINE __m128 hsum16_x4(__m512 a, __m512 b, __m512 c, __m512 d)
 {
-    uint64_t bits = 0;
-    for (int k = 0; k < cnt; k++)
-        bits |= (uint64_t)load_u16(p + k * stride) << (16 * k);
-    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)bits));
+    /* halves: lanes i and i+8 */
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(3, 2, 3, 2)));
+    /* quarters: lanes i and i+4 of each half-sum; 128-bit lane g now belongs to vector g */
+    __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* then (0 + 2, 1 + 3) and (0 + 1), as hsum16's movehl and movehdup steps */
+    u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, _MM_SHUFFLE(3, 2, 3, 2)));
+    u = _mm512_add_ps(u, _mm512_movehdup_ps(u));
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u));
 }
 
-/* Block k of a quad at p (blocks `stride` bytes apart, data at offset qs), or NULL. */
-static inline const unsigned char *quad_part(const unsigned char *p, size_t stride, size_t qs, int k, int cnt)
+/* Reduces acc[r][c] of an NR x NC tile into out[c*ldo + r], four rows at a time. */
+static INLINE void tile_store(__m512 acc[KERN_TILE_ROWS][KERN_TILE], int NR, int NC, float *out, size_t ldo)
 {
-    return k < cnt ? p + k * stride + qs : NULL;
-}
-
-static inline wquad_t q8_prep(const unsigned char *w, int cnt)
-{
-    wquad_t r;
-    for (int k = 0; k < 2; k++) {
-        __m512i q = load_2x32(quad_part(w, Q8_BYTES, Q8_QS, 2 * k, cnt), quad_part(w, Q8_BYTES, Q8_QS, 2 * k + 1, cnt));
-        r.mag[k] = _mm512_abs_epi8(q);
-        r.neg[k] = _mm512_movepi8_mask(q);
+    const __m512 z = _mm512_setzero_ps();
+    for (int c = 0; c < NC; c++) {
+        if (NR == 1) {
+            out[(size_t)c * ldo] = hsum16(acc[0][c]);
+            continue;
+        }
+        for (int r = 0; r < NR; r += 4) {
+            __m128 s = hsum16_x4(acc[r][c], acc[r + 1 < NR ? r + 1 : r][c], r + 2 < NR ? acc[r + 2][c] : z,
+                                 r + 3 < NR ? acc[r + 3][c] : z);
+            int k = NR - r < 4 ? NR - r : 4;
+            _mm_mask_storeu_ps(out + (size_t)c * ldo + r, (__mmask8)((1u << k) - 1u), s);
+        }
     }
-    r.d = load_d4(w, Q8_BYTES, cnt);
-    return r;
+}
+
+/* Calls BODY(R, C) with compile-time R and C for the tile shape (nr, nc). */
+#define TILE_DISPATCH(nr, nc, BODY)                                                                              \
+    switch ((nr) * 16 + (nc)) {                                                                                   \
+    case 0x11: BODY(1, 1); break;                                                                                 \
+    case 0x12: BODY(1, 2); break;                                                                                 \
+    case 0x13: BODY(1, 3); break;                                                                                 \
+    case 0x14: BODY(1, 4); break;                                                                                 \
+    case 0x21: BODY(2, 1); break;                                                                                 \
+    case 0x22: BODY(2, 2); break;                                                                                 \
+    case 0x23: BODY(2, 3); break;                                                                                 \
+    case 0x24: BODY(2, 4); break;                                                                                 \
+    case 0x31: BODY(3, 1); break;                                                                                 \
+    case 0x32: BODY(3, 2); break;                                                                                 \
+    case 0x33: BODY(3, 3); break;                                                                                 \
+    case 0x34: BODY(3, 4); break;                                                                                 \
+    case 0x41: BODY(4, 1); break;                                                                                 \
+    case 0x42: BODY(4, 2); break;                                                                                 \
+    case 0x43: BODY(4, 3); break;                                                                                 \
+    case 0x44: BODY(4, 4); break;                                                                                 \
+    case 0x51: BODY(5, 1); break;                                                                                 \
+    case 0x52: BODY(5, 2); break;                                                                                 \
+    case 0x53: BODY(5, 3); break;                                                                                 \
+    case 0x61: BODY(6, 1); break;                                                                                 \
+    case 0x62: BODY(6, 2); break;                                                                                 \
+    case 0x71: BODY(7, 1); break;                                                                                 \
+    case 0x72: BODY(7, 2); break;                                                                                 \
+    case 0x81: BODY(8, 1); break;                                                                                 \
+    case 0x82: BODY(8, 2); break;                                                                                 \
+    default: break;                                                                                              \
+    }
+
+/* ---- Q8_0 / Q4_0 weights against Q8_0 activations -------------------------------
+ * The unit of work is a pair of blocks: the 32 quants of block b and of block b+1
+ * fill the low and high halves of one zmm; a row's last pair may hold one block
+ * (the missing half reads as zero, with scale zero).
+ * Integer part, exact: vpdpbusd multiplies unsigned by signed bytes, so the
+ * activation is offset to u = x + 128 (x ^ 0x80, shared by every weight row) and
+ * the weight w is used as it is (shared by every column); each int32 lane is then
+ *   bias + sum of 4 (x+128)*w = sum of 4 x*w,   with bias = -128 * (sum of those 4 w)
+ * computed once per weight pair.  No operand range is assumed (x or w may be -128).
+ * Float part, per pair: acc = fma(f32(lanes), d_w * d_x, acc), with lanes 0..7
+ * scaled by block b's scales and 8..15 by block b+1's; one accumulator per (row,
+ * column); then hsum16.  The float order differs from the scalar reference (tested
+ * with a tolerance).  Weight rows are software-prefetched PREFETCH_AHEAD bytes ahead,
+ * which decode (memory-bound) needs to approach the read bandwidth. */
+
+/* The f16 scales at p and (when cnt is 2) p + stride, spread over the two halves. */
+static INLINE __m512 load_d2(const unsigned char *p, size_t stride, int cnt)
+{
+    uint32_t bits = load_u16(p);
+    if (cnt > 1)
+        bits |= load_u16(p + stride) << 16;
+    __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)bits));
+    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                 _mm512_castps128_ps512(d));
 }
 
 /* 16 bytes of nibbles at p as [p | p] in one ymm (zero when p is NULL). */
-static inline __m256i nib_twice(const unsigned char *p)
+static INLINE __m256i nib_twice(const unsigned char *p)
 {
     return p ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p)) : _mm256_setzero_si256();
 }
 
-static inline wquad_t q4_prep(const unsigned char *w, int cnt)
+/* The signed quants of the pair of weight blocks at w (cnt 1 or 2 blocks). */
+static INLINE __m512i w_pair(const unsigned char *w, int q4, int cnt)
 {
-    wquad_t r;
-    for (int k = 0; k < 2; k++) {
-        /* [A | A | B | B] in 128-bit lanes; shifting lanes 1 and 3 by 4 and masking leaves
-         * block A's values 0..15, 16..31, then block B's. */
-        __m512i raw = _mm512_inserti64x4(
-            _mm512_castsi256_si512(nib_twice(quad_part(w, Q4_BYTES, Q4_QS, 2 * k, cnt))),
-            nib_twice(quad_part(w, Q4_BYTES, Q4_QS, 2 * k + 1, cnt)), 1);
-        __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(raw, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
-                                       _mm512_set1_epi8(0x0f));
-        __m512i q = _mm512_sub_epi8(nib, _mm512_set1_epi8(8));   /* missing blocks: x is zero there */
-        r.mag[k] = _mm512_abs_epi8(q);
-        r.neg[k] = _mm512_movepi8_mask(q);
-    }
-    r.d = load_d4(w, Q4_BYTES, cnt);
-    return r;
+    if (!q4)
+        return load_2x32(w + Q8_QS, cnt > 1 ? w + Q8_BYTES + Q8_QS : NULL);
+    /* [A | A | B | B] in 128-bit lanes; shifting lanes 1 and 3 by 4 and masking leaves
+     * block A's values 0..15, 16..31, then block B's.  A missing B gives -8s, harmless:
+     * its activation half is zero and its scale is zero. */
+    __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(nib_twice(w + Q4_QS)),
+                                     nib_twice(cnt > 1 ? w + Q4_BYTES + Q4_QS : NULL), 1);
+    __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(raw, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
+                                   _mm512_set1_epi8(0x0f));
+    return _mm512_sub_epi8(nib, _mm512_set1_epi8(8));
 }
 
-/* acc[k] += f32(16 exact int32 partial sums of pair k) * (d_w * d_x), for the cnt blocks
- * of Q8_0 activations at x. */
-static inline void quad_apply(const wquad_t *w, const unsigned char *x, int cnt, __m512 acc[2])
+/* One pair step (blocks b, b+1; cnt of them present) of an NR x NC tile. */
+static INLINE void qtile_step(const unsigned char *w, size_t w_stride, size_t wbytes, int q4, const unsigned char *x,
+                              size_t x_stride, size_t b, int cnt, int NR, int NC, __m512 acc[KERN_TILE_ROWS][KERN_TILE])
 {
-    const __m512i zero = _mm512_setzero_si512();
-    __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(w->d, load_d4(x, Q8_BYTES, cnt)));
-    const __m512i spread[2] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-                               _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2)};
-    for (int k = 0; k < 2 && 2 * k < cnt; k++) {
-        __m512i xq = load_2x32(quad_part(x, Q8_BYTES, Q8_QS, 2 * k, cnt), quad_part(x, Q8_BYTES, Q8_QS, 2 * k + 1, cnt));
-        __m512i sx = _mm512_mask_sub_epi8(xq, w->neg[k], zero, xq);
-        __m512i p = _mm512_dpbusd_epi32(zero, w->mag[k], sx);
-        acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(spread[k], s4), acc[k]);
+    const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8((char)0x80);
+    __m512i xu[KERN_TILE];
+    __m512 xd[KERN_TILE];
+    for (int c = 0; c < NC; c++) {
+        const unsigned char *xb = x + (size_t)c * x_stride + b * Q8_BYTES;
+        xu[c] = _mm512_xor_si512(load_2x32(xb + Q8_QS, cnt > 1 ? xb + Q8_BYTES + Q8_QS : NULL), off);
+        xd[c] = load_d2(xb, Q8_BYTES, cnt);
+    }
+    for (int r = 0; r < NR; r++) {
+        const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;
+        __m512i q = w_pair(wb, q4, cnt);
+        __m512i bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, q));
+        __m512 dw = load_d2(wb, wbytes, cnt);
+        for (int c = 0; c < NC; c++) {
+            __m512i p = _mm512_dpbusd_epi32(bias, xu[c], q);
+            acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, xd[c]), acc[r][c]);
+        }
     }
 }
 
-typedef wquad_t (*prep_fn)(const unsigned char *w, int cnt);
-
-static inline float qdot(size_t nb, const unsigned char *w, size_t wbytes, prep_fn prep, const unsigned char *x)
+static INLINE void qtile(size_t nb, const unsigned char *w, size_t w_stride, size_t wbytes, int q4,
+                         const unsigned char *x, size_t x_stride, int NR, int NC, float *out, size_t ldo)
 {
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[KERN_TILE_ROWS][KERN_TILE];
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++)
+            acc[r][c] = _mm512_setzero_ps();
     size_t b = 0;
     for (; b + 4 <= nb; b += 4) {
-        prefetch_span(w + b * wbytes, 4 * wbytes);
-        wquad_t q = prep(w + b * wbytes, 4);
-        quad_apply(&q, x + b * Q8_BYTES, 4, acc);
+        for (int r = 0; r < NR; r++)
+            prefetch_span(w + (size_t)r * w_stride + b * wbytes, 4 * wbytes);
+        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 2, NR, NC, acc);
+        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b + 2, 2, NR, NC, acc);
     }
-    if (b < nb) {
-        wquad_t q = prep(w + b * wbytes, (int)(nb - b));
-        quad_apply(&q, x + b * Q8_BYTES, (int)(nb - b), acc);
+    if (b + 2 <= nb) {
+        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 2, NR, NC, acc);
+        b += 2;
     }
-    return hsum16(_mm512_add_ps(acc[0], acc[1]));
+    if (b < nb)
+        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 1, NR, NC, acc);
+    tile_store(acc, NR, NC, out, ldo);
 }
 
-static inline void qdot_x4(size_t nb, const unsigned char *w, size_t wbytes, prep_fn prep, const unsigned char *x,
-                           size_t stride, float *out)
+/* Instantiates qtile for every shape; q4 selects the weight type. */
+static INLINE void qtile_any(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                             float *out, size_t ldo, int q4)
 {
-    __m512 acc[4][2];
-    for (int j = 0; j < 4; j++)
-        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
-    size_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-        prefetch_span(w + b * wbytes, 4 * wbytes);
-        wquad_t q = prep(w + b * wbytes, 4);
-        for (int j = 0; j < 4; j++)
-            quad_apply(&q, x + j * stride + b * Q8_BYTES, 4, acc[j]);
-    }
-    if (b < nb) {
-        wquad_t q = prep(w + b * wbytes, (int)(nb - b));
-        for (int j = 0; j < 4; j++)
-            quad_apply(&q, x + j * stride + b * Q8_BYTES, (int)(nb - b), acc[j]);
-    }
-    for (int j = 0; j < 4; j++)
-        out[j] = hsum16(_mm512_add_ps(acc[j][0], acc[j][1]));
+    const size_t nb = n / QK8_0, wbytes = q4 ? Q4_BYTES : Q8_BYTES;
+#define QT(R, C) qtile(nb, w, w_stride, wbytes, q4, x, x_stride, R, C, out, ldo)
+    TILE_DISPATCH(nr, nc, QT)
+#undef QT
 }
 
 static void dot_q8_0(size_t n, const void *w, const void *x, float *out)
 {
-    *out = qdot(n / QK8_0, w, Q8_BYTES, q8_prep, x);
+    qtile(n / QK8_0, w, 0, Q8_BYTES, 0, x, 0, 1, 1, out, 0);
 }
 
 static void dot_x4_q8_0(size_t n, const void *w, const void *x, size_t stride, float *out)
 {
-    qdot_x4(n / QK8_0, w, Q8_BYTES, q8_prep, x, stride, out);
+    qtile(n / QK8_0, w, 0, Q8_BYTES, 0, x, stride, 1, 4, out, 1);
+}
+
+static void dot_tile_q8_0(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                          float *out, size_t ldo)
+{
+    qtile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 0);
 }
 
 static void dot_q4_0(size_t n, const void *w, const void *x, float *out)
 {
-    *out = qdot(n / QK4_0, w, Q4_BYTES, q4_prep, x);
+    qtile(n / QK4_0, w, 0, Q4_BYTES, 1, x, 0, 1, 1, out, 0);
 }
 
 static void dot_x4_q4_0(size_t n, const void *w, const void *x, size_t stride, float *out)
 {
-    qdot_x4(n / QK4_0, w, Q4_BYTES, q4_prep, x, stride, out);
+    qtile(n / QK4_0, w, 0, Q4_BYTES, 1, x, stride, 1, 4, out, 1);
 }
 
-/* ---- F16 and F32 -----------------------------------------------------------------
- * Chunks of 64 elements, sixteen lanes to each of four accumulators.  The final partial
- * chunk uses masked loads (masked-off elements read as 0 and never fault), so it takes
- * the same path as a full one. */
+static void dot_tile_q4_0(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                          float *out, size_t ldo)
+{
+    qtile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 1);
+}
+
+/* ---- F16 and F32 weights -----------------------------------------------------------
+ * Chunks of 16 elements, one f32 accumulator per (row, column): acc = fma(w, x, acc);
+ * the final partial chunk uses masked loads (masked-off elements read as 0 and never
+ * fault), so it takes the same path as a full one.  Then hsum16. */
 
 /* Mask of the lanes of sub-chunk k (0..3) that lie below r remaining elements. */
 static inline __mmask16 sub_mask(size_t r, int k)
@@ -228,94 +303,105 @@ static inline __mmask16 sub_mask(size_t r, int k)
     return (__mmask16)((1u << cnt) - 1u);
 }
 
-static inline __m512 h16(const unsigned char *p, __mmask16 m)
+static INLINE __m512 fload(const unsigned char *p, __mmask16 m, int f16)
 {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    return f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)) : _mm512_maskz_loadu_ps(m, p);
 }
 
-static inline __m512 f32v(const unsigned char *p, __mmask16 m)
+static INLINE void ftile_step(const unsigned char *w, size_t w_stride, const unsigned char *x, size_t x_stride,
+                              size_t off, __mmask16 m, int f16, int NR, int NC, __m512 acc[KERN_TILE_ROWS][KERN_TILE])
 {
-    return _mm512_maskz_loadu_ps(m, p);
+    __m512 xv[KERN_TILE];
+    for (int c = 0; c < NC; c++)
+        xv[c] = fload(x + (size_t)c * x_stride + off, m, f16);
+    for (int r = 0; r < NR; r++) {
+        __m512 wv = fload(w + (size_t)r * w_stride + off, m, f16);
+        for (int c = 0; c < NC; c++)
+            acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+    }
 }
 
-/* One kernel body per element type; esz is the element size in bytes, load the loader. */
-typedef __m512 (*load_fn)(const unsigned char *p, __mmask16 m);
-
-static inline float fdot(size_t n, const unsigned char *w, const unsigned char *x, size_t esz, load_fn load)
+static INLINE void ftile(size_t n, const unsigned char *w, size_t w_stride, const unsigned char *x, size_t x_stride,
+                         int f16, int NR, int NC, float *out, size_t ldo)
 {
-    __m512 acc[4];
-    for (int k = 0; k < 4; k++)
-        acc[k] = _mm512_setzero_ps();
+    const size_t esz = f16 ? 2 : 4;
+    __m512 acc[KERN_TILE_ROWS][KERN_TILE];
+    for (int r = 0; r < NR; r++)
+        for (int c = 0; c < NC; c++)
+            acc[r][c] = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        prefetch_span(w + esz * i, 64 * esz);
-        for (int k = 0; k < 4; k++)
-            acc[k] = _mm512_fmadd_ps(load(w + esz * (i + 16 * k), 0xffff), load(x + esz * (i + 16 * k), 0xffff),
-                                     acc[k]);
+    for (; i + 32 <= n; i += 32) {
+        for (int r = 0; r < NR; r++)
+            prefetch_span(w + (size_t)r * w_stride + esz * i, 32 * esz);
+        ftile_step(w, w_stride, x, x_stride, esz * i, 0xffff, f16, NR, NC, acc);
+        ftile_step(w, w_stride, x, x_stride, esz * (i + 16), 0xffff, f16, NR, NC, acc);
     }
-    if (i < n) {
-        for (int k = 0; k < 4; k++) {
-            __mmask16 m = sub_mask(n - i, k);
-            acc[k] = _mm512_fmadd_ps(load(w + esz * (i + 16 * k), m), load(x + esz * (i + 16 * k), m), acc[k]);
-        }
-    }
-    return hsum16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    for (; i < n; i += 16)
+        ftile_step(w, w_stride, x, x_stride, esz * i, sub_mask(n - i, 0), f16, NR, NC, acc);
+    tile_store(acc, NR, NC, out, ldo);
 }
 
-static inline void fdot_x4(size_t n, const unsigned char *w, const unsigned char *x, size_t stride,
-                           size_t esz, load_fn load, float *out)
+static INLINE void ftile_any(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                             float *out, size_t ldo, int f16)
 {
-    __m512 acc[4][4];
-    for (int j = 0; j < 4; j++)
-        for (int k = 0; k < 4; k++)
-            acc[j][k] = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        prefetch_span(w + esz * i, 64 * esz);
-        __m512 wv[4];
-        for (int k = 0; k < 4; k++)
-            wv[k] = load(w + esz * (i + 16 * k), 0xffff);
-        for (int j = 0; j < 4; j++)
-            for (int k = 0; k < 4; k++)
-                acc[j][k] = _mm512_fmadd_ps(wv[k], load(x + j * stride + esz * (i + 16 * k), 0xffff), acc[j][k]);
-    }
-    if (i < n) {
-        for (int k = 0; k < 4; k++) {
-            __mmask16 m = sub_mask(n - i, k);
-            __m512 wv = load(w + esz * (i + 16 * k), m);
-            for (int j = 0; j < 4; j++)
-                acc[j][k] = _mm512_fmadd_ps(wv, load(x + j * stride + esz * (i + 16 * k), m), acc[j][k]);
-        }
-    }
-    for (int j = 0; j < 4; j++)
-        out[j] = hsum16(_mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]), _mm512_add_ps(acc[j][2], acc[j][3])));
+#define FT(R, C) ftile(n, w, w_stride, x, x_stride, f16, R, C, out, ldo)
+    TILE_DISPATCH(nr, nc, FT)
+#undef FT
 }
 
 static void dot_f16(size_t n, const void *w, const void *x, float *out)
 {
-    *out = fdot(n, w, x, 2, h16);
+    ftile(n, w, 0, x, 0, 1, 1, 1, out, 0);
 }
 
 static void dot_x4_f16(size_t n, const void *w, const void *x, size_t stride, float *out)
 {
-    fdot_x4(n, w, x, stride, 2, h16, out);
+    ftile(n, w, 0, x, stride, 1, 1, 4, out, 1);
+}
+
+static void dot_tile_f16(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                         float *out, size_t ldo)
+{
+    ftile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 1);
 }
 
 static void dot_f32(size_t n, const void *w, const void *x, float *out)
 {
-    *out = fdot(n, w, x, 4, f32v);
+    ftile(n, w, 0, x, 0, 0, 1, 1, out, 0);
 }
 
 static void dot_x4_f32(size_t n, const void *w, const void *x, size_t stride, float *out)
 {
-    fdot_x4(n, w, x, stride, 4, f32v, out);
+    ftile(n, w, 0, x, stride, 0, 1, 4, out, 1);
+}
+
+static void dot_tile_f32(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
+                         float *out, size_t ldo)
+{
+    ftile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 0);
 }
 
 /* ---- attention over the F16 KV cache -------------------------------------------- */
 
+/* Four accumulators over chunks of 64 elements (a final partial chunk masked). */
 static float dot_f16_kv(size_t n, const uint16_t *a, const uint16_t *b)
 {
-    return fdot(n, (const unsigned char *)a, (const unsigned char *)b, 2, h16);
+    const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
+    __m512 acc[4];
+    for (int k = 0; k < 4; k++)
+        acc[k] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm512_fmadd_ps(fload(pa + 2 * (i + 16 * k), 0xffff, 1), fload(pb + 2 * (i + 16 * k), 0xffff, 1),
+                                     acc[k]);
+    if (i < n) {
+        for (int k = 0; k < 4; k++) {
+            __mmask16 m = sub_mask(n - i, k);
+            acc[k] = _mm512_fmadd_ps(fload(pa + 2 * (i + 16 * k), m, 1), fload(pb + 2 * (i + 16 * k), m, 1), acc[k]);
+        }
+    }
+    return hsum16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
 /* y[i] = fma(a, x[i], y[i]) — one rounding per element, as in the AVX2 table. */
@@ -335,12 +421,16 @@ void kern_fill_avx512(kern_table_t *t)
     t->isa = KERN_ISA_AVX512;
     t->f32.dot = dot_f32;
     t->f32.dot_x4 = dot_x4_f32;
+    t->f32.dot_tile = dot_tile_f32;
     t->f16.dot = dot_f16;
     t->f16.dot_x4 = dot_x4_f16;
+    t->f16.dot_tile = dot_tile_f16;
     t->q8_0.dot = dot_q8_0;
     t->q8_0.dot_x4 = dot_x4_q8_0;
+    t->q8_0.dot_tile = dot_tile_q8_0;
     t->q4_0.dot = dot_q4_0;
     t->q4_0.dot_x4 = dot_x4_q4_0;
+    t->q4_0.dot_tile = dot_tile_q4_0;
     t->dot_f16 = dot_f16_kv;
     t->axpy_f16 = axpy_f16;
 }

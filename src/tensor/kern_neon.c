@@ -248,6 +248,12 @@ static void dot_x4_f32(size_t n, const void *w, const void *x, size_t stride, fl
     fdot_x4(n, w, x, stride, 4, chunk_f32, out);
 }
 
+/* No tiled kernels of its own yet: dot_tile is made of dot_x4 and dot. */
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_f32, dot_f32, dot_x4_f32)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_f16, dot_f16, dot_x4_f16)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_q8_0, dot_q8_0, dot_x4_q8_0)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_q4_0, dot_q4_0, dot_x4_q4_0)
+
 /* ---- attention over the F16 KV cache -------------------------------------------- */
 
 static float dot_f16_kv(size_t n, const uint16_t *a, const uint16_t *b)
@@ -290,10 +296,14 @@ void kern_fill_neon(kern_table_t *t)
 {
     *t = (kern_table_t){
         .isa = KERN_ISA_NEON,
-        .f32 = {.act_type = TYPE_F32, .act_from_f32 = act_f32, .dot = dot_f32, .dot_x4 = dot_x4_f32},
-        .f16 = {.act_type = TYPE_F16, .act_from_f32 = act_f16, .dot = dot_f16, .dot_x4 = dot_x4_f16},
-        .q8_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q8_0, .dot_x4 = dot_x4_q8_0},
-        .q4_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q4_0, .dot_x4 = dot_x4_q4_0},
+        .f32 = {.act_type = TYPE_F32, .act_from_f32 = act_f32, .dot = dot_f32, .dot_x4 = dot_x4_f32,
+                .dot_tile = dot_tile_f32},
+        .f16 = {.act_type = TYPE_F16, .act_from_f32 = act_f16, .dot = dot_f16, .dot_x4 = dot_x4_f16,
+                .dot_tile = dot_tile_f16},
+        .q8_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q8_0, .dot_x4 = dot_x4_q8_0,
+                 .dot_tile = dot_tile_q8_0},
+        .q4_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q4_0, .dot_x4 = dot_x4_q4_0,
+                 .dot_tile = dot_tile_q4_0},
         .dot_f16 = dot_f16_kv,
         .axpy_f16 = axpy_f16,
     };

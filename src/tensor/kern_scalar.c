@@ -10,7 +10,8 @@
  *         accumulated in f32 (the product of two halves is exact in f32);
  *   Q8_0, Q4_0  activation quantized to Q8_0 by quant_row_q8_0; per block the
  *         integer dot isum is exact in int32, and sum += isum * (d_w * d_x) in f32.
- *   dot_x4 is four calls of dot, so it agrees with dot trivially.
+ *   dot_x4 is four calls of dot and dot_tile calls of dot_x4 and dot, so they
+ *   agree with dot trivially.
  * Operands are read byte-wise (memcpy), so any alignment is accepted.  Nothing
  * here allocates or keeps state.
  */
@@ -137,6 +138,11 @@ static void dot_x4_q4_0(size_t n, const void *w, const void *x, size_t stride, f
         dot_q4_0_q8_0(n, w, (const unsigned char *)x + j * stride, &out[j]);
 }
 
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_f32, dot_f32, dot_x4_f32)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_f16, dot_f16_f16, dot_x4_f16)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_q8_0, dot_q8_0_q8_0, dot_x4_q8_0)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_q4_0, dot_q4_0_q8_0, dot_x4_q4_0)
+
 /* ---- attention over the F16 KV cache ------------------------------------------- */
 
 static float dot_f16_kv(size_t n, const uint16_t *a, const uint16_t *b)
@@ -157,12 +163,14 @@ void kern_fill_scalar(kern_table_t *t)
 {
     *t = (kern_table_t){
         .isa = KERN_ISA_SCALAR,
-        .f32 = {.act_type = TYPE_F32, .act_from_f32 = act_f32, .dot = dot_f32, .dot_x4 = dot_x4_f32},
-        .f16 = {.act_type = TYPE_F16, .act_from_f32 = act_f16, .dot = dot_f16_f16, .dot_x4 = dot_x4_f16},
+        .f32 = {.act_type = TYPE_F32, .act_from_f32 = act_f32, .dot = dot_f32, .dot_x4 = dot_x4_f32,
+                .dot_tile = dot_tile_f32},
+        .f16 = {.act_type = TYPE_F16, .act_from_f32 = act_f16, .dot = dot_f16_f16, .dot_x4 = dot_x4_f16,
+                .dot_tile = dot_tile_f16},
         .q8_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q8_0_q8_0,
-                 .dot_x4 = dot_x4_q8_0},
+                 .dot_x4 = dot_x4_q8_0, .dot_tile = dot_tile_q8_0},
         .q4_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q4_0_q8_0,
-                 .dot_x4 = dot_x4_q4_0},
+                 .dot_x4 = dot_x4_q4_0, .dot_tile = dot_tile_q4_0},
         .dot_f16 = dot_f16_kv,
         .axpy_f16 = axpy_f16,
     };

@@ -36,9 +36,10 @@ int err_prefix(err_t *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char joined[ERR_MSG_LEN];
+    char joined[2 * ERR_MSG_LEN + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
-    memcpy(err->msg, joined, sizeof joined);
+    memcpy(err->msg, joined, ERR_MSG_LEN - 1);   /* truncated to the record's size */
+    err->msg[ERR_MSG_LEN - 1] = '\0';
     return err->code;
 }
 

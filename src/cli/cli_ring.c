@@ -1,0 +1,404 @@
+/*
+ * cli_ring.c — the distributed commands:
+ *   lingua worker --coordinator tcp://HOST:PORT -m MODEL [--listen EP] [--name N] [-t T]
+ *   lingua coordinator --bind EP --workers N -m MODEL (-p PROMPT | --prompts FILE) [generate options]
+ *   lingua run -m MODEL --local N (-p PROMPT | --prompts FILE) [--ranges A-B,...] [generate options]
+ * `run` is the embedded default: it starts N workers on loopback as child
+ * processes, coordinates them itself, generates, and shuts everything down.
+ * SIGINT/SIGTERM stop any of them cleanly: the only file-level state here is
+ * the flag the signal handler sets (a handler can reach nothing else).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "coord/coord.h"
+#include "coord/spawn.h"
+#include "coord/split.h"
+#include "exec/generate.h"
+#include "node/worker.h"
+#include "plan/unit_cost.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- lingua worker ------------------------------------------------------------ */
+
+int cli_worker(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING, &o);
+    if (rc)
+        return rc;
+    if (!o.coordinator || !o.model) {
+        fprintf(stderr, "error: worker needs --coordinator tcp://HOST:PORT and -m MODEL\n");
+        return 2;
+    }
+    char name[64];
+    if (o.name) {
+        snprintf(name, sizeof name, "%s", o.name);
+    } else {
+        char host[48] = "device";
+        gethostname(host, sizeof host - 1);
+        snprintf(name, sizeof name, "%s-%d", host, (int)getpid());
+    }
+    worker_opts_t wo;
+    worker_opts_default(&wo);
+    wo.coordinator = o.coordinator;
+    if (o.listen)
+        wo.listen = o.listen;
+    wo.model_path = o.model;
+    wo.name = name;
+    wo.isa = o.isa;
+    wo.chunk = o.chunk;
+    wo.verbose = o.verbose;
+    catch_signals();
+    err_t err;
+    err_clear(&err);
+    if (worker_main(&wo, &stop_requested, &err)) {
+        fprintf(stderr, "worker %s: error: %s\n", name, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- generating on a deployed ring ------------------------------------------- */
+
+typedef struct {
+    int32_t *ids;           /* prompt then generated */
+    size_t n_prompt, n_gen, cap;
+    char *text;
+    size_t len, text_cap;
+    uint64_t session;
+    int started, done;
+    double t_start, t_first, t_last;
+} job_t;
+
+typedef struct {
+    const tok_t *tok;
+    job_t *jobs;
+    int n_jobs;
+    int stream;             /* print pieces of job 0 as they come */
+} jobs_t;
+
+static void on_token(void *user, uint64_t session, int32_t id, int final)
+{
+    jobs_t *js = user;
+    for (int i = 0; i < js->n_jobs; i++) {
+        job_t *j = &js->jobs[i];
+        if (!j->started || j->done || j->session != session)
+            continue;
+        double now = gen_now();
+        if (j->n_gen == 0)
+            j->t_first = now;
+        j->t_last = now;
+        if (j->n_prompt + j->n_gen < j->cap)
+            j->ids[j->n_prompt + j->n_gen++] = id;
+        char piece[256];
+        int n = tok_piece(js->tok, id, piece, sizeof piece);
+        if (n > (int)sizeof piece)
+            n = (int)sizeof piece;
+        if (n > 0 && j->len + (size_t)n <= j->text_cap) {
+            memcpy(j->text + j->len, piece, (size_t)n);
+            j->len += (size_t)n;
+            if (js->stream && i == 0) {
+                fwrite(piece, 1, (size_t)n, stdout);
+                fflush(stdout);
+            }
+        }
+        j->done = final;
+        return;
+    }
+}
+
+/* Reads one prompt per non-empty line. */
+static char **read_prompt_lines(const char *path, int *n)
+{
+    size_t len;
+    char *all = cli_read_file(path, &len);
+    if (!all)
+        return NULL;
+    int cap = 16;
+    char **lines = malloc((size_t)cap * sizeof *lines);
+    *n = 0;
+    for (char *save = NULL, *line = strtok_r(all, "\n", &save); lines && line; line = strtok_r(NULL, "\n", &save)) {
+        if (!*line)
+            continue;
+        if (*n == cap) {
+            char **bigger = realloc(lines, (size_t)(cap *= 2) * sizeof *lines);
+            if (!bigger)
+                break;
+            lines = bigger;
+        }
+        lines[(*n)++] = strdup(line);
+    }
+    free(all);
+    return lines;
+}
+
+static int ring_generate(coord_t *c, const cli_opts_t *o)
+{
+    const tok_t *tok = coord_tok(c);
+    const model_t *m = coord_model(c);
+    int n_prompts = 1, rc = 1;
+    char **texts = NULL;
+    if (o->prompts) {
+        if (!(texts = read_prompt_lines(o->prompts, &n_prompts)) || n_prompts == 0) {
+            fprintf(stderr, "error: no prompts in '%s'\n", o->prompts);
+            free(texts);
+            return 1;
+        }
+    }
+    jobs_t js = {.tok = tok, .n_jobs = n_prompts, .stream = !o->json && !o->prompts};
+    js.jobs = calloc((size_t)n_prompts, sizeof *js.jobs);
+    if (!js.jobs)
+        goto done;
+    for (int i = 0; i < n_prompts; i++) {
+        job_t *j = &js.jobs[i];
+        const char *text = texts ? texts[i] : o->prompt;
+        size_t len = text ? strlen(text) : 0;
+        char *file_text = NULL;
+        if (!texts && o->file) {
+            if (!(file_text = cli_read_file(o->file, &len)))
+                goto done;
+            text = file_text;
+        }
+        if (!text) {
+            fprintf(stderr, "error: give the prompt with -p TEXT, -f FILE or --prompts FILE\n");
+            goto done;
+        }
+        int32_t *ids = cli_text_ids(tok, text, len, tok_add_bos(tok), 1, &j->n_prompt);
+        free(file_text);
+        if (!ids)
+            goto done;
+        j->cap = j->n_prompt + (size_t)o->n_predict;
+        j->ids = realloc(ids, j->cap * sizeof *ids);
+        j->text_cap = (size_t)o->n_predict * 256;
+        j->text = malloc(j->text_cap ? j->text_cap : 1);
+        if (!j->ids || !j->text) {
+            fprintf(stderr, "error: out of memory\n");
+            goto done;
+        }
+    }
+    if (js.stream && o->prompt)
+        fputs(o->prompt, stdout);
+    err_t err;
+    err_clear(&err);
+    int finished = 0, next = 0;
+    while (finished < n_prompts && !stop_requested) {
+        while (next < n_prompts && coord_sessions_free(c) > 0) {
+            job_t *j = &js.jobs[next];
+            if (o->n_predict == 0) {
+                j->started = j->done = 1;
+                next++;
+                continue;
+            }
+            j->t_start = gen_now();
+            if (coord_session_start(c, j->ids, j->n_prompt, o->n_predict, &o->samp, o->dump_logits != NULL,
+                                    on_token, &js, &j->session, &err)) {
+                fprintf(stderr, "\nerror: %s\n", err.msg);
+                goto done;
+            }
+            j->started = 1;
+            next++;
+        }
+        if (coord_poll(c, 100, &err)) {
+            fprintf(stderr, "\nerror: %s\n", err.msg);
+            goto done;
+        }
+        finished = 0;
+        for (int i = 0; i < n_prompts; i++) {
+            job_t *j = &js.jobs[i];
+            if (j->started && j->done) {
+                if (coord_session_done(c, j->session) && j->session) {
+                    if (i == 0 && o->dump_logits) {
+                        const float *lg = coord_session_logits(c, j->session);
+                        if (!lg) {
+                            coord_poll(c, 1000, &err);   /* the logits travel beside the final token */
+                            lg = coord_session_logits(c, j->session);
+                        }
+                        if (!lg || cli_write_floats(o->dump_logits, lg, m->hp.n_vocab))
+                            goto done;
+                    }
+                    coord_session_release(c, j->session);
+                    j->session = 0;
+                }
+                finished++;
+            }
+        }
+    }
+    if (stop_requested) {
+        fprintf(stderr, "\ninterrupted\n");
+        goto done;
+    }
+    for (int i = 0; i < n_prompts; i++) {
+        job_t *j = &js.jobs[i];
+        double pp = j->t_first > j->t_start ? (double)j->n_prompt / (j->t_first - j->t_start) : 0.0;
+        double tg = j->n_gen > 1 && j->t_last > j->t_first ? (double)(j->n_gen - 1) / (j->t_last - j->t_first) : 0.0;
+        if (o->json) {
+            if (o->prompts)
+                fputs(i == 0 ? "[" : ",\n ", stdout);
+            cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text, j->len, pp, tg);
+            if (!o->prompts || i == n_prompts - 1)
+                fputs(o->prompts ? "]\n" : "\n", stdout);
+        } else if (o->prompts) {
+            printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->len, j->text);
+        } else {
+            fputc('\n', stdout);
+            fprintf(stderr, "prompt: %zu tokens, %.2f tokens/s | generation: %zu tokens, %.2f tokens/s | %d workers\n",
+                    j->n_prompt, pp, j->n_gen, tg, coord_n_workers(c));
+        }
+    }
+    rc = fflush(stdout) == 0 ? 0 : 1;
+done:
+    for (int i = 0; js.jobs && i < n_prompts; i++) {
+        free(js.jobs[i].ids);
+        free(js.jobs[i].text);
+    }
+    free(js.jobs);
+    for (int i = 0; texts && i < n_prompts; i++)
+        free(texts[i]);
+    free(texts);
+    return rc;
+}
+
+/* The ranges: --ranges as given, else the even split by weight bytes. */
+static int choose_ranges(coord_t *c, const cli_opts_t *o, int n, unit_range_t *ranges, err_t *err)
+{
+    const seg_t *seg = coord_seg(c);
+    if (o->ranges)
+        return split_parse(o->ranges, seg->n_units, n, ranges, err);
+    unit_cost_t *costs = calloc((size_t)seg->n_units, sizeof *costs);
+    size_t *bytes = calloc((size_t)seg->n_units, sizeof *bytes);
+    int rc = costs && bytes ? unit_cost_compute(seg, costs, err) : err_set(err, ERR_NOMEM, "out of memory");
+    for (int u = 0; rc == 0 && u < seg->n_units; u++)
+        bytes[u] = costs[u].weight_bytes;
+    if (rc == 0)
+        rc = split_even(bytes, seg->n_units, n, ranges, err);
+    free(costs);
+    free(bytes);
+    return rc;
+}
+
+static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, err_t *err)
+{
+    coord_opts_t co;
+    coord_opts_default(&co);
+    co.bind = bind;
+    co.model_path = o->model;
+    co.n_ctx = o->ctx;
+    co.n_seq = o->n_seq;
+    co.threads = o->threads;
+    co.act_f16 = o->act_f16;
+    return coord_create(&co, c, err);
+}
+
+static int deploy_and_generate(coord_t *c, const cli_opts_t *o, int n, err_t *err)
+{
+    unit_range_t ranges[COORD_MAX_WORKERS];
+    int rc = choose_ranges(c, o, n, ranges, err);
+    if (rc == 0 && o->verbose)
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "stage %d: worker %s, units %d-%d\n", i, coord_worker_name(c, i), ranges[i].begin,
+                    ranges[i].end);
+    if (rc == 0)
+        rc = coord_deploy(c, ranges, n, 60000, err);
+    if (rc)
+        return rc;
+    return ring_generate(c, o) ? ERR_STATE : 0;
+}
+
+static int check_children(void *user, err_t *err)
+{
+    if (stop_requested)
+        return err_set(err, ERR_STATE, "interrupted");
+    return spawn_check(user, err);
+}
+
+int cli_run(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
+                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING, &o);
+    if (rc)
+        return rc;
+    if (!o.model || o.local < 1) {
+        fprintf(stderr, "error: run needs -m MODEL and --local N (workers to start on this machine)\n");
+        return 2;
+    }
+    catch_signals();
+    err_t err;
+    err_clear(&err);
+    coord_t *c = NULL;
+    spawn_set_t kids;
+    spawn_init(&kids);
+    rc = make_coordinator(&o, "tcp://127.0.0.1:*", &c, &err);
+    char threads[16], chunk[16], name[32];
+    snprintf(threads, sizeof threads, "%d", o.threads);
+    snprintf(chunk, sizeof chunk, "%d", o.chunk);
+    for (int i = 0; rc == 0 && i < o.local; i++) {
+        snprintf(name, sizeof name, "local-%d", i);
+        char *args[] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
+                        "tcp://127.0.0.1:*", "-m", (char *)o.model, "-t", threads, "--chunk", chunk, "--name", name,
+                        "--isa", (char *)kern_isa_name(o.isa == KERN_ISA_AUTO ? kern_isa_best() : o.isa), NULL};
+        rc = spawn_start(&kids, args, &err);
+    }
+    if (rc == 0)
+        rc = coord_wait_workers(c, o.local, 60000, check_children, &kids, &err);
+    if (rc == 0)
+        rc = deploy_and_generate(c, &o, o.local, &err);
+    if (c)
+        coord_shutdown(c);
+    spawn_stop_all(&kids, 3000);
+    coord_destroy(&c);
+    if (rc && err.msg[0])
+        fprintf(stderr, "error: %s\n", err.msg);
+    return rc ? 1 : 0;
+}
+
+int cli_coordinator(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
+                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING, &o);
+    if (rc)
+        return rc;
+    if (!o.model || !o.bind || o.workers < 1) {
+        fprintf(stderr, "error: coordinator needs -m MODEL, --bind tcp://ADDR:PORT and --workers N\n");
+        return 2;
+    }
+    catch_signals();
+    err_t err;
+    err_clear(&err);
+    coord_t *c = NULL;
+    rc = make_coordinator(&o, o.bind, &c, &err);
+    if (rc == 0) {
+        fprintf(stderr, "coordinator: listening on %s, waiting for %d workers\n", coord_endpoint(c), o.workers);
+        rc = coord_wait_workers(c, o.workers, 300000, NULL, NULL, &err);
+    }
+    if (rc == 0)
+        rc = deploy_and_generate(c, &o, o.workers, &err);
+    if (c)
+        coord_shutdown(c);
+    coord_destroy(&c);
+    if (rc && err.msg[0])
+        fprintf(stderr, "error: %s\n", err.msg);
+    return rc ? 1 : 0;
+}

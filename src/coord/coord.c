@@ -1,0 +1,523 @@
+/*
+ * coord.c — the coordinator (see coord.h).
+ */
+#include "coord/coord.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/graph.h"
+#include "net/msg.h"
+#include "net/transport.h"
+#include "node/ring.h"
+#include "tensor/types.h"
+
+typedef struct {
+    char name[MSG_NAME_MAX + 1];
+    uint8_t id[NET_MAX_ID];
+    size_t id_len;
+    char endpoint[MSG_ENDPOINT_MAX + 1];
+    uint64_t free_mem;
+    uint32_t cores;
+    int has_model;
+    int64_t last_seen;
+    int acked;                 /* deploy acknowledged */
+} worker_rec_t;
+
+typedef struct {
+    int worker;
+    int begin, end;
+} stage_t;
+
+typedef struct {
+    int used, done, failed;
+    uint64_t id;
+    coord_token_fn fn;
+    void *user;
+    int want_logits, has_logits;
+    float *logits;             /* [n_vocab] */
+    int acks_missing;          /* non-header stages that have not acknowledged the open */
+    msg_t open;                /* kept to send to the header once the others are ready */
+    uint32_t *prompt_wire;     /* [n_ctx]: the open's data */
+} csession_t;
+
+struct coord {
+    coord_opts_t o;
+    model_t *m;
+    tok_t *tok;
+    graph_t *g;
+    seg_t *seg;
+    uint8_t hash[32];
+    void *zctx, *router;
+    char endpoint[NET_ENDPOINT_MAX];
+    net_rx_t rx;
+    net_stats_t stats;
+    worker_rec_t workers[COORD_MAX_WORKERS];
+    int n_workers;
+    stage_t stages[COORD_MAX_WORKERS];
+    int n_stages;
+    uint32_t epoch;
+    csession_t *sess;          /* [n_seq] */
+    uint64_t next_session;
+    int64_t next_heartbeat;
+};
+
+void coord_opts_default(coord_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->bind = "tcp://127.0.0.1:*";
+    o->n_ctx = 0;
+    o->n_seq = 8;
+    o->threads = 1;
+    o->heartbeat_ms = 500;
+    o->liveness_ms = 10000;
+}
+
+int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
+{
+    *out = NULL;
+    coord_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    c->o = *o;
+    int rc;
+    if ((rc = model_load(o->model_path, &c->m, err)) || (rc = tok_create(c->m->gguf, &c->tok, err)) ||
+        (rc = graph_build(c->m, &c->g, err)) || (rc = seg_build_default(c->g, &c->seg, err)))
+        goto fail;
+    if (c->o.n_ctx <= 0)
+        c->o.n_ctx = c->m->hp.n_ctx_train < 4096 ? (int)c->m->hp.n_ctx_train : 4096;
+    if (c->o.n_seq < 1 || c->o.n_seq > 4096) {
+        rc = err_set(err, ERR_INVAL, "sequences in flight = %d: must be in 1..4096", c->o.n_seq);
+        goto fail;
+    }
+    ring_model_hash(c->m, c->hash);
+    c->sess = calloc((size_t)c->o.n_seq, sizeof *c->sess);
+    if (!c->sess) {
+        rc = err_set(err, ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int s = 0; s < c->o.n_seq; s++) {
+        c->sess[s].prompt_wire = malloc((size_t)c->o.n_ctx * sizeof(uint32_t));
+        c->sess[s].logits = malloc(c->m->hp.n_vocab * sizeof(float));
+        if (!c->sess[s].prompt_wire || !c->sess[s].logits) {
+            rc = err_set(err, ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if ((rc = net_ctx_create(&c->zctx, err)) || (rc = net_router_bind(c->zctx, o->bind, NULL, &c->router, err)) ||
+        (rc = net_endpoint(c->router, c->endpoint, sizeof c->endpoint, err)))
+        goto fail;
+    net_rx_init(&c->rx);
+    c->next_session = 1;
+    *out = c;
+    return 0;
+fail:
+    coord_destroy(&c);
+    return rc;
+}
+
+void coord_destroy(coord_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    coord_t *c = *cp;
+    if (c->router) {
+        net_rx_fini(&c->rx);
+        net_close(&c->router);
+    }
+    net_ctx_destroy(&c->zctx);
+    for (int s = 0; c->sess && s < c->o.n_seq; s++) {
+        free(c->sess[s].prompt_wire);
+        free(c->sess[s].logits);
+    }
+    free(c->sess);
+    seg_destroy(&c->seg);
+    graph_destroy(&c->g);
+    tok_destroy(&c->tok);
+    model_destroy(&c->m);
+    free(c);
+    *cp = NULL;
+}
+
+const char *coord_endpoint(const coord_t *c) { return c->endpoint; }
+const model_t *coord_model(const coord_t *c) { return c->m; }
+const tok_t *coord_tok(const coord_t *c) { return c->tok; }
+const seg_t *coord_seg(const coord_t *c) { return c->seg; }
+int coord_n_workers(const coord_t *c) { return c->n_workers; }
+const char *coord_worker_name(const coord_t *c, int i) { return c->workers[i].name; }
+
+/* ---- messages in ----------------------------------------------------------- */
+
+static worker_rec_t *find_worker(coord_t *c, const uint8_t *id, size_t len)
+{
+    for (int i = 0; i < c->n_workers; i++)
+        if (c->workers[i].id_len == len && memcmp(c->workers[i].id, id, len) == 0)
+            return &c->workers[i];
+    return NULL;
+}
+
+static csession_t *find_session(coord_t *c, uint64_t id)
+{
+    for (int s = 0; s < c->o.n_seq; s++)
+        if (c->sess[s].used && c->sess[s].id == id)
+            return &c->sess[s];
+    return NULL;
+}
+
+static int send_to(coord_t *c, int worker, const msg_t *m, err_t *err)
+{
+    const worker_rec_t *w = &c->workers[worker];
+    int rc = net_send(c->router, w->id, w->id_len, m, err);
+    if (rc)
+        err_prefix(err, "to worker %s", w->name);
+    return rc;
+}
+
+static int register_worker(coord_t *c, const msg_t *m, err_t *err)
+{
+    worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
+    if (!w) {
+        if (c->n_workers == COORD_MAX_WORKERS)
+            return err_set(err, ERR_RANGE, "more than %d workers", COORD_MAX_WORKERS);
+        w = &c->workers[c->n_workers++];
+    }
+    memset(w, 0, sizeof *w);
+    memcpy(w->id, c->rx.peer, c->rx.peer_len);
+    w->id_len = c->rx.peer_len;
+    snprintf(w->name, sizeof w->name, "%s", m->hello.device);
+    snprintf(w->endpoint, sizeof w->endpoint, "%s", m->hello.endpoint);
+    w->free_mem = m->hello.free_mem;
+    w->cores = m->hello.cores;
+    w->last_seen = net_now_ms();
+    for (uint32_t i = 0; i < m->hello.n_cached; i++)
+        w->has_model |= memcmp(m->hello.cached[i], c->hash, 32) == 0;
+    msg_t reply;
+    msg_init(&reply, MSG_WELCOME);
+    reply.welcome.device_id = (uint32_t)(w - c->workers);
+    reply.welcome.heartbeat_ms = (uint32_t)c->o.heartbeat_ms;
+    return send_to(c, (int)(w - c->workers), &reply, err);
+}
+
+static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
+{
+    s->open.flags |= RING_OPEN_HEADER;
+    return send_to(c, c->stages[0].worker, &s->open, err);
+}
+
+static int handle(coord_t *c, const msg_t *m, err_t *err)
+{
+    worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
+    if (m->type == MSG_HELLO)
+        return register_worker(c, m, err);
+    if (!w)
+        return err_set(err, ERR_PROTO, "%s from an unknown peer", msg_type_name(m->type));
+    w->last_seen = net_now_ms();
+    csession_t *s;
+    switch (m->type) {
+    case MSG_HEARTBEAT:
+        return 0;
+    case MSG_DEPLOY_ACK:
+        if (!(m->flags & RING_ACK_SESSION)) {
+            if (m->ack.code != 0)
+                return err_set(err, ERR_STATE, "worker %s refused its stage: %s", w->name, m->ack.text);
+            w->acked = 1;
+            return 0;
+        }
+        if (!(s = find_session(c, m->session)))
+            return 0;   /* a session released meanwhile */
+        if (m->ack.code != 0) {
+            s->failed = s->done = 1;
+            return err_set(err, ERR_STATE, "worker %s could not open session %llu: %s", w->name,
+                           (unsigned long long)m->session, m->ack.text);
+        }
+        if (w == &c->workers[c->stages[0].worker])
+            return 0;   /* the header's own acknowledgement */
+        if (--s->acks_missing == 0)
+            return send_open_to_header(c, s, err);
+        return 0;
+    case MSG_TOKEN:
+        if (!(s = find_session(c, m->session)) || s->done)
+            return err_set(err, ERR_STATE, "TOKEN for session %llu, which is not running",
+                           (unsigned long long)m->session);
+        if (m->flags & RING_TOKEN_FINAL)
+            s->done = 1;
+        if (s->fn)
+            s->fn(s->user, s->id, (int32_t)m->token.token, (m->flags & RING_TOKEN_FINAL) != 0);
+        return 0;
+    case MSG_ACTIVATION:   /* the final logits of a session that asked for them */
+        if (!(s = find_session(c, m->session)) || m->act.value_id != (uint32_t)c->g->logits ||
+            m->act.dtype != TYPE_F32 || m->act.width != c->m->hp.n_vocab || m->act.n_tokens != 1)
+            return err_set(err, ERR_PROTO, "unexpected ACTIVATION from %s", w->name);
+        memcpy(s->logits, m->data, c->m->hp.n_vocab * sizeof(float));
+        s->has_logits = 1;
+        return 0;
+    case MSG_ERROR:
+        return err_set(err, ERR_STATE, "worker %s reports: %s", w->name, m->error.text);
+    default:
+        return err_set(err, ERR_PROTO, "unexpected %s from %s", msg_type_name(m->type), w->name);
+    }
+}
+
+static int check_liveness(coord_t *c, err_t *err)
+{
+    int64_t now = net_now_ms();
+    for (int i = 0; i < c->n_stages; i++) {
+        const worker_rec_t *w = &c->workers[c->stages[i].worker];
+        if (now - w->last_seen > c->o.liveness_ms)
+            return err_set(err, ERR_TIMEOUT, "worker %s lost: silent for %lld ms", w->name,
+                           (long long)(now - w->last_seen));
+    }
+    if (now >= c->next_heartbeat) {
+        msg_t hb;
+        msg_init(&hb, MSG_HEARTBEAT);
+        err_t ignored;
+        for (int i = 0; i < c->n_workers; i++)
+            send_to(c, i, &hb, &ignored);
+        c->next_heartbeat = now + c->o.heartbeat_ms;
+    }
+    return 0;
+}
+
+int coord_poll(coord_t *c, int timeout_ms, err_t *err)
+{
+    msg_t m;
+    int rc = net_recv(c->router, &c->rx, timeout_ms, &m, &c->stats, err);
+    for (int k = 0; rc == 0 && k < 256; k++) {
+        if ((rc = handle(c, &m, err)))
+            return rc;
+        rc = net_recv(c->router, &c->rx, 0, &m, &c->stats, err);
+    }
+    if (rc == ERR_PROTO) {   /* a malformed message: dropped and counted; the rest goes on */
+        fprintf(stderr, "coordinator: dropped a message: %s\n", err->msg);
+        rc = 0;
+    }
+    if (rc == ERR_TIMEOUT)
+        rc = 0;
+    return rc ? rc : check_liveness(c, err);
+}
+
+/* ---- workers and deployment ------------------------------------------------- */
+
+int coord_wait_workers(coord_t *c, int n, int timeout_ms, int (*check)(void *user, err_t *err), void *user,
+                       err_t *err)
+{
+    int64_t deadline = net_now_ms() + timeout_ms;
+    while (c->n_workers < n) {
+        if (net_now_ms() > deadline)
+            return err_set(err, ERR_TIMEOUT, "only %d of %d workers registered within %d ms", c->n_workers, n,
+                           timeout_ms);
+        int rc;
+        if (check && (rc = check(user, err)))
+            return rc;
+        msg_t m;
+        rc = net_recv(c->router, &c->rx, 100, &m, &c->stats, err);
+        if (rc == 0)
+            rc = handle(c, &m, err);
+        if (rc && rc != ERR_TIMEOUT && rc != ERR_PROTO)
+            return rc;
+    }
+    return 0;
+}
+
+static int add_route(msg_deploy_t *d, uint32_t value, uint32_t to_unit, const char *endpoint, err_t *err)
+{
+    for (uint32_t i = 0; i < d->n_routes; i++)
+        if (d->routes[i].value_id == value && !strcmp(d->routes[i].endpoint, endpoint))
+            return 0;
+    if (d->n_routes == MSG_MAX_ROUTES)
+        return err_set(err, ERR_RANGE, "a stage needs more than %d routes", MSG_MAX_ROUTES);
+    msg_route_t *r = &d->routes[d->n_routes++];
+    r->value_id = value;
+    r->to_unit = to_unit;
+    snprintf(r->endpoint, sizeof r->endpoint, "%s", endpoint);
+    return 0;
+}
+
+static int stage_of_unit(const coord_t *c, int unit)
+{
+    for (int s = 0; s < c->n_stages; s++)
+        if (unit >= c->stages[s].begin && unit < c->stages[s].end)
+            return s;
+    return -1;
+}
+
+/* Routes of stage s: every value it produces, straight to every later stage consuming it; tokens to the header. */
+static int routes_for(coord_t *c, int s, msg_deploy_t *d, err_t *err)
+{
+    const seg_edge_t *lists[2] = {c->seg->sdm, c->seg->rdm};
+    const int counts[2] = {c->seg->n_sdm, c->seg->n_rdm};
+    int rc;
+    for (int l = 0; l < 2; l++) {
+        for (int i = 0; i < counts[l]; i++) {
+            const seg_edge_t *e = &lists[l][i];
+            if (e->from_unit < 0 || stage_of_unit(c, e->from_unit) != s)
+                continue;
+            int t = stage_of_unit(c, e->to_unit);
+            if (t == s)
+                continue;
+            if ((rc = add_route(d, (uint32_t)e->value, (uint32_t)c->stages[t].begin,
+                                c->workers[c->stages[t].worker].endpoint, err)))
+                return rc;
+        }
+    }
+    if (s == c->n_stages - 1 && c->n_stages > 1)
+        return add_route(d, MSG_VALUE_TOKEN, 0, c->workers[c->stages[0].worker].endpoint, err);
+    return 0;
+}
+
+int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, err_t *err)
+{
+    if (n != c->n_workers)
+        return err_set(err, ERR_INVAL, "%d ranges for %d workers", n, c->n_workers);
+    c->n_stages = 0;
+    int at = 0;
+    for (int i = 0; i < n; i++) {
+        if (ranges[i].begin != at || ranges[i].end < ranges[i].begin)
+            return err_set(err, ERR_INVAL, "range %d (%d-%d) does not continue at unit %d", i, ranges[i].begin,
+                           ranges[i].end, at);
+        at = ranges[i].end;
+        if (ranges[i].end > ranges[i].begin) {
+            if (!c->workers[i].has_model)
+                return err_set(err, ERR_STATE, "worker %s does not hold this model (content hash differs)",
+                               c->workers[i].name);
+            c->stages[c->n_stages++] = (stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
+        }
+    }
+    if (at != c->seg->n_units)
+        return err_set(err, ERR_INVAL, "the ranges end at unit %d; the model has %d units", at, c->seg->n_units);
+    c->epoch++;
+    int rc;
+    for (int s = 0; s < c->n_stages; s++) {
+        msg_t m;
+        msg_init(&m, MSG_DEPLOY);
+        m.epoch = c->epoch;
+        msg_deploy_t *d = &m.deploy;
+        memcpy(d->model_hash, c->hash, 32);
+        snprintf(d->model, sizeof d->model, "%s", c->o.model_path);
+        d->unit_begin = (uint32_t)c->stages[s].begin;
+        d->unit_end = (uint32_t)c->stages[s].end;
+        d->n_ctx = (uint32_t)c->o.n_ctx;
+        d->n_seq = (uint32_t)c->o.n_seq;
+        d->threads = (uint32_t)c->o.threads;
+        d->act_dtype = c->o.act_f16 ? TYPE_F16 : TYPE_F32;
+        c->workers[c->stages[s].worker].acked = 0;
+        if ((rc = routes_for(c, s, d, err)) || (rc = send_to(c, c->stages[s].worker, &m, err)))
+            return rc;
+    }
+    int64_t deadline = net_now_ms() + timeout_ms;
+    for (;;) {
+        int missing = 0;
+        for (int s = 0; s < c->n_stages; s++)
+            missing += !c->workers[c->stages[s].worker].acked;
+        if (!missing)
+            return 0;
+        if (net_now_ms() > deadline)
+            return err_set(err, ERR_TIMEOUT, "%d stage(s) not deployed within %d ms", missing, timeout_ms);
+        msg_t m;
+        rc = net_recv(c->router, &c->rx, 100, &m, &c->stats, err);
+        if (rc == 0 && (rc = handle(c, &m, err)))
+            return rc;
+        if (rc && rc != ERR_TIMEOUT && rc != ERR_PROTO)
+            return rc;
+    }
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int n_predict,
+                        const samp_params_t *sp, int want_logits, coord_token_fn fn, void *user,
+                        uint64_t *session, err_t *err)
+{
+    if (c->n_stages == 0)
+        return err_set(err, ERR_STATE, "no stages deployed");
+    if (n_prompt == 0 || n_prompt > (size_t)c->o.n_ctx)
+        return err_set(err, ERR_RANGE, "prompt of %zu tokens: must be 1..%d", n_prompt, c->o.n_ctx);
+    if (n_predict < 1)
+        return err_set(err, ERR_INVAL, "n_predict = %d: must be >= 1", n_predict);
+    csession_t *s = NULL;
+    for (int i = 0; i < c->o.n_seq && !s; i++)
+        if (!c->sess[i].used)
+            s = &c->sess[i];
+    if (!s)
+        return err_set(err, ERR_STATE, "all %d sequence slots are busy", c->o.n_seq);
+    int slot = (int)(s - c->sess);
+    s->used = 1;
+    s->done = s->failed = s->has_logits = 0;
+    s->id = c->next_session++;
+    s->fn = fn;
+    s->user = user;
+    s->want_logits = want_logits;
+    for (size_t i = 0; i < n_prompt; i++)
+        s->prompt_wire[i] = (uint32_t)prompt[i];
+    msg_init(&s->open, MSG_SESSION_OPEN);
+    s->open.epoch = c->epoch;
+    s->open.session = s->id;
+    s->open.flags = want_logits ? RING_OPEN_WANT_LOGITS : 0;
+    s->open.open = (msg_session_open_t){.seq_slot = (uint32_t)slot, .n_tokens = (uint32_t)n_prompt,
+                                        .n_predict = (uint32_t)n_predict, .temp = sp->temp < 0 ? 0 : sp->temp,
+                                        .top_k = sp->top_k > 0 ? (uint32_t)sp->top_k : 0,
+                                        .top_p = sp->top_p > 1 ? 1 : sp->top_p, .seed = sp->seed};
+    s->open.data = s->prompt_wire;
+    s->open.data_len = n_prompt * sizeof(uint32_t);
+    *session = s->id;
+    s->acks_missing = c->n_stages - 1;
+    int rc;
+    if (s->acks_missing == 0)
+        return send_open_to_header(c, s, err);
+    for (int i = 1; i < c->n_stages; i++)
+        if ((rc = send_to(c, c->stages[i].worker, &s->open, err)))
+            return rc;
+    return 0;
+}
+
+int coord_session_done(const coord_t *c, uint64_t session)
+{
+    for (int s = 0; s < c->o.n_seq; s++)
+        if (c->sess[s].used && c->sess[s].id == session)
+            return c->sess[s].done;
+    return 1;
+}
+
+const float *coord_session_logits(const coord_t *c, uint64_t session)
+{
+    for (int s = 0; s < c->o.n_seq; s++)
+        if (c->sess[s].used && c->sess[s].id == session)
+            return c->sess[s].has_logits ? c->sess[s].logits : NULL;
+    return NULL;
+}
+
+void coord_session_release(coord_t *c, uint64_t session)
+{
+    csession_t *s = find_session(c, session);
+    if (!s)
+        return;
+    if (!s->done) {   /* abandoned: tell the stages to drop it */
+        msg_t m;
+        msg_init(&m, MSG_SESSION_CLOSE);
+        m.session = s->id;
+        m.close.seq_slot = (uint32_t)(s - c->sess);
+        err_t ignored;
+        for (int i = 0; i < c->n_stages; i++)
+            send_to(c, c->stages[i].worker, &m, &ignored);
+    }
+    s->used = 0;
+}
+
+int coord_sessions_free(const coord_t *c)
+{
+    int n = 0;
+    for (int s = 0; s < c->o.n_seq; s++)
+        n += !c->sess[s].used;
+    return n;
+}
+
+void coord_shutdown(coord_t *c)
+{
+    msg_t m;
+    msg_init(&m, MSG_SHUTDOWN);
+    snprintf(m.shutdown.reason, sizeof m.shutdown.reason, "coordinator shutting down");
+    err_t ignored;
+    for (int i = 0; i < c->n_workers; i++)
+        send_to(c, i, &m, &ignored);
+}

@@ -1,0 +1,88 @@
+/*
+ * coord.h — the coordinator: registers workers, deploys stages, runs sessions.
+ *
+ * It binds a ROUTER; workers connect DEALERs and say HELLO.  coord_deploy gives
+ * each worker of the ring a unit range (empty ranges leave a worker out) and
+ * its routes — derived from the segmentation's maps: each value a stage
+ * produces goes straight to every later stage that consumes it (SDM and RDM
+ * alike), and the tail's tokens go to the header.  Sessions: coord_session_start
+ * picks a free sequence slot, opens it on every stage (the header last, once
+ * the others have acknowledged, so no stage sees data for a session it does not
+ * know), and the tokens then stream back from the tail; coord_poll delivers
+ * them to the session's callback.  Many sessions may be in flight at once.
+ * Every wait has a deadline, and a worker silent past the liveness timeout is
+ * reported as lost (an error, never a hang).
+ */
+#ifndef LL_COORD_COORD_H
+#define LL_COORD_COORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord/split.h"
+#include "model/model.h"
+#include "model/samp.h"
+#include "model/seg.h"
+#include "model/tok.h"
+#include "util/err.h"
+
+#define COORD_MAX_WORKERS 64
+
+typedef struct {
+    const char *bind;          /* ROUTER endpoint, e.g. tcp://127.0.0.1:* */
+    const char *model_path;
+    int n_ctx;                 /* per sequence */
+    int n_seq;                 /* sequences in flight at most */
+    int threads;               /* per worker */
+    int heartbeat_ms;
+    int liveness_ms;           /* a worker silent this long is lost */
+    int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
+} coord_opts_t;
+
+void coord_opts_default(coord_opts_t *o);
+
+typedef struct coord coord_t;
+
+/* on_token(user, session, id, final) for every sampled token; logits of the
+ * final token are available from coord_session_logits when asked for. */
+typedef void (*coord_token_fn)(void *user, uint64_t session, int32_t id, int final);
+
+int coord_create(const coord_opts_t *o, coord_t **out, err_t *err);
+void coord_destroy(coord_t **c);
+
+const char *coord_endpoint(const coord_t *c);       /* the bound ROUTER endpoint */
+const model_t *coord_model(const coord_t *c);
+const tok_t *coord_tok(const coord_t *c);
+const seg_t *coord_seg(const coord_t *c);
+
+/* Waits until n workers have said HELLO (ERR_TIMEOUT after timeout_ms).  check(user)
+ * is called while waiting; a non-zero return aborts with that code (e.g. a local
+ * worker process died). */
+int coord_wait_workers(coord_t *c, int n, int timeout_ms, int (*check)(void *user, err_t *err), void *user,
+                       err_t *err);
+int coord_n_workers(const coord_t *c);
+const char *coord_worker_name(const coord_t *c, int i);
+
+/* Deploys ranges[i] to worker i (ring order = worker order; empty ranges skip
+ * the worker).  The ranges must cover all units in order.  Waits for every
+ * acknowledgement. */
+int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, err_t *err);
+
+/* Starts a session; tokens arrive through coord_poll.  ERR_STATE when every slot is busy. */
+int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int n_predict,
+                        const samp_params_t *sp, int want_logits, coord_token_fn fn, void *user,
+                        uint64_t *session, err_t *err);
+/* Handles messages for up to timeout_ms (returns after the first batch of work). */
+int coord_poll(coord_t *c, int timeout_ms, err_t *err);
+/* 1 once the session's final token has arrived. */
+int coord_session_done(const coord_t *c, uint64_t session);
+/* The final logits of a session started with want_logits (n_vocab floats), or NULL. */
+const float *coord_session_logits(const coord_t *c, uint64_t session);
+/* Frees the session's slot (after it is done). */
+void coord_session_release(coord_t *c, uint64_t session);
+int coord_sessions_free(const coord_t *c);
+
+/* Tells every worker to leave. */
+void coord_shutdown(coord_t *c);
+
+#endif

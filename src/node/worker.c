@@ -1,0 +1,746 @@
+/*
+ * worker.c — the worker daemon (see worker.h).
+ *
+ * One thread, one event loop: wait on the control DEALER and the data PULL,
+ * handle what arrived, then do at most one unit of header work (a prompt chunk
+ * or a decode step), round-robin over sessions, so messages are never starved.
+ * Per-token path: the received activation is handed to the executor straight
+ * from the ZeroMQ frame (single-input stages) or gathered into the session's
+ * pending buffer (stages that also receive residual tensors); outputs are
+ * written once into a pooled send buffer that ZeroMQ transmits without a copy
+ * and gives back through its free callback.  Nothing is allocated per token.
+ */
+#include "node/worker.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/exec.h"
+#include "model/graph.h"
+#include "model/model.h"
+#include "model/samp.h"
+#include "model/seg.h"
+#include "model/tok.h"
+#include "net/msg.h"
+#include "net/transport.h"
+#include "node/ring.h"
+#include "tensor/f16.h"
+#include "tensor/types.h"
+
+#define PENDING_PER_SLOT 8
+#define SEND_BUFFERS 16
+#define MAX_PUSH 16
+#define MAX_INPUTS 32
+
+typedef struct {
+    int used;
+    uint32_t pos0, n_tokens, flags;
+    uint32_t have;           /* bit i: exec input i arrived */
+    float *buf;              /* [n_inputs][max_batch * width_i], see input_offset */
+} pending_t;
+
+typedef struct {
+    int active;
+    uint64_t id;
+    /* header */
+    int32_t *prompt;
+    int n_prompt, prompt_fed, n_past;
+    int have_token;
+    int32_t token;
+    /* tail */
+    samp_t *samp;
+    int32_t *history;        /* [n_ctx] */
+    int n_hist, n_predict, n_gen, want_logits;
+    /* stages with several inputs */
+    pending_t pend[PENDING_PER_SLOT];
+} wsession_t;
+
+typedef struct {
+    void *buf;
+    size_t cap;
+    atomic_int in_use;
+} sendbuf_t;
+
+typedef struct {
+    const worker_opts_t *o;
+    model_t *m;
+    tok_t *tok;
+    graph_t *g;
+    seg_t *seg;
+    uint8_t hash[32];
+    void *zctx, *ctl, *data;
+    char endpoint[NET_ENDPOINT_MAX];
+    net_rx_t rx_ctl, rx_data;
+    net_stats_t stats;
+    int64_t last_heard, next_heartbeat;
+    uint64_t heartbeat_seq;
+    /* deployment */
+    exec_t *ex;
+    msg_deploy_t dep;
+    uint32_t epoch;
+    void *push[MAX_PUSH];
+    char push_ep[MAX_PUSH][MSG_ENDPOINT_MAX + 1];
+    int n_push;
+    int route_push[MSG_MAX_ROUTES];      /* push socket of each route */
+    int is_header, is_tail;
+    int n_inputs;
+    size_t input_offset[MAX_INPUTS + 1]; /* floats into pending_t.buf */
+    wsession_t *sess;                    /* [n_seq] */
+    int n_seq, rr;
+    sendbuf_t send[SEND_BUFFERS];
+    size_t send_cap;
+    float *logits_copy;
+    int shutdown;
+} worker_t;
+
+void worker_opts_default(worker_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->listen = "tcp://127.0.0.1:*";
+    o->threads = 1;
+    o->isa = KERN_ISA_AUTO;
+    o->chunk = 64;
+    o->heartbeat_ms = 500;
+    o->timeout_ms = 15000;
+}
+
+static void logf_(const worker_t *w, const char *fmt, const char *detail)
+{
+    fprintf(stderr, "worker %s: %s%s\n", w->o->name, fmt, detail ? detail : "");
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void sendbuf_release(void *data, void *hint)
+{
+    (void)data;
+    atomic_store((atomic_int *)hint, 0);
+}
+
+/* A free pooled buffer of at least n bytes, or NULL (then the caller copies). */
+static sendbuf_t *sendbuf_take(worker_t *w, size_t n)
+{
+    for (int i = 0; i < SEND_BUFFERS; i++) {
+        sendbuf_t *s = &w->send[i];
+        int expected = 0;
+        if (s->cap >= n && atomic_compare_exchange_strong(&s->in_use, &expected, 1))
+            return s;
+    }
+    return NULL;
+}
+
+static int send_ctl(worker_t *w, const msg_t *m, err_t *err) { return net_send(w->ctl, NULL, 0, m, err); }
+
+static void send_error(worker_t *w, int code, const char *text)
+{
+    msg_t m;
+    msg_init(&m, MSG_ERROR);
+    m.epoch = w->epoch;
+    m.error.code = code;
+    snprintf(m.error.text, sizeof m.error.text, "%s", text);
+    err_t err;
+    if (send_ctl(w, &m, &err))
+        logf_(w, "cannot report an error: ", err.msg);
+}
+
+/* Pushes one output value (F32 rows) to a route's socket, converting to the wire dtype on the way. */
+static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_t value, const float *rows,
+                           uint32_t pos0, uint32_t n, uint32_t flags, err_t *err)
+{
+    const uint32_t width = (uint32_t)w->g->values[value].width;
+    const int f16 = w->dep.act_dtype == TYPE_F16;
+    const size_t bytes = (size_t)n * width * (f16 ? 2 : 4);
+    msg_t m;
+    msg_init(&m, MSG_ACTIVATION);
+    m.epoch = w->epoch;
+    m.session = s->id;
+    m.step = pos0;
+    m.flags = flags;
+    m.act = (msg_activation_t){.seq_slot = (uint32_t)(s - w->sess), .pos0 = pos0, .n_tokens = n,
+                               .value_id = value, .dtype = f16 ? TYPE_F16 : TYPE_F32, .width = width};
+    sendbuf_t *sb = sendbuf_take(w, bytes);
+    float *tmp = NULL;
+    void *dst = sb ? sb->buf : (tmp = malloc(bytes));   /* the pool is exhausted only under back-pressure */
+    if (!dst)
+        return err_set(err, ERR_NOMEM, "out of memory for an activation of %zu bytes", bytes);
+    if (f16)
+        for (size_t i = 0; i < (size_t)n * width; i++)
+            ((uint16_t *)dst)[i] = f32_to_f16(rows[i]);
+    else
+        memcpy(dst, rows, bytes);
+    m.data = dst;
+    m.data_len = bytes;
+    int rc = sb ? net_send_zc(sock, NULL, 0, &m, sendbuf_release, &sb->in_use, err) : net_send(sock, NULL, 0, &m, err);
+    free(tmp);
+    return rc;
+}
+
+/* ---- deployment ------------------------------------------------------------ */
+
+static void undeploy(worker_t *w)
+{
+    for (int i = 0; i < w->n_push; i++)
+        net_close(&w->push[i]);
+    w->n_push = 0;
+    for (int s = 0; w->sess && s < w->n_seq; s++) {
+        samp_destroy(&w->sess[s].samp);
+        free(w->sess[s].prompt);
+        free(w->sess[s].history);
+        for (int p = 0; p < PENDING_PER_SLOT; p++)
+            free(w->sess[s].pend[p].buf);
+    }
+    free(w->sess);
+    w->sess = NULL;
+    w->n_seq = 0;
+    free(w->logits_copy);
+    w->logits_copy = NULL;
+    exec_destroy(&w->ex);
+}
+
+static int push_for(worker_t *w, const msg_route_t *r, err_t *err)
+{
+    for (int i = 0; i < w->n_push; i++)
+        if (!strcmp(w->push_ep[i], r->endpoint))
+            return i;
+    if (w->n_push == MAX_PUSH)
+        return err_set(err, ERR_RANGE, "more than %d destinations", MAX_PUSH);
+    int rc = net_push_connect(w->zctx, r->endpoint, NULL, &w->push[w->n_push], err);
+    if (rc)
+        return rc;
+    snprintf(w->push_ep[w->n_push], sizeof w->push_ep[0], "%s", r->endpoint);
+    return w->n_push++;
+}
+
+static int deploy(worker_t *w, const msg_t *m, err_t *err)
+{
+    const msg_deploy_t *d = &m->deploy;
+    undeploy(w);
+    if (memcmp(d->model_hash, w->hash, 32) != 0)
+        return err_set(err, ERR_STATE, "model hash mismatch: this device's %s is not the coordinator's model",
+                       w->o->model_path);
+    if ((int)d->unit_end > w->seg->n_units)
+        return err_set(err, ERR_RANGE, "unit range %u-%u exceeds the model's %d units", d->unit_begin, d->unit_end,
+                       w->seg->n_units);
+    if (d->act_dtype != TYPE_F32 && d->act_dtype != TYPE_F16)
+        return err_set(err, ERR_UNSUP, "activation dtype %u: this worker sends F32 or F16", d->act_dtype);
+    exec_params_t p;
+    exec_params_default(&p, w->m);
+    p.seg = w->seg;
+    p.unit_begin = (int)d->unit_begin;
+    p.unit_end = (int)d->unit_end;
+    p.n_threads = (int)d->threads;
+    p.n_ctx = (int)d->n_ctx;
+    p.n_seq = (int)d->n_seq;
+    p.max_batch = w->o->chunk;
+    p.isa = w->o->isa;
+    int rc = exec_create(w->m, &p, &w->ex, err);
+    if (rc)
+        return rc;
+    w->dep = *d;
+    w->epoch = m->epoch;
+    w->is_header = exec_needs_tokens(w->ex);
+    w->is_tail = exec_has_logits(w->ex);
+    w->n_inputs = exec_n_inputs(w->ex);
+    if (w->n_inputs > MAX_INPUTS)
+        return err_set(err, ERR_RANGE, "stage needs %d inputs, at most %d supported", w->n_inputs, MAX_INPUTS);
+    const int batch = exec_params(w->ex)->max_batch;
+    w->input_offset[0] = 0;
+    for (int i = 0; i < w->n_inputs; i++)
+        w->input_offset[i + 1] =
+            w->input_offset[i] + (size_t)batch * w->g->values[exec_input_value(w->ex, i)].width;
+    for (uint32_t r = 0; r < d->n_routes; r++) {
+        int k = push_for(w, &d->routes[r], err);
+        if (k < 0)
+            return k;
+        w->route_push[r] = k;
+    }
+    w->n_seq = (int)d->n_seq;
+    w->sess = calloc((size_t)w->n_seq, sizeof *w->sess);
+    size_t widest = 1;
+    for (int i = 0; i < exec_n_outputs(w->ex); i++)
+        if ((size_t)w->g->values[exec_output(w->ex, i).value].width > widest)
+            widest = (size_t)w->g->values[exec_output(w->ex, i).value].width;
+    size_t need = (size_t)batch * widest * sizeof(float);
+    if (w->send_cap < need) {
+        for (int i = 0; i < SEND_BUFFERS; i++) {
+            while (atomic_load(&w->send[i].in_use))
+                usleep(100);   /* a previous deployment's frame still in flight */
+            free(w->send[i].buf);
+            w->send[i].buf = malloc(need);
+            w->send[i].cap = w->send[i].buf ? need : 0;
+        }
+        w->send_cap = need;
+    }
+    if (w->is_tail)
+        w->logits_copy = malloc(w->m->hp.n_vocab * sizeof(float));
+    if (!w->sess || (w->is_tail && !w->logits_copy))
+        return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
+    return 0;
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+static void session_end(wsession_t *s)
+{
+    s->active = 0;
+    s->have_token = 0;
+    samp_destroy(&s->samp);
+    for (int p = 0; p < PENDING_PER_SLOT; p++)
+        s->pend[p].used = 0;
+}
+
+static int session_open(worker_t *w, const msg_t *m, err_t *err)
+{
+    const msg_session_open_t *o = &m->open;
+    if (!w->ex)
+        return err_set(err, ERR_STATE, "SESSION_OPEN before DEPLOY");
+    if ((int)o->seq_slot >= w->n_seq)
+        return err_set(err, ERR_RANGE, "sequence slot %u out of range (%d slots)", o->seq_slot, w->n_seq);
+    const int n_ctx = exec_params(w->ex)->n_ctx;
+    if ((int)o->n_tokens > n_ctx)
+        return err_set(err, ERR_RANGE, "prompt of %u tokens exceeds the context of %d", o->n_tokens, n_ctx);
+    wsession_t *s = &w->sess[o->seq_slot];
+    session_end(s);
+    exec_seq_clear(w->ex, (int)o->seq_slot);
+    s->id = m->session;
+    s->n_prompt = (int)o->n_tokens;
+    s->prompt_fed = s->n_past = s->n_gen = 0;
+    if (!s->prompt && !(s->prompt = malloc((size_t)n_ctx * sizeof *s->prompt)))
+        return err_set(err, ERR_NOMEM, "out of memory for a prompt");
+    for (uint32_t i = 0; i < o->n_tokens; i++) {
+        uint32_t id = msg_token_at(m, i);
+        if (id >= w->m->hp.n_vocab)
+            return err_set(err, ERR_RANGE, "prompt token %u at %u: vocabulary has %u tokens", id, i, w->m->hp.n_vocab);
+        s->prompt[i] = (int32_t)id;
+    }
+    if (w->is_tail) {
+        samp_params_t sp;
+        samp_params_default(&sp);
+        sp.temp = o->temp;
+        sp.top_k = (int32_t)o->top_k;
+        sp.top_p = o->top_p;
+        sp.min_p = 0.0f;
+        sp.seed = o->seed;
+        int rc = samp_create(&sp, (int32_t)w->m->hp.n_vocab, &s->samp, err);
+        if (rc)
+            return rc;
+        if (!s->history && !(s->history = malloc((size_t)n_ctx * sizeof *s->history)))
+            return err_set(err, ERR_NOMEM, "out of memory for a history");
+        memcpy(s->history, s->prompt, (size_t)s->n_prompt * sizeof *s->history);
+        s->n_hist = s->n_prompt;
+        s->n_predict = (int)o->n_predict;
+        s->want_logits = (m->flags & RING_OPEN_WANT_LOGITS) != 0;
+    }
+    s->active = 1;
+    return 0;
+}
+
+/* ---- running a batch ------------------------------------------------------------ */
+
+static int send_token(worker_t *w, wsession_t *s, int32_t id, uint32_t flags, err_t *err)
+{
+    msg_t m;
+    msg_init(&m, MSG_TOKEN);
+    m.epoch = w->epoch;
+    m.session = s->id;
+    m.step = (uint64_t)s->n_gen;
+    m.flags = flags;
+    m.token = (msg_token_t){.token = (uint32_t)id, .seq_slot = (uint32_t)(s - w->sess)};
+    int rc = send_ctl(w, &m, err);   /* the coordinator streams it to the client */
+    if (rc)
+        return rc;
+    if (w->is_header) {              /* a one-stage ring: the header is the tail */
+        if (!(flags & RING_TOKEN_FINAL)) {
+            s->have_token = 1;
+            s->token = id;
+        }
+        return 0;
+    }
+    for (uint32_t r = 0; r < w->dep.n_routes; r++)
+        if (w->dep.routes[r].value_id == MSG_VALUE_TOKEN && (rc = net_send(w->push[w->route_push[r]], NULL, 0, &m, err)))
+            return rc;
+    return 0;
+}
+
+static int sample_and_send(worker_t *w, wsession_t *s, err_t *err)
+{
+    const float *logits = exec_logits(w->ex);
+    int32_t id = samp_sample(s->samp, logits, s->history, (size_t)s->n_hist);
+    if (id < 0 || (uint32_t)id >= w->m->hp.n_vocab)
+        return err_set(err, ERR_STATE, "sampler returned %d", id);
+    s->history[s->n_hist++] = id;
+    s->n_gen++;
+    const int n_ctx = exec_params(w->ex)->n_ctx;
+    int final = s->n_gen >= s->n_predict || (w->tok && tok_is_eog(w->tok, id)) || s->n_hist >= n_ctx;
+    if (final && s->want_logits) {
+        msg_t m;
+        msg_init(&m, MSG_ACTIVATION);
+        m.epoch = w->epoch;
+        m.session = s->id;
+        m.step = (uint64_t)s->n_gen;
+        m.act = (msg_activation_t){.seq_slot = (uint32_t)(s - w->sess), .pos0 = (uint32_t)(s->n_hist - 1),
+                                   .n_tokens = 1, .value_id = (uint32_t)w->g->logits, .dtype = TYPE_F32,
+                                   .width = w->m->hp.n_vocab};
+        m.data = logits;
+        m.data_len = w->m->hp.n_vocab * sizeof(float);
+        int rc = send_ctl(w, &m, err);
+        if (rc)
+            return rc;
+    }
+    return send_token(w, s, id, final ? RING_TOKEN_FINAL : 0, err);
+}
+
+static int run_batch(worker_t *w, wsession_t *s, uint32_t pos0, uint32_t n, const int32_t *tokens,
+                     const exec_tensor_t *inputs, int n_inputs, uint32_t flags, err_t *err)
+{
+    exec_batch_t b = {.seq = (int)(s - w->sess), .pos0 = (int)pos0, .n_tokens = (int)n, .tokens = tokens,
+                      .inputs = inputs, .n_inputs = n_inputs, .n_logits = 1};
+    int rc = exec_run(w->ex, &b, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < exec_n_outputs(w->ex); i++) {
+        exec_tensor_t out = exec_output(w->ex, i);
+        for (uint32_t r = 0; r < w->dep.n_routes; r++)
+            if (w->dep.routes[r].value_id == (uint32_t)out.value &&
+                (rc = push_activation(w, w->push[w->route_push[r]], s, (uint32_t)out.value, out.data, pos0, n,
+                                      flags, err)))
+                return rc;
+    }
+    if (w->is_tail && (flags & RING_ACT_SAMPLE))
+        return sample_and_send(w, s, err);
+    return 0;
+}
+
+/* 1 if some session has a prompt chunk or a decode step waiting at the header. */
+static int header_has_work(const worker_t *w)
+{
+    if (!w->ex || !w->is_header)
+        return 0;
+    for (int k = 0; k < w->n_seq; k++) {
+        const wsession_t *s = &w->sess[k];
+        if (s->active && (s->prompt_fed < s->n_prompt || s->have_token))
+            return 1;
+    }
+    return 0;
+}
+
+/* One prompt chunk or one decode step of one session, round-robin. Returns 1 if it did something. */
+static int header_step(worker_t *w, err_t *err, int *rc)
+{
+    if (!w->ex || !w->is_header)
+        return 0;
+    for (int k = 0; k < w->n_seq; k++) {
+        wsession_t *s = &w->sess[(w->rr + k) % w->n_seq];
+        if (!s->active)
+            continue;
+        if (s->prompt_fed < s->n_prompt) {
+            int n = s->n_prompt - s->prompt_fed;
+            if (n > w->o->chunk)
+                n = w->o->chunk;
+            uint32_t flags = s->prompt_fed + n == s->n_prompt ? RING_ACT_SAMPLE : 0;
+            *rc = run_batch(w, s, (uint32_t)s->prompt_fed, (uint32_t)n, s->prompt + s->prompt_fed, NULL, 0, flags, err);
+            s->prompt_fed += n;
+            s->n_past = s->prompt_fed;
+        } else if (s->have_token) {
+            s->have_token = 0;
+            *rc = run_batch(w, s, (uint32_t)s->n_past, 1, &s->token, NULL, 0, RING_ACT_SAMPLE, err);
+            s->n_past++;
+        } else {
+            continue;
+        }
+        w->rr = (w->rr + k + 1) % w->n_seq;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- data messages ---------------------------------------------------------------- */
+
+static int input_index(const worker_t *w, uint32_t value)
+{
+    for (int i = 0; i < w->n_inputs; i++)
+        if ((uint32_t)exec_input_value(w->ex, i) == value)
+            return i;
+    return -1;
+}
+
+static void rows_to_f32(const msg_activation_t *a, const void *data, float *dst)
+{
+    size_t n = (size_t)a->n_tokens * a->width;
+    if (a->dtype == TYPE_F16)
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)data + 2 * i, 2);
+            dst[i] = f16_to_f32(h);
+        }
+    else
+        memcpy(dst, data, n * sizeof(float));
+}
+
+static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
+{
+    const msg_activation_t *a = &m->act;
+    if (!w->ex)
+        return err_set(err, ERR_STATE, "ACTIVATION before DEPLOY");
+    if (m->epoch != w->epoch)
+        return err_set(err, ERR_STATE, "ACTIVATION of epoch %u, deployed epoch %u", m->epoch, w->epoch);
+    if ((int)a->seq_slot >= w->n_seq || !w->sess[a->seq_slot].active || w->sess[a->seq_slot].id != m->session)
+        return err_set(err, ERR_STATE, "ACTIVATION for session %llu slot %u, which is not open here",
+                       (unsigned long long)m->session, a->seq_slot);
+    int in = input_index(w, a->value_id);
+    if (in < 0 || (uint32_t)w->g->values[a->value_id].width != a->width)
+        return err_set(err, ERR_PROTO, "ACTIVATION of value %u (width %u): not an input of units %u-%u",
+                       a->value_id, a->width, w->dep.unit_begin, w->dep.unit_end);
+    if ((int)a->n_tokens > exec_params(w->ex)->max_batch || (a->dtype != TYPE_F32 && a->dtype != TYPE_F16))
+        return err_set(err, ERR_PROTO, "ACTIVATION of %u tokens of dtype %u: at most %d tokens of F32 or F16",
+                       a->n_tokens, a->dtype, exec_params(w->ex)->max_batch);
+    wsession_t *s = &w->sess[a->seq_slot];
+    if (w->n_inputs == 1 && a->dtype == TYPE_F32) {   /* straight from the frame */
+        exec_tensor_t t = {.value = (int)a->value_id, .data = m->data};
+        return run_batch(w, s, a->pos0, a->n_tokens, NULL, &t, 1, m->flags, err);
+    }
+    pending_t *p = NULL, *free_p = NULL;
+    for (int i = 0; i < PENDING_PER_SLOT; i++) {
+        if (s->pend[i].used && s->pend[i].pos0 == a->pos0)
+            p = &s->pend[i];
+        else if (!s->pend[i].used && !free_p)
+            free_p = &s->pend[i];
+    }
+    if (!p) {
+        if (!free_p)
+            return err_set(err, ERR_RANGE, "session %llu: more than %d batches waiting for inputs",
+                           (unsigned long long)m->session, PENDING_PER_SLOT);
+        p = free_p;
+        if (!p->buf && !(p->buf = malloc(w->input_offset[w->n_inputs] * sizeof(float))))
+            return err_set(err, ERR_NOMEM, "out of memory for pending inputs");
+        p->used = 1;
+        p->pos0 = a->pos0;
+        p->n_tokens = a->n_tokens;
+        p->have = 0;
+        p->flags = 0;
+    }
+    if (p->n_tokens != a->n_tokens)
+        return err_set(err, ERR_PROTO, "inputs of batch at %u disagree on its size (%u, %u)", a->pos0, p->n_tokens,
+                       a->n_tokens);
+    rows_to_f32(a, m->data, p->buf + w->input_offset[in]);
+    p->have |= 1u << in;
+    p->flags |= m->flags;
+    if (p->have != (w->n_inputs == 32 ? 0xffffffffu : (1u << w->n_inputs) - 1))
+        return 0;
+    exec_tensor_t t[MAX_INPUTS];
+    for (int i = 0; i < w->n_inputs; i++)
+        t[i] = (exec_tensor_t){.value = exec_input_value(w->ex, i), .data = p->buf + w->input_offset[i]};
+    p->used = 0;
+    return run_batch(w, s, p->pos0, p->n_tokens, NULL, t, w->n_inputs, p->flags, err);
+}
+
+static int handle_token(worker_t *w, const msg_t *m, err_t *err)
+{
+    if (!w->ex || !w->is_header)
+        return err_set(err, ERR_STATE, "TOKEN at a stage that is not the header");
+    if ((int)m->token.seq_slot >= w->n_seq)
+        return err_set(err, ERR_RANGE, "TOKEN for slot %u out of range", m->token.seq_slot);
+    wsession_t *s = &w->sess[m->token.seq_slot];
+    if (!s->active || s->id != m->session)
+        return err_set(err, ERR_STATE, "TOKEN for session %llu, which is not open here", (unsigned long long)m->session);
+    if (m->token.token >= w->m->hp.n_vocab)
+        return err_set(err, ERR_RANGE, "TOKEN id %u out of the vocabulary", m->token.token);
+    if (m->flags & RING_TOKEN_FINAL) {
+        session_end(s);
+        return 0;
+    }
+    s->have_token = 1;
+    s->token = (int32_t)m->token.token;
+    return 0;
+}
+
+/* ---- control messages ----------------------------------------------------------- */
+
+static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err)
+{
+    msg_t m;
+    msg_init(&m, MSG_DEPLOY_ACK);
+    m.epoch = w->epoch;
+    m.session = session;
+    m.flags = flags;
+    m.ack.code = code;
+    snprintf(m.ack.text, sizeof m.ack.text, "%s", text ? text : "");
+    return send_ctl(w, &m, err);
+}
+
+static int handle_control(worker_t *w, const msg_t *m, err_t *err)
+{
+    err_t why;
+    err_clear(&why);
+    int rc;
+    switch (m->type) {
+    case MSG_WELCOME:
+    case MSG_HEARTBEAT:
+        return 0;
+    case MSG_DEPLOY:
+        rc = deploy(w, m, &why);
+        if (rc) {
+            logf_(w, "deploy failed: ", why.msg);
+            undeploy(w);
+        }
+        return ack(w, 0, 0, rc, rc ? why.msg : "", err);
+    case MSG_SESSION_OPEN:
+        rc = session_open(w, m, &why);
+        if (rc)
+            logf_(w, "session open failed: ", why.msg);
+        return ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);
+    case MSG_SESSION_CLOSE:
+        if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session)
+            session_end(&w->sess[m->close.seq_slot]);
+        return 0;
+    case MSG_SHUTDOWN:
+        w->shutdown = 1;
+        return 0;
+    default:
+        return err_set(err, ERR_PROTO, "unexpected %s on the control channel", msg_type_name(m->type));
+    }
+}
+
+static int handle_data(worker_t *w, const msg_t *m, err_t *err)
+{
+    switch (m->type) {
+    case MSG_ACTIVATION: return handle_activation(w, m, err);
+    case MSG_TOKEN: return handle_token(w, m, err);
+    default: return err_set(err, ERR_PROTO, "unexpected %s on the data channel", msg_type_name(m->type));
+    }
+}
+
+/* ---- setup and loop --------------------------------------------------------------- */
+
+static int hello(worker_t *w, err_t *err)
+{
+    msg_t m;
+    msg_init(&m, MSG_HELLO);
+    msg_hello_t *h = &m.hello;
+    h->proto_version = MSG_VERSION;
+    snprintf(h->device, sizeof h->device, "%s", w->o->name);
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    h->free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    h->cores = cores > 0 ? (uint32_t)cores : 1;
+    snprintf(h->cpu_features, sizeof h->cpu_features, "%s", kern_isa_name(kern_isa_best()));
+    snprintf(h->endpoint, sizeof h->endpoint, "%s", w->endpoint);
+    h->n_cached = 1;
+    memcpy(h->cached[0], w->hash, 32);
+    return send_ctl(w, &m, err);
+}
+
+static int setup(worker_t *w, err_t *err)
+{
+    int rc;
+    if ((rc = model_load(w->o->model_path, &w->m, err)))
+        return rc;
+    if ((rc = tok_create(w->m->gguf, &w->tok, err)))
+        w->tok = NULL;   /* no tokenizer: generation stops only at n_predict */
+    err_clear(err);
+    if ((rc = graph_build(w->m, &w->g, err)) || (rc = seg_build_default(w->g, &w->seg, err)))
+        return rc;
+    ring_model_hash(w->m, w->hash);
+    if ((rc = net_ctx_create(&w->zctx, err)) || (rc = net_pull_bind(w->zctx, w->o->listen, NULL, &w->data, err)) ||
+        (rc = net_endpoint(w->data, w->endpoint, sizeof w->endpoint, err)) ||
+        (rc = net_dealer_connect(w->zctx, w->o->coordinator, w->o->name, strlen(w->o->name), NULL, &w->ctl, err)))
+        return rc;
+    net_rx_init(&w->rx_ctl);
+    net_rx_init(&w->rx_data);
+    return hello(w, err);
+}
+
+static void teardown(worker_t *w)
+{
+    undeploy(w);
+    net_rx_fini(&w->rx_ctl);
+    net_rx_fini(&w->rx_data);
+    net_close(&w->ctl);
+    net_close(&w->data);
+    for (int i = 0; i < SEND_BUFFERS; i++) {
+        for (int spins = 0; atomic_load(&w->send[i].in_use) && spins < 1000; spins++)
+            usleep(1000);
+        free(w->send[i].buf);
+    }
+    net_ctx_destroy(&w->zctx);
+    seg_destroy(&w->seg);
+    graph_destroy(&w->g);
+    tok_destroy(&w->tok);
+    model_destroy(&w->m);
+}
+
+int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
+{
+    if (!o->coordinator || !o->model_path || !o->name || !o->name[0] || o->chunk < 1)
+        return err_set(err, ERR_INVAL, "worker needs --coordinator, --model and a name");
+    worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    w->o = o;
+    int rc = setup(w, err);
+    w->last_heard = w->next_heartbeat = net_now_ms();
+    while (rc == 0 && !w->shutdown && !(stop && *stop)) {
+        int busy = header_has_work(w);
+        void *socks[2] = {w->ctl, w->data};
+        uint32_t ready = 0;
+        int wrc = net_wait(socks, 2, busy ? 0 : 50, &ready, err);
+        if (wrc && wrc != ERR_TIMEOUT) {
+            rc = wrc;
+            break;
+        }
+        err_t why;
+        msg_t m;
+        for (int k = 0; k < 64 && (ready & 1); k++) {   /* control first: deploys and session opens */
+            int r = net_recv(w->ctl, &w->rx_ctl, 0, &m, &w->stats, &why);
+            if (r == ERR_TIMEOUT)
+                break;
+            if (r == ERR_IO) {
+                rc = err_set(err, ERR_IO, "control socket: %s", why.msg);
+                break;
+            }
+            w->last_heard = net_now_ms();
+            if (r == 0)
+                r = handle_control(w, &m, &why);
+            if (r)
+                logf_(w, "control: ", why.msg);
+        }
+        for (int k = 0; k < 64 && (ready & 2) && rc == 0; k++) {
+            int r = net_recv(w->data, &w->rx_data, 0, &m, &w->stats, &why);
+            if (r == ERR_TIMEOUT)
+                break;
+            if (r == ERR_IO) {
+                rc = err_set(err, ERR_IO, "data socket: %s", why.msg);
+                break;
+            }
+            if (r == 0)
+                r = handle_data(w, &m, &why);
+            if (r) {
+                logf_(w, "dropped a data message: ", why.msg);
+                if (r != ERR_PROTO && r != ERR_STATE && r != ERR_RANGE)
+                    send_error(w, r, why.msg);
+            }
+        }
+        int step_rc = 0;
+        if (rc == 0 && header_step(w, &why, &step_rc) && step_rc) {
+            logf_(w, "header step failed: ", why.msg);
+            send_error(w, step_rc, why.msg);
+        }
+        int64_t now = net_now_ms();
+        if (now >= w->next_heartbeat) {
+            msg_t hb;
+            msg_init(&hb, MSG_HEARTBEAT);
+            hb.heartbeat.seq = ++w->heartbeat_seq;
+            send_ctl(w, &hb, &why);
+            w->next_heartbeat = now + o->heartbeat_ms;
+        }
+        if (now - w->last_heard > o->timeout_ms)
+            rc = err_set(err, ERR_TIMEOUT, "no word from the coordinator at %s for %d ms", o->coordinator,
+                         o->timeout_ms);
+    }
+    teardown(w);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * worker.h — the `lingua worker` daemon: one device of the ring.
+ *
+ * It connects a DEALER to the coordinator and binds a PULL for data from its
+ * ring neighbours, says HELLO (free memory, cores, CPU features, data
+ * endpoint, the hash of the model file it holds), then serves:
+ *   DEPLOY        build an executor over the assigned unit range of its own
+ *                 copy of the model (verified by content hash), connect one
+ *                 PUSH per destination of its routes, acknowledge;
+ *   SESSION_OPEN  clear the sequence slot; the tail makes the session's
+ *                 sampler; the header takes the prompt and starts it;
+ *   ACTIVATION    when every input value of a batch is there, run the range
+ *                 and push each output straight to its consumer stage(s); the
+ *                 tail samples and sends the TOKEN to the header and the
+ *                 coordinator;
+ *   TOKEN         (header) feed the sampled id as the next step;
+ *   SHUTDOWN      leave.
+ * The header feeds prompts in chunks of at most `chunk` tokens and interleaves
+ * them with other sessions' work, so a long prompt never stalls the ring.  A
+ * malformed or unexpected message is counted, logged with its sender and
+ * dropped.  Every wait has a timeout; a coordinator silent for timeout_ms ends
+ * the worker with an error.
+ */
+#ifndef LL_NODE_WORKER_H
+#define LL_NODE_WORKER_H
+
+#include <signal.h>
+
+#include "tensor/kern.h"
+#include "util/err.h"
+
+typedef struct {
+    const char *coordinator;    /* tcp://HOST:PORT */
+    const char *listen;         /* data endpoint to bind, e.g. tcp://127.0.0.1:* */
+    const char *model_path;     /* this device's copy of the model */
+    const char *name;           /* device name (routing id) */
+    int threads;
+    kern_isa_t isa;
+    int chunk;                  /* prompt tokens per batch */
+    int heartbeat_ms;
+    int timeout_ms;             /* coordinator silence before giving up */
+    int verbose;
+} worker_opts_t;
+
+void worker_opts_default(worker_opts_t *o);
+
+/* Runs until SHUTDOWN (returns 0), *stop becomes non-zero (returns 0), or an
+ * error (the coordinator unreachable or silent, a socket failure). */
+int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err);
+
+#endif
