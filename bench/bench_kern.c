@@ -1,11 +1,13 @@
 /*
  * bench_kern.c — single-thread micro-benchmark of the kernel tables (not a test,
  * not built by CMake).  For every ISA this CPU supports it measures:
- *   - decode: y = W x with dot, row after row, over a ~100 MB weight matrix (far
- *     out of cache), reported as GB/s of weight bytes streamed, next to a plain
- *     memory read loop over the same buffer (the ceiling);
- *   - prompt: dot_x4 over a matrix that fits in L2, in GFLOP/s (2 flops per
- *     weight per activation row), next to four dot calls doing the same work.
+ *   - decode: y = W x over a ~100 MB weight matrix (far out of cache), reported as
+ *     GB/s of weight bytes streamed: with dot, row after row, and with dot_tile as
+ *     the matmul driver uses it (KERN_TILE_ROWS rows far apart: as many concurrent
+ *     read streams), next to a plain memory read loop over the same buffer (one
+ *     stream: not the ceiling once there are several);
+ *   - prompt: dot_tile (4 x 4 tiles) and dot_x4 over a matrix that fits in L2, in
+ *     GFLOP/s (2 flops per weight per activation row).
  * Each decode pass is preceded by a read-loop pass over the same bytes and the best of
  * each is reported, so both see the same conditions on a shared machine.
  * Build by hand against the library (or its objects), e.g. from the repository root:
@@ -44,21 +46,17 @@ static float rnd(void)
     return (float)((double)(rng_state >> 40) * 0x1p-23 - 1.0);
 }
 
-/* Fills buf with rows of the given type quantized from random floats (one 1 MB pattern,
- * repeated: the values do not matter for speed, the addresses do). */
+/* Fills buf with rows of the given type quantized from random floats.  Every row is
+ * its own: a repeated pattern would let a host that merges identical pages serve the
+ * "100 MB" from far fewer physical bytes. */
 static void fill_rows(uint32_t type, size_t n, unsigned char *buf, size_t rows)
 {
     size_t rb = type_row_bytes(type, n);
-    size_t pattern = ((size_t)1 << 20) / rb + 1;
     float *f = malloc(n * sizeof *f);
     for (size_t r = 0; r < rows; r++) {
-        if (r < pattern) {
-            for (size_t i = 0; i < n; i++)
-                f[i] = rnd();
-            quant_row(type, f, buf + r * rb, n);
-        } else {
-            memcpy(buf + r * rb, buf + (r % pattern) * rb, rb);
-        }
+        for (size_t i = 0; i < n; i++)
+            f[i] = rnd();
+        quant_row(type, f, buf + r * rb, n);
     }
     free(f);
 }
@@ -85,11 +83,12 @@ static double read_pass(const unsigned char *buf, size_t bytes)
     return (double)bytes / (now() - t0) * 1e-9;
 }
 
-/* Decode-like matvec over the big buffer: best GB/s of weight bytes over REPS passes,
- * each preceded by a pass of the read loop over the same bytes (best GB/s in *read),
- * so that both see the same machine conditions. */
+/* Decode-like matvec over the big buffer: best GB/s of weight bytes over REPS passes
+ * with dot (returned) and with dot_tile over KERN_TILE_ROWS streams (*tiled), each
+ * preceded by a pass of the read loop over the same bytes (best GB/s in *read), so
+ * that all see the same machine conditions. */
 static double bench_decode(const kern_table_t *t, uint32_t type, size_t n, unsigned char *big, float *y,
-                           double *read)
+                           double *read, double *tiled)
 {
     const kern_matvec_t *mv = kern_matvec_for(t, type);
     size_t rb = type_row_bytes(type, n);
@@ -101,6 +100,8 @@ static double bench_decode(const kern_table_t *t, uint32_t type, size_t n, unsig
     mv->act_from_f32(xf, x, n);
     double best = 0;
     *read = 0;
+    *tiled = 0;
+    const size_t run = rows / KERN_TILE_ROWS;
     for (int rep = 0; rep < REPS; rep++) {
         double r = read_pass(big, rows * rb);
         *read = r > *read ? r : *read;
@@ -109,15 +110,24 @@ static double bench_decode(const kern_table_t *t, uint32_t type, size_t n, unsig
             mv->dot(n, big + row * rb, x, &y[row]);
         double g = (double)(rows * rb) / (now() - t0) * 1e-9;
         best = g > best ? g : best;
+        t0 = now();
+        for (size_t i = 0; i < run; i++) {
+            float out[KERN_TILE_ROWS];
+            mv->dot_tile(n, big + i * rb, run * rb, KERN_TILE_ROWS, x, 0, 1, out, 1);
+            for (int k = 0; k < KERN_TILE_ROWS; k++)
+                y[k * run + i] = out[k];
+        }
+        g = (double)(run * KERN_TILE_ROWS * rb) / (now() - t0) * 1e-9;
+        *tiled = g > *tiled ? g : *tiled;
     }
     free(x);
     free(xf);
     return best;
 }
 
-/* Prompt-like: dot_x4 (and 4x dot) over `rows` rows that stay in cache; GFLOP/s. */
+/* Prompt-like: 4 x 4 dot_tile (and dot_x4) over `rows` rows that stay in cache; GFLOP/s. */
 static void bench_prompt(const kern_table_t *t, uint32_t type, size_t n, const unsigned char *w, size_t rows,
-                         double *gf_x4, double *gf_dot)
+                         double *gf_tile, double *gf_x4)
 {
     const kern_matvec_t *mv = kern_matvec_for(t, type);
     size_t rb = type_row_bytes(type, n), xb = type_row_bytes(mv->act_type, n);
@@ -131,29 +141,30 @@ static void bench_prompt(const kern_table_t *t, uint32_t type, size_t n, const u
     float out[4];
     volatile float sink = 0;
     const int iters = (int)(2e8 / (double)(n * rows)) + 1;   /* ~1e9 flops per timing */
-    double best4 = 1e9, best1 = 1e9;
+    float tile[4 * 4];
+    double best4 = 1e9, best_tile = 1e9;
+    rows &= ~(size_t)3;
     for (int rep = 0; rep < REPS; rep++) {
         double t0 = now();
+        for (int it = 0; it < iters; it++)
+            for (size_t r = 0; r < rows; r += 4) {
+                mv->dot_tile(n, w + r * rb, rb, 4, x, xb, 4, tile, 4);
+                sink += tile[0];
+            }
+        double t1 = now();
         for (int it = 0; it < iters; it++)
             for (size_t r = 0; r < rows; r++) {
                 mv->dot_x4(n, w + r * rb, x, xb, out);
                 sink += out[0];
             }
-        double t1 = now();
-        for (int it = 0; it < iters; it++)
-            for (size_t r = 0; r < rows; r++)
-                for (int j = 0; j < 4; j++) {
-                    mv->dot(n, w + r * rb, x + j * xb, &out[j]);
-                    sink += out[j];
-                }
         double t2 = now();
-        best4 = t1 - t0 < best4 ? t1 - t0 : best4;
-        best1 = t2 - t1 < best1 ? t2 - t1 : best1;
+        best_tile = t1 - t0 < best_tile ? t1 - t0 : best_tile;
+        best4 = t2 - t1 < best4 ? t2 - t1 : best4;
     }
     (void)sink;
     double flops = 2.0 * (double)n * 4.0 * (double)rows * iters;
+    *gf_tile = flops / best_tile * 1e-9;
     *gf_x4 = flops / best4 * 1e-9;
-    *gf_dot = flops / best1 * 1e-9;
     free(x);
     free(xf);
 }
@@ -173,9 +184,10 @@ int main(int argc, char **argv)
     if (!big || !y)
         return 1;
     memset(big, 1, BIG_BYTES);
-    printf("decode: dot over a %zu MB matrix, GB/s of weights (plain read loop over the same bytes);\n"
-           "prompt: dot_x4 over ~512 KB of weights (in L2), GFLOP/s (four dot calls doing the same work)\n",
-           BIG_BYTES >> 20);
+    printf("decode: over a %zu MB matrix, GB/s of weights: dot row by row, dot_tile with %d streams "
+           "(plain read loop);\n"
+           "prompt: 4x4 dot_tile over ~512 KB of weights (in L2), GFLOP/s (dot_x4 doing the same work)\n",
+           BIG_BYTES >> 20, KERN_TILE_ROWS);
 
     for (int i = KERN_ISA_SCALAR; i <= KERN_ISA_NEON; i++) {
         kern_isa_t isa = (kern_isa_t)i;
@@ -189,14 +201,14 @@ int main(int argc, char **argv)
                 size_t n = sizes[si];
                 size_t rb = type_row_bytes(type, n);
                 fill_rows(type, n, big, BIG_BYTES / rb);
-                double read;
-                double gbs = bench_decode(&t, type, n, big, y, &read);
+                double read, tiled;
+                double gbs = bench_decode(&t, type, n, big, y, &read, &tiled);
                 size_t rows = ((size_t)512 << 10) / rb;   /* ~512 KB: in L2 */
-                double gx4, gdot;
-                bench_prompt(&t, type, n, big, rows, &gx4, &gdot);
-                printf("%-7s %-5s n=%-5zu decode %5.1f GB/s (read %5.1f, %3.0f%%) | prompt dot_x4 %5.1f GFLOP/s "
-                       "(4x dot %5.1f)\n",
-                       kern_isa_name(isa), type_name(type), n, gbs, read, 100.0 * gbs / read, gx4, gdot);
+                double gtile, gx4;
+                bench_prompt(&t, type, n, big, rows, &gtile, &gx4);
+                printf("%-7s %-5s n=%-5zu decode dot %5.1f, tile %5.1f GB/s (read %5.1f) | prompt tile %5.1f GFLOP/s "
+                       "(dot_x4 %5.1f)\n",
+                       kern_isa_name(isa), type_name(type), n, gbs, tiled, read, gtile, gx4);
             }
         }
     }

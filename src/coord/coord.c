@@ -12,6 +12,7 @@
 #include "net/transport.h"
 #include "node/ring.h"
 #include "tensor/types.h"
+#include "util/sha256.h"
 
 typedef struct {
     char name[MSG_NAME_MAX + 1];
@@ -146,6 +147,14 @@ const tok_t *coord_tok(const coord_t *c) { return c->tok; }
 const seg_t *coord_seg(const coord_t *c) { return c->seg; }
 int coord_n_workers(const coord_t *c) { return c->n_workers; }
 const char *coord_worker_name(const coord_t *c, int i) { return c->workers[i].name; }
+const char *coord_worker_endpoint(const coord_t *c, int i) { return c->workers[i].endpoint; }
+uint64_t coord_dropped(const coord_t *c)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < MSG_FAULT_COUNT; i++)
+        n += c->stats.dropped[i];
+    return n;
+}
 
 /* ---- messages in ----------------------------------------------------------- */
 
@@ -174,8 +183,28 @@ static int send_to(coord_t *c, int worker, const msg_t *m, err_t *err)
     return rc;
 }
 
+/* A worker without this model is told why and left out; the others go on. */
+static int refuse_worker(coord_t *c, const msg_t *m, err_t *err)
+{
+    char hex[65];
+    sha256_hex(c->hash, hex);
+    msg_t reply;
+    msg_init(&reply, MSG_ERROR);
+    reply.error.code = ERR_STATE;
+    snprintf(reply.error.text, sizeof reply.error.text,
+             "this coordinator serves %s (sha256 %.16s...); your model file differs: left out", c->o.model_path, hex);
+    fprintf(stderr, "coordinator: worker %s holds a different model: left out\n", m->hello.device);
+    int rc = net_send(c->router, c->rx.peer, c->rx.peer_len, &reply, err);
+    return rc == ERR_NOTFOUND ? 0 : rc;
+}
+
 static int register_worker(coord_t *c, const msg_t *m, err_t *err)
 {
+    int has_model = 0;
+    for (uint32_t i = 0; i < m->hello.n_cached; i++)
+        has_model |= memcmp(m->hello.cached[i], c->hash, 32) == 0;
+    if (!has_model)
+        return refuse_worker(c, m, err);
     worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
     if (!w) {
         if (c->n_workers == COORD_MAX_WORKERS)
@@ -190,8 +219,7 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     w->free_mem = m->hello.free_mem;
     w->cores = m->hello.cores;
     w->last_seen = net_now_ms();
-    for (uint32_t i = 0; i < m->hello.n_cached; i++)
-        w->has_model |= memcmp(m->hello.cached[i], c->hash, 32) == 0;
+    w->has_model = 1;
     msg_t reply;
     msg_init(&reply, MSG_WELCOME);
     reply.welcome.device_id = (uint32_t)(w - c->workers);

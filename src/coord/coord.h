@@ -11,7 +11,9 @@
  * know), and the tokens then stream back from the tail; coord_poll delivers
  * them to the session's callback.  Many sessions may be in flight at once.
  * Every wait has a deadline, and a worker silent past the liveness timeout is
- * reported as lost (an error, never a hang).
+ * reported as lost (an error, never a hang).  A worker whose model file differs
+ * (content hash) is told so and left out; malformed messages are counted,
+ * logged and dropped.
  */
 #ifndef LL_COORD_COORD_H
 #define LL_COORD_COORD_H
@@ -62,6 +64,9 @@ int coord_wait_workers(coord_t *c, int n, int timeout_ms, int (*check)(void *use
                        err_t *err);
 int coord_n_workers(const coord_t *c);
 const char *coord_worker_name(const coord_t *c, int i);
+const char *coord_worker_endpoint(const coord_t *c, int i);   /* its data (PULL) endpoint */
+/* Malformed messages received and dropped so far. */
+uint64_t coord_dropped(const coord_t *c);
 
 /* Deploys ranges[i] to worker i (ring order = worker order; empty ranges skip
  * the worker).  The ranges must cover all units in order.  Waits for every

@@ -20,13 +20,18 @@ void spawn_init(spawn_set_t *s)
 
 int spawn_start(spawn_set_t *s, char *const argv[], err_t *err)
 {
-    if (s->n == SPAWN_MAX)
-        return err_set(err, ERR_RANGE, "at most %d local workers", SPAWN_MAX);
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
         return err_set(err, ERR_IO, "cannot find this executable (/proc/self/exe): %s", strerror(errno));
     exe[len] = '\0';
+    return spawn_start_exe(s, exe, argv, err);
+}
+
+int spawn_start_exe(spawn_set_t *s, const char *exe, char *const argv[], err_t *err)
+{
+    if (s->n == SPAWN_MAX)
+        return err_set(err, ERR_RANGE, "at most %d local workers", SPAWN_MAX);
     pid_t pid;
     int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
     if (rc != 0)

@@ -19,8 +19,10 @@ typedef struct {
 } spawn_set_t;
 
 void spawn_init(spawn_set_t *s);
-/* Starts /proc/self/exe with argv (argv[0] is replaced by the executable's path). */
+/* Starts /proc/self/exe with argv. */
 int spawn_start(spawn_set_t *s, char *const argv[], err_t *err);
+/* Starts the given executable with argv. */
+int spawn_start_exe(spawn_set_t *s, const char *exe, char *const argv[], err_t *err);
 /* 0 while every child runs; else ERR_STATE naming the first that exited and how. */
 int spawn_check(spawn_set_t *s, err_t *err);
 /* SIGTERM, wait up to grace_ms, then SIGKILL; reaps all. */

@@ -92,8 +92,7 @@ typedef struct {
     int n_seq, rr;
     sendbuf_t send[SEND_BUFFERS];
     size_t send_cap;
-    float *logits_copy;
-    int shutdown;
+    int shutdown, refused;
 } worker_t;
 
 void worker_opts_default(worker_opts_t *o)
@@ -195,8 +194,6 @@ static void undeploy(worker_t *w)
     free(w->sess);
     w->sess = NULL;
     w->n_seq = 0;
-    free(w->logits_copy);
-    w->logits_copy = NULL;
     exec_destroy(&w->ex);
 }
 
@@ -274,9 +271,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
         }
         w->send_cap = need;
     }
-    if (w->is_tail)
-        w->logits_copy = malloc(w->m->hp.n_vocab * sizeof(float));
-    if (!w->sess || (w->is_tail && !w->logits_copy))
+    if (!w->sess)
         return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
     return 0;
 }
@@ -599,6 +594,9 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     case MSG_SHUTDOWN:
         w->shutdown = 1;
         return 0;
+    case MSG_ERROR:   /* the coordinator refuses this device: leave with its reason */
+        w->refused = 1;
+        return err_set(err, m->error.code < 0 ? m->error.code : ERR_STATE, "coordinator: %s", m->error.text);
     default:
         return err_set(err, ERR_PROTO, "unexpected %s on the control channel", msg_type_name(m->type));
     }
@@ -704,6 +702,10 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             w->last_heard = net_now_ms();
             if (r == 0)
                 r = handle_control(w, &m, &why);
+            if (r && w->refused) {
+                rc = err_set(err, r, "%s", why.msg);
+                break;
+            }
             if (r)
                 logf_(w, "control: ", why.msg);
         }

@@ -1,45 +1,44 @@
 /*
  * plan_milp.c — the planning problem of plan.h as a mixed-integer linear
- * program, solved exactly by GLPK (glp_intopt with presolve, branch and cut).
+ * program, solved exactly by GLPK (glp_intopt: presolve, branch and cut).
  *
- * Formulation: a plan is a path through the layered graph whose node (u, d)
- * means "unit u runs on device d"; the path starts at (0, h) and walks layer
- * by layer, either staying on its device or switching to another.  With
- * N devices, M units, boundary u between units u and u+1 (u < M-1):
- *   x[d][u]    binary   unit u on device d (x[h][0] = 1; 0 when unit u alone
- *                        exceeds d's memory)
- *   st[d][u]   in [0,1]  units u and u+1 both on d
- *   w[d][k][u] in [0,1]  unit u on d, unit u+1 on k != d: d's stage ends at u,
- *                        k's starts at u+1 (no variable for k = h: the header's
- *                        stage starts at 0)
+ * Formulation (stage arcs).  A plan is a path through a network whose nodes
+ * are E(a,d) "device d's stage starts at unit a" (a = 0 only for the header
+ * h, a >= 1 only for d != h) and X(b,d) "device d's stage ends before unit b":
+ *   y[d][a][b]  binary    stage arc E(a,d) -> X(b,d): d runs units [a,b); only
+ *                         for ranges that fit d's memory, so memory is exact
+ *                         (integer sums, no float tolerance)
+ *   w[d][k][b]  in [0,1]  transition X(b,d) -> E(b,k), k != d, k != h, b < M:
+ *                         d's stage is followed by k's, from unit b
  * rows
- *   out-flow   x[d][u]   = st[d][u] + Σ_k w[d][k][u]            (d, u < M-1)
- *   in-flow    x[k][u+1] = st[k][u] + Σ_d w[d][k][u]            (k, u < M-1)
- *   assign     Σ_d x[d][u] = 1                                  (u; implied, kept for the LP)
- *   once       Σ_{d,u} w[d][k][u] <= 1                          (k != h): at most one
- *              stage per device, so each device's units are contiguous
- *   memory     Σ_u mem[u]/cap_d x[d][u] <= 1 (+1e-9)            (d): a knapsack cut
- *   exact mem  start(d,a) + x[d][maxb(d,a)] <= 1                 (d, a with maxb < M)
- *              where start(d,a) = Σ_j w[j][d][a-1] (x[h][0] for a = 0) and
- *              maxb(d,a) is the first unit past the largest range from a that
- *              fits d: a stage starting at a cannot reach it.  These rows make
- *              memory exact in integers whatever GLPK's float tolerances.
- * With x integral, flow conservation forces st and w to 0/1 (exactly one
- * device holds each of units u and u+1), so only x is declared integer.  The
- * ring order needs no sub-tour constraints: stages follow unit order, and the
- * successor of d is the device of unit end_d.  Costs, with
- * hop(d,k,u) = latency[d][k] + out_bytes[u]/bandwidth[d][k] and
- * ret(d) = the return hop to the header (0 for d = h):
- *   load_d = Σ_u time[d][u] x[d][u] + Σ_{k,u} hop(d,k,u) w[d][k][u] + ret(d) x[d][M-1]
- *   latency:    minimise Σ_d load_d
- *   throughput: minimise T subject to T >= load_d for every d
- * (The header's ret is 0, so a single stage pays no hop; any other tail pays
- * its return hop.)  Costs are scaled so the largest coefficient is 1.
+ *   E(0,h)   Σ_b y[h][0][b] = 1                       (the path starts on the header)
+ *   E(a,k)   Σ_b y[k][a][b] = Σ_d w[d][k][a]          (a >= 1, k != h)
+ *   X(b,d)   Σ_a y[d][a][b] = Σ_k w[d][k][b]          (b < M; arcs with b = M end the path)
+ *   once     Σ_{a,b} y[d][a][b] <= 1                  (d != h): each device runs at most one stage
+ * With y integral the flow rows make w integral too, so only y is integer.
+ * Stages follow unit order, so no sub-tour constraints are needed: the
+ * successor of a stage is the one starting at its end.  Costs, with
+ * T_d(a,b) the sum of d's unit times over [a,b), hop(d,k,u) = latency[d][k] +
+ * out_bytes[u] / bandwidth[d][k] and ret(d) the return hop (0 for h, whose
+ * arc to M is the single-stage plan):
+ *   c(y[d][a][b]) = T_d(a,b) + (b = M ? ret(d) : 0),   c(w[d][k][b]) = hop(d,k,b-1)
+ *   latency:     minimise Σ c(y) y + Σ c(w) w
+ *   throughput:  minimise Θ subject to, for every device d,
+ *                Θ >= Σ_{a,b} c(y[d][a][b]) y[d][a][b] + Σ_{k,b} c(w[d][k][b]) w[d][k][b]
+ *                and, for every unit u (a valid cut: exactly one stage covers u),
+ *                Θ >= Σ_{d, a <= u < b} (c(y[d][a][b]) + minhop(d,b)) y[d][a][b]
+ *                where minhop(d,b) = min_k c(w[d][k][b]) (0 for b = M): this
+ *                bounds the LP from below much better than the device rows.
+ * Exact pruning: a heuristic plan (greedy fills in two device orders and the
+ * header alone, evaluated by plan_eval) gives an upper bound U; an arc whose
+ * own cost lower bound (throughput: c(y) + minhop; latency: that plus the
+ * fastest possible time of every unit outside [a,b)) exceeds U (1 + 1e-9) can
+ * be in no optimal plan and is left out.  Costs are scaled so that U is 1.
  *
- * The plan is read from x (rounded), checked and re-evaluated by plan_eval,
- * so the reported objective is exact for the returned plan; optimality is
- * GLPK's (mip_gap 0, its default feasibility/optimality tolerances).  The
- * plan is optimal but not necessarily the canonical one of plan.h.
+ * The plan is read from y, checked and re-evaluated by plan_eval, so the
+ * reported objective is exact for the returned plan; optimality is GLPK's
+ * (mip_gap 0, default tolerances).  It is optimal, not necessarily the
+ * canonical plan of plan.h.
  */
 #include "plan/plan.h"
 
@@ -48,6 +47,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PRUNE_SLACK 1e-9
 
 /* Sparse matrix triplets, 1-based as GLPK wants (index 0 unused). */
 typedef struct {
@@ -59,6 +60,8 @@ typedef struct {
 static int trip_add(trip_t *t, int row, int col, double v)
 {
     if (t->n + 1 >= t->cap) {
+        if (t->cap > INT_MAX / 2)
+            return ERR_NOMEM;
         int cap = t->cap ? t->cap * 2 : 4096;
         int *ia = realloc(t->ia, (size_t)cap * sizeof *ia);
         if (ia) t->ia = ia;
@@ -78,24 +81,34 @@ static int trip_add(trip_t *t, int row, int col, double v)
 }
 
 typedef struct {
+    int d, a, b;
+    double cost;      /* c(y), unscaled */
+    double cut;       /* c(y) + minhop(d,b), unscaled */
+    int col;
+} arc_t;
+
+typedef struct {
     const plan_problem_t *p;
+    int n, m, h, thr;
+    double *pre;      /* [N][M+1] prefix sums of unit times */
+    int *maxb;        /* [N][M] first unit past the largest range from a that fits d */
+    double *minhop;   /* [N][M+1] cheapest hop out of d's stage ending before b (INFINITY: none) */
+    double upper;     /* U, the heuristic plan's objective */
+    arc_t *arcs;
+    int n_arcs;
+    int *wcol;        /* [N][N][M] column of w[d][k][b], 0 if absent */
+    int *first_arc;   /* [N][M+1] index into arcs of the first arc starting at (d, a), arcs sorted by (d, a) */
     glp_prob *lp;
     trip_t t;
-    int n, m, h;
-    int *xcol;    /* [N*M] */
-    int *stcol;   /* [N*(M-1)] */
-    int *wcol;    /* [N*N*(M-1)], 0 where absent */
-    int *maxb;    /* [N*M] */
-    int tcol;     /* T, throughput only */
-    double scale; /* cost multiplier */
+    int theta;        /* column of Θ */
+    double scale;
     int oom;
 } milp_t;
 
-static int add_row(milp_t *mp, int type, double lb, double ub)
+static double stage_time(const milp_t *mp, int d, int a, int b)
 {
-    int r = glp_add_rows(mp->lp, 1);
-    glp_set_row_bnds(mp->lp, r, type, lb, ub);
-    return r;
+    const double *pd = mp->pre + (size_t)d * (mp->m + 1);
+    return pd[b] - pd[a];
 }
 
 /* Adds a matrix element; absent columns (0) and zeros are skipped. */
@@ -105,168 +118,305 @@ static void put(milp_t *mp, int row, int col, double v)
         mp->oom = 1;
 }
 
-/* Adds a column of the given kind (GLP_BV, GLP_CV) and bound type (kind first:
- * glp_set_col_kind resets the bounds of a binary). */
+static int add_row(milp_t *mp, int type, double lb, double ub)
+{
+    int r = glp_add_rows(mp->lp, 1);
+    glp_set_row_bnds(mp->lp, r, type, lb, ub);
+    return r;
+}
+
 static int add_col(milp_t *mp, int kind, int type, double lb, double ub, double cost)
 {
     int c = glp_add_cols(mp->lp, 1);
-    glp_set_col_kind(mp->lp, c, kind);
+    glp_set_col_kind(mp->lp, c, kind);   /* first: it resets a binary's bounds */
     glp_set_col_bnds(mp->lp, c, type, lb, ub);
     glp_set_obj_coef(mp->lp, c, cost);
     return c;
 }
 
-static void compute_maxb(milp_t *mp)
+/* ---- heuristic upper bound ------------------------------------------------ */
+
+/* Greedy for a fixed device order: each device takes the longest range from
+ * the current unit that fits its memory and, for limit < INFINITY, whose cost
+ * (time plus the hop to the next device in order) stays within limit.  The
+ * farthest reach grows with limit, so bisection on limit is sound. */
+static int greedy(const milp_t *mp, const int *order, double limit, plan_t *out)
 {
     const plan_problem_t *p = mp->p;
-    for (int d = 0; d < mp->n; d++)
-        for (int a = 0; a < mp->m; a++) {
-            uint64_t used = 0;
-            int b = a;
-            while (b < mp->m && used + p->unit_mem[b] <= p->dev_mem[d])
-                used += p->unit_mem[b++];
-            mp->maxb[d * mp->m + a] = b;
+    int m = mp->m, a = 0, ns = 0;
+    for (int i = 0; i < mp->n && a < m; i++) {
+        int d = order[i], nxt = i + 1 < mp->n ? order[i + 1] : -1, best = a;
+        for (int b = a + 1; b <= mp->maxb[d * m + a]; b++) {
+            double hop = b == m ? plan_return_cost(p, d) : nxt >= 0 ? plan_hop_cost(p, d, nxt, b - 1) : INFINITY;
+            if (ns == 0 && b == m)
+                hop = 0.0;
+            if (stage_time(mp, d, a, b) + hop <= limit)
+                best = b;
         }
+        if (best == a)
+            return -1;
+        out->stage[ns++] = (plan_stage_t){.device = d, .start = a, .end = best};
+        a = best;
+    }
+    out->n_stages = ns;
+    return a == m ? 0 : -1;
 }
 
-static double max_cost(const plan_problem_t *p)
+static void consider(const milp_t *mp, const plan_t *cand, plan_t *best)
 {
-    double ref = 0.0;
-    int n = p->n_dev, m = p->n_units;
-    for (size_t i = 0; i < (size_t)n * m; i++)
-        ref = fmax(ref, p->time[i]);
-    for (int d = 0; d < n; d++) {
-        ref = fmax(ref, plan_return_cost(p, d));
-        for (int k = 0; k < n; k++)
-            for (int u = 0; k != d && u + 1 < m; u++)
-                ref = fmax(ref, plan_hop_cost(p, d, k, u));
+    plan_t c = *cand;
+    if (plan_eval(mp->p, &c, &c.objective, NULL, NULL) == 0 && c.objective < best->objective)
+        *best = c;
+}
+
+static double heuristic_bound(const milp_t *mp)
+{
+    const plan_problem_t *p = mp->p;
+    int n = mp->n, m = mp->m;
+    int order[2][PLAN_MAX_DEVICES];
+    double total[PLAN_MAX_DEVICES];
+    for (int d = 0; d < n; d++)
+        total[d] = stage_time(mp, d, 0, m);
+    /* Order 0: header, then by index; order 1: header, then fastest first. */
+    for (int o = 0; o < 2; o++) {
+        int k = 0;
+        order[o][k++] = mp->h;
+        for (int d = 0; d < n; d++)
+            if (d != mp->h)
+                order[o][k++] = d;
     }
-    return ref;
+    for (int i = 2; i < n; i++)
+        for (int j = i; j > 1 && total[order[1][j]] < total[order[1][j - 1]]; j--) {
+            int t = order[1][j];
+            order[1][j] = order[1][j - 1];
+            order[1][j - 1] = t;
+        }
+    plan_t best = {.objective = INFINITY}, cand;
+    for (int o = 0; o < 2; o++) {
+        if (greedy(mp, order[o], INFINITY, &cand) != 0)
+            continue;   /* memory alone defeats this order */
+        consider(mp, &cand, &best);
+        double lo = 0.0, hi = cand.objective;
+        for (int it = 0; it < 40 && p->objective == PLAN_THROUGHPUT; it++) {
+            double mid = 0.5 * (lo + hi);
+            if (greedy(mp, order[o], mid, &cand) == 0) {
+                consider(mp, &cand, &best);
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+    }
+    return best.objective;
+}
+
+/* ---- model ---------------------------------------------------------------- */
+
+static int prepare(milp_t *mp, err_t *err)
+{
+    const plan_problem_t *p = mp->p;
+    int n = mp->n, m = mp->m;
+    mp->pre = malloc((size_t)n * (m + 1) * sizeof *mp->pre);
+    mp->maxb = malloc((size_t)n * m * sizeof *mp->maxb);
+    mp->minhop = malloc((size_t)n * (m + 1) * sizeof *mp->minhop);
+    mp->wcol = calloc((size_t)n * n * m, sizeof *mp->wcol);
+    mp->first_arc = calloc((size_t)n * (m + 1) + 1, sizeof *mp->first_arc);
+    if (!mp->pre || !mp->maxb || !mp->minhop || !mp->wcol || !mp->first_arc)
+        return err_set(err, ERR_NOMEM, "milp: out of memory for %d devices x %d units", n, m);
+    for (int d = 0; d < n; d++) {
+        double *pd = mp->pre + (size_t)d * (m + 1);
+        pd[0] = 0.0;
+        for (int u = 0; u < m; u++)
+            pd[u + 1] = pd[u] + p->time[(size_t)d * m + u];
+        for (int a = 0; a < m; a++) {
+            uint64_t used = 0;
+            int b = a;
+            while (b < m && used + p->unit_mem[b] <= p->dev_mem[d])
+                used += p->unit_mem[b++];
+            mp->maxb[d * m + a] = b;
+        }
+    }
+    for (int d = 0; d < n; d++)
+        for (int b = 0; b <= m; b++) {
+            double best = b == m ? 0.0 : INFINITY;
+            for (int k = 0; k < n && b > 0 && b < m; k++)
+                if (k != d && k != mp->h && mp->maxb[k * m + b] > b && plan_hop_cost(p, d, k, b - 1) < best)
+                    best = plan_hop_cost(p, d, k, b - 1);
+            mp->minhop[d * (m + 1) + b] = best;
+        }
+    return 0;
+}
+
+/* Lists the stage arcs that survive memory and the bound U, sorted by (d, a). */
+static int list_arcs(milp_t *mp, err_t *err)
+{
+    const plan_problem_t *p = mp->p;
+    int n = mp->n, m = mp->m;
+    double *minsum = malloc((size_t)(m + 1) * sizeof *minsum);   /* prefix sums of the fastest time per unit */
+    if (!minsum)
+        return err_set(err, ERR_NOMEM, "milp: out of memory");
+    minsum[0] = 0.0;
+    for (int u = 0; u < m; u++) {
+        double t = INFINITY;
+        for (int d = 0; d < n; d++)
+            t = fmin(t, p->time[(size_t)d * m + u]);
+        minsum[u + 1] = minsum[u] + t;
+    }
+    double limit = mp->upper + PRUNE_SLACK * mp->upper;
+    for (int pass = 0; pass < 2; pass++) {
+        int count = 0;
+        for (int d = 0; d < n; d++)
+            for (int a = 0; a <= m; a++) {
+                mp->first_arc[d * (m + 1) + a] = count;   /* a = m closes d's list */
+                if (a == m || (d == mp->h) != (a == 0))
+                    continue;
+                for (int b = a + 1; b <= mp->maxb[d * m + a]; b++) {
+                    double mh = mp->minhop[d * (m + 1) + b];
+                    if (mh == INFINITY)
+                        continue;   /* nobody can follow d from unit b */
+                    double cost = stage_time(mp, d, a, b) + (b == m ? plan_return_cost(p, d) : 0.0);
+                    double lb = cost + mh;
+                    if (!mp->thr)
+                        lb += minsum[a] + (minsum[m] - minsum[b]);
+                    if (lb > limit)
+                        continue;
+                    if (pass == 1)
+                        mp->arcs[count] = (arc_t){.d = d, .a = a, .b = b, .cost = cost, .cut = cost + mh};
+                    count++;
+                }
+            }
+        mp->first_arc[n * (m + 1)] = count;
+        if (pass == 0) {
+            mp->n_arcs = count;
+            mp->arcs = malloc(((size_t)count + 1) * sizeof *mp->arcs);
+            if (!mp->arcs) {
+                free(minsum);
+                return err_set(err, ERR_NOMEM, "milp: out of memory for %d stage arcs", count);
+            }
+        }
+    }
+    free(minsum);
+    return 0;
 }
 
 static void build(milp_t *mp)
 {
     const plan_problem_t *p = mp->p;
-    int n = mp->n, m = mp->m, h = mp->h, thr = p->objective == PLAN_THROUGHPUT;
+    int n = mp->n, m = mp->m, h = mp->h, thr = mp->thr;
+    double s = mp->scale;
     glp_set_obj_dir(mp->lp, GLP_MIN);
-    /* Columns. */
-    for (int d = 0; d < n; d++)
-        for (int u = 0; u < m; u++) {
-            int fits = p->unit_mem[u] <= p->dev_mem[d];
-            double ub = u == 0 ? (d == h) : fits;
-            double lb = u == 0 && d == h ? 1.0 : 0.0;
-            double cost = thr ? 0.0 : mp->scale * (p->time[(size_t)d * m + u] +
-                                                   (u == m - 1 ? plan_return_cost(p, d) : 0.0));
-            mp->xcol[d * m + u] = add_col(mp, GLP_BV, lb == ub ? GLP_FX : GLP_DB, lb, ub, cost);
-        }
-    for (int d = 0; d < n; d++)
-        for (int u = 0; u + 1 < m; u++)
-            mp->stcol[d * (m - 1) + u] = add_col(mp, GLP_CV, GLP_DB, 0.0, 1.0, 0.0);
+    for (int i = 0; i < mp->n_arcs; i++)
+        mp->arcs[i].col = add_col(mp, GLP_BV, GLP_DB, 0.0, 1.0, thr ? 0.0 : s * mp->arcs[i].cost);
+    /* w where both ends exist: some arc ends at (d, b) and some starts at (k, b). */
+    char *ends = calloc((size_t)n * (m + 1), 1);
+    if (!ends) {
+        mp->oom = 1;
+        return;
+    }
+    for (int i = 0; i < mp->n_arcs; i++)
+        ends[mp->arcs[i].d * (m + 1) + mp->arcs[i].b] = 1;
     for (int d = 0; d < n; d++)
         for (int k = 0; k < n; k++)
-            for (int u = 0; u + 1 < m; u++) {
-                if (k == d || k == h || p->unit_mem[u] > p->dev_mem[d] || p->unit_mem[u + 1] > p->dev_mem[k])
+            for (int b = 1; b < m; b++) {
+                if (k == d || k == h || !ends[d * (m + 1) + b] ||
+                    mp->first_arc[k * (m + 1) + b] == mp->first_arc[k * (m + 1) + b + 1])
                     continue;
-                double cost = thr ? 0.0 : mp->scale * plan_hop_cost(p, d, k, u);
-                mp->wcol[(d * n + k) * (m - 1) + u] = add_col(mp, GLP_CV, GLP_DB, 0.0, 1.0, cost);
+                double c = plan_hop_cost(p, d, k, b - 1);
+                if (thr && c > mp->upper + PRUNE_SLACK * mp->upper)
+                    continue;
+                mp->wcol[(d * n + k) * m + b] = add_col(mp, GLP_CV, GLP_DB, 0.0, 1.0, thr ? 0.0 : s * c);
             }
+    free(ends);
     if (thr)
-        mp->tcol = add_col(mp, GLP_CV, GLP_LO, 0.0, 0.0, 1.0);
-#define W(d, k, u) mp->wcol[((d) * n + (k)) * (m - 1) + (u)]
-    /* Flow conservation. */
-    for (int u = 0; u + 1 < m; u++)
-        for (int d = 0; d < n; d++) {
-            int r = add_row(mp, GLP_FX, 0.0, 0.0);
-            put(mp, r, mp->xcol[d * m + u], 1.0);
-            put(mp, r, mp->stcol[d * (m - 1) + u], -1.0);
-            for (int k = 0; k < n; k++)
-                if (k != d)
-                    put(mp, r, W(d, k, u), -1.0);
-            r = add_row(mp, GLP_FX, 0.0, 0.0);
-            put(mp, r, mp->xcol[d * m + u + 1], 1.0);
-            put(mp, r, mp->stcol[d * (m - 1) + u], -1.0);
-            for (int j = 0; j < n; j++)
-                if (j != d)
-                    put(mp, r, W(j, d, u), -1.0);
+        mp->theta = add_col(mp, GLP_CV, GLP_LO, 0.0, 0.0, 1.0);
+#define W(d, k, b) mp->wcol[((d) * n + (k)) * m + (b)]
+    /* Flow: E nodes. */
+    for (int k = 0; k < n; k++)
+        for (int a = 0; a < m; a++) {
+            if ((k == h) != (a == 0))
+                continue;
+            int r = a == 0 ? add_row(mp, GLP_FX, 1.0, 1.0) : add_row(mp, GLP_FX, 0.0, 0.0);
+            for (int i = mp->first_arc[k * (m + 1) + a]; i < mp->first_arc[k * (m + 1) + a + 1]; i++)
+                put(mp, r, mp->arcs[i].col, 1.0);
+            for (int d = 0; d < n && a > 0; d++)
+                if (d != k)
+                    put(mp, r, W(d, k, a), -1.0);
         }
-    for (int u = 0; u < m; u++) {
-        int r = add_row(mp, GLP_FX, 1.0, 1.0);
-        for (int d = 0; d < n; d++)
-            put(mp, r, mp->xcol[d * m + u], 1.0);
+    /* X nodes: built from the arc list (arcs ending at (d, b)) and w. */
+    int *xrow = calloc((size_t)n * (m + 1), sizeof *xrow);
+    if (!xrow) {
+        mp->oom = 1;
+        return;
     }
-    /* One stage per device. */
-    for (int k = 0; k < n && m > 1; k++) {
-        if (k == h)
+    for (int d = 0; d < n; d++)
+        for (int b = 1; b < m; b++) {
+            int any = 0;
+            for (int k = 0; k < n; k++)
+                any |= k != d && W(d, k, b) != 0;
+            xrow[d * (m + 1) + b] = add_row(mp, GLP_FX, 0.0, 0.0);
+            for (int k = 0; k < n && any; k++)
+                if (k != d)
+                    put(mp, xrow[d * (m + 1) + b], W(d, k, b), -1.0);
+        }
+    for (int i = 0; i < mp->n_arcs; i++)
+        if (mp->arcs[i].b < m)
+            put(mp, xrow[mp->arcs[i].d * (m + 1) + mp->arcs[i].b], mp->arcs[i].col, 1.0);
+    free(xrow);
+    /* Once per device. */
+    for (int d = 0; d < n; d++) {
+        if (d == h)
             continue;
         int r = add_row(mp, GLP_UP, 0.0, 1.0);
-        for (int d = 0; d < n; d++)
-            for (int u = 0; d != k && u + 1 < m; u++)
-                put(mp, r, W(d, k, u), 1.0);
+        for (int i = mp->first_arc[d * (m + 1)]; i < mp->first_arc[(d + 1) * (m + 1)]; i++)
+            put(mp, r, mp->arcs[i].col, 1.0);
     }
-    /* Memory: the knapsack cut and the exact start/reach rows. */
+    if (!thr)
+        return;
+    /* Θ >= load_d. */
     for (int d = 0; d < n; d++) {
-        uint64_t total = 0;
-        for (int u = 0; u < m; u++)
-            total += p->unit_mem[u];
-        if (total > p->dev_mem[d] && p->dev_mem[d] > 0) {
-            int r = add_row(mp, GLP_UP, 0.0, 1.0 + 1e-9);
-            for (int u = 0; u < m; u++)
-                if (p->unit_mem[u] <= p->dev_mem[d])   /* the others are fixed to 0 */
-                    put(mp, r, mp->xcol[d * m + u], (double)p->unit_mem[u] / (double)p->dev_mem[d]);
-        }
-        for (int a = 0; a < m; a++) {
-            int b = mp->maxb[d * m + a];
-            if (b == m || b == a || (d == h) != (a == 0))
-                continue;   /* fits to the end, cannot start here anyway, or not a start position for d */
-            int r = add_row(mp, GLP_UP, 0.0, 1.0);
-            if (a == 0)
-                put(mp, r, mp->xcol[d * m], 1.0);
-            else
-                for (int j = 0; j < n; j++)
-                    if (j != d)
-                        put(mp, r, W(j, d, a - 1), 1.0);
-            put(mp, r, mp->xcol[d * m + b], 1.0);
-        }
-    }
-    /* Throughput: T >= load_d. */
-    for (int d = 0; d < n && thr; d++) {
         int r = add_row(mp, GLP_LO, 0.0, 0.0);
-        put(mp, r, mp->tcol, 1.0);
-        for (int u = 0; u < m; u++)
-            put(mp, r, mp->xcol[d * m + u],
-                -mp->scale * (p->time[(size_t)d * m + u] + (u == m - 1 ? plan_return_cost(p, d) : 0.0)));
+        put(mp, r, mp->theta, 1.0);
+        for (int i = mp->first_arc[d * (m + 1)]; i < mp->first_arc[(d + 1) * (m + 1)]; i++)
+            put(mp, r, mp->arcs[i].col, -s * mp->arcs[i].cost);
         for (int k = 0; k < n; k++)
-            for (int u = 0; k != d && u + 1 < m; u++)
-                put(mp, r, W(d, k, u), -mp->scale * plan_hop_cost(p, d, k, u));
+            for (int b = 1; b < m && k != d; b++)
+                put(mp, r, W(d, k, b), -s * plan_hop_cost(p, d, k, b - 1));
     }
+    /* Θ >= the stage covering u (cut rows). */
+    int *row_of_unit = malloc((size_t)m * sizeof *row_of_unit);
+    if (!row_of_unit) {
+        mp->oom = 1;
+        return;
+    }
+    for (int u = 0; u < m; u++) {
+        row_of_unit[u] = add_row(mp, GLP_LO, 0.0, 0.0);
+        put(mp, row_of_unit[u], mp->theta, 1.0);
+    }
+    for (int i = 0; i < mp->n_arcs; i++)
+        for (int u = mp->arcs[i].a; u < mp->arcs[i].b; u++)
+            put(mp, row_of_unit[u], mp->arcs[i].col, -s * mp->arcs[i].cut);
+    free(row_of_unit);
 #undef W
 }
 
-/* Reads the unit assignment from x into a plan. */
+/* Reads the chosen stage arcs into a plan and re-evaluates it. */
 static int extract(milp_t *mp, plan_t *out, err_t *err)
 {
-    int n = mp->n, m = mp->m;
     memset(out, 0, sizeof *out);
-    int prev = -1;
-    for (int u = 0; u < m; u++) {
-        int dev = -1;
-        for (int d = 0; d < n; d++)
-            if (glp_mip_col_val(mp->lp, mp->xcol[d * m + u]) > 0.5) {
-                if (dev >= 0)
-                    return err_set(err, ERR_STATE, "milp: unit %d assigned to devices %d and %d", u, dev, d);
-                dev = d;
-            }
-        if (dev < 0)
-            return err_set(err, ERR_STATE, "milp: unit %d assigned to no device", u);
-        if (dev != prev) {
-            if (out->n_stages == PLAN_MAX_DEVICES)
-                return err_set(err, ERR_STATE, "milp: more than %d stages", PLAN_MAX_DEVICES);
-            if (out->n_stages)
-                out->stage[out->n_stages - 1].end = u;
-            out->stage[out->n_stages++] = (plan_stage_t){.device = dev, .start = u, .end = m};
-            prev = dev;
-        }
+    for (int i = 0; i < mp->n_arcs; i++) {
+        if (glp_mip_col_val(mp->lp, mp->arcs[i].col) < 0.5)
+            continue;
+        if (out->n_stages == PLAN_MAX_DEVICES)
+            return err_set(err, ERR_STATE, "milp: more than %d stages chosen", PLAN_MAX_DEVICES);
+        out->stage[out->n_stages++] = (plan_stage_t){.device = mp->arcs[i].d, .start = mp->arcs[i].a,
+                                                     .end = mp->arcs[i].b};
     }
+    for (int i = 1; i < out->n_stages; i++)   /* by start unit */
+        for (int j = i; j > 0 && out->stage[j].start < out->stage[j - 1].start; j--) {
+            plan_stage_t t = out->stage[j];
+            out->stage[j] = out->stage[j - 1];
+            out->stage[j - 1] = t;
+        }
     int rc = plan_eval(mp->p, out, &out->objective, NULL, err);
     return rc ? err_prefix(err, "milp: solution breaks the model") : 0;
 }
@@ -279,8 +429,6 @@ static int solve(milp_t *mp, const plan_milp_opts_t *opts, plan_t *out, err_t *e
     parm.msg_lev = opts && opts->verbose ? GLP_MSG_ON : GLP_MSG_OFF;
     parm.mip_gap = 0.0;
     parm.tm_lim = opts && opts->time_limit_ms > 0 ? opts->time_limit_ms : INT_MAX;
-    parm.gmi_cuts = GLP_ON;
-    parm.mir_cuts = GLP_ON;
     int rc = glp_intopt(mp->lp, &parm);
     int status = glp_mip_status(mp->lp);
     if (rc == GLP_ENOPFS || (rc == 0 && status == GLP_NOFEAS))
@@ -312,22 +460,24 @@ int plan_solve_milp(const plan_problem_t *p, const plan_milp_opts_t *opts, plan_
     mp.n = p->n_dev;
     mp.m = p->n_units;
     mp.h = p->header;
-    size_t nm = (size_t)mp.n * mp.m, nm1 = (size_t)mp.n * (mp.m - 1);
-    mp.xcol = calloc(nm, sizeof *mp.xcol);
-    mp.maxb = calloc(nm, sizeof *mp.maxb);
-    mp.stcol = calloc(nm1 + 1, sizeof *mp.stcol);
-    mp.wcol = calloc(nm1 * mp.n + 1, sizeof *mp.wcol);
-    if (!mp.xcol || !mp.maxb || !mp.stcol || !mp.wcol) {
-        rc = err_set(err, ERR_NOMEM, "milp: out of memory for %d devices x %d units", mp.n, mp.m);
+    mp.thr = p->objective == PLAN_THROUGHPUT;
+    if ((rc = prepare(&mp, err)) != 0)
+        goto done;
+    mp.upper = heuristic_bound(&mp);
+    if ((rc = list_arcs(&mp, err)) != 0)
+        goto done;
+    if (mp.n_arcs == 0 || mp.first_arc[mp.h * (mp.m + 1)] == mp.first_arc[mp.h * (mp.m + 1) + 1]) {
+        rc = plan_explain_infeasible(p, err);   /* not even the header has a stage */
         goto done;
     }
-    compute_maxb(&mp);
-    double ref = max_cost(p);
-    mp.scale = ref > 0.0 ? 1.0 / ref : 1.0;
+    double ref = mp.upper;
+    for (int d = 0; d < mp.n && !isfinite(ref); d++)   /* no heuristic plan: the slowest device's total */
+        ref = d == 0 ? stage_time(&mp, 0, 0, mp.m) : fmax(ref, stage_time(&mp, d, 0, mp.m));
+    mp.scale = ref > 0.0 && isfinite(ref) ? 1.0 / ref : 1.0;
     mp.lp = glp_create_prob();
     build(&mp);
     if (mp.oom) {
-        rc = err_set(err, ERR_NOMEM, "milp: out of memory building the constraint matrix");
+        rc = err_set(err, ERR_NOMEM, "milp: out of memory building the model");
         goto done;
     }
     glp_load_matrix(mp.lp, mp.t.n, mp.t.ia, mp.t.ja, mp.t.ar);
@@ -338,9 +488,11 @@ done:
     free(mp.t.ia);
     free(mp.t.ja);
     free(mp.t.ar);
-    free(mp.xcol);
+    free(mp.pre);
     free(mp.maxb);
-    free(mp.stcol);
+    free(mp.minhop);
     free(mp.wcol);
+    free(mp.first_arc);
+    free(mp.arcs);
     return rc;
 }

@@ -85,6 +85,10 @@ static inline float hsum16(__m512 v)
  * dot_x4 the 1x4 tile, so everything agrees with dot bit for bit by construction. */
 
 #define INLINE inline __attribute__((always_inline))
+/* Before every loop over tile rows or columns: unrolled early, the accumulator
+ * array is split into registers (otherwise gcc keeps it on the stack across the
+ * block loop). */
+#define UNROLL _Pragma("GCC unroll 16")
 
 /* hsum16 of a, b, c and d in lanes 0..3, each lane computed by the same additions as
  * hsum16 (IEEE addition is commutative, so operand order within an addition does
@@ -109,11 +113,13 @@ static INLINE __m128 hsum16_x4(__m512 a, __m512 b, __m512 c, __m512 d)
 static INLINE void tile_store(__m512 acc[KERN_TILE_ROWS][KERN_TILE], int NR, int NC, float *out, size_t ldo)
 {
     const __m512 z = _mm512_setzero_ps();
+    UNROLL
     for (int c = 0; c < NC; c++) {
         if (NR == 1) {
             out[(size_t)c * ldo] = hsum16(acc[0][c]);
             continue;
         }
+        UNROLL
         for (int r = 0; r < NR; r += 4) {
             __m128 s = hsum16_x4(acc[r][c], acc[r + 1 < NR ? r + 1 : r][c], r + 2 < NR ? acc[r + 2][c] : z,
                                  r + 3 < NR ? acc[r + 3][c] : z);
@@ -208,16 +214,19 @@ static INLINE void qtile_step(const unsigned char *w, size_t w_stride, size_t wb
     const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8((char)0x80);
     __m512i xu[KERN_TILE];
     __m512 xd[KERN_TILE];
+    UNROLL
     for (int c = 0; c < NC; c++) {
         const unsigned char *xb = x + (size_t)c * x_stride + b * Q8_BYTES;
         xu[c] = _mm512_xor_si512(load_2x32(xb + Q8_QS, cnt > 1 ? xb + Q8_BYTES + Q8_QS : NULL), off);
         xd[c] = load_d2(xb, Q8_BYTES, cnt);
     }
+    UNROLL
     for (int r = 0; r < NR; r++) {
         const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;
         __m512i q = w_pair(wb, q4, cnt);
         __m512i bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, q));
         __m512 dw = load_d2(wb, wbytes, cnt);
+        UNROLL
         for (int c = 0; c < NC; c++) {
             __m512i p = _mm512_dpbusd_epi32(bias, xu[c], q);
             acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, xd[c]), acc[r][c]);
@@ -229,11 +238,15 @@ static INLINE void qtile(size_t nb, const unsigned char *w, size_t w_stride, siz
                          const unsigned char *x, size_t x_stride, int NR, int NC, float *out, size_t ldo)
 {
     __m512 acc[KERN_TILE_ROWS][KERN_TILE];
-    for (int r = 0; r < NR; r++)
+    UNROLL
+    for (int r = 0; r < NR; r++) {
+        UNROLL
         for (int c = 0; c < NC; c++)
             acc[r][c] = _mm512_setzero_ps();
+    }
     size_t b = 0;
     for (; b + 4 <= nb; b += 4) {
+        UNROLL
         for (int r = 0; r < NR; r++)
             prefetch_span(w + (size_t)r * w_stride + b * wbytes, 4 * wbytes);
         qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 2, NR, NC, acc);
@@ -312,10 +325,13 @@ static INLINE void ftile_step(const unsigned char *w, size_t w_stride, const uns
                               size_t off, __mmask16 m, int f16, int NR, int NC, __m512 acc[KERN_TILE_ROWS][KERN_TILE])
 {
     __m512 xv[KERN_TILE];
+    UNROLL
     for (int c = 0; c < NC; c++)
         xv[c] = fload(x + (size_t)c * x_stride + off, m, f16);
+    UNROLL
     for (int r = 0; r < NR; r++) {
         __m512 wv = fload(w + (size_t)r * w_stride + off, m, f16);
+        UNROLL
         for (int c = 0; c < NC; c++)
             acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
     }
@@ -326,11 +342,15 @@ static INLINE void ftile(size_t n, const unsigned char *w, size_t w_stride, cons
 {
     const size_t esz = f16 ? 2 : 4;
     __m512 acc[KERN_TILE_ROWS][KERN_TILE];
-    for (int r = 0; r < NR; r++)
+    UNROLL
+    for (int r = 0; r < NR; r++) {
+        UNROLL
         for (int c = 0; c < NC; c++)
             acc[r][c] = _mm512_setzero_ps();
+    }
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        UNROLL
         for (int r = 0; r < NR; r++)
             prefetch_span(w + (size_t)r * w_stride + esz * i, 32 * esz);
         ftile_step(w, w_stride, x, x_stride, esz * i, 0xffff, f16, NR, NC, acc);
@@ -388,14 +408,17 @@ static float dot_f16_kv(size_t n, const uint16_t *a, const uint16_t *b)
 {
     const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
     __m512 acc[4];
+    UNROLL
     for (int k = 0; k < 4; k++)
         acc[k] = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 64 <= n; i += 64)
+        UNROLL
         for (int k = 0; k < 4; k++)
             acc[k] = _mm512_fmadd_ps(fload(pa + 2 * (i + 16 * k), 0xffff, 1), fload(pb + 2 * (i + 16 * k), 0xffff, 1),
                                      acc[k]);
     if (i < n) {
+        UNROLL
         for (int k = 0; k < 4; k++) {
             __mmask16 m = sub_mask(n - i, k);
             acc[k] = _mm512_fmadd_ps(fload(pa + 2 * (i + 16 * k), m, 1), fload(pb + 2 * (i + 16 * k), m, 1), acc[k]);

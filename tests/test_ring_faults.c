@@ -1,0 +1,212 @@
+/*
+ * test_ring_faults.c — the ring keeps working when things around it are wrong
+ * (real worker processes, real sockets on loopback):
+ *  - a worker started with a different model file is told so, leaves with an
+ *    error, and is left out of the ring;
+ *  - a peer speaking protocol version 2 is dropped and counted by the coordinator;
+ *  - raw TCP garbage on the coordinator's and a worker's ports, a malformed
+ *    ZeroMQ message and an activation for a session nobody opened, sent to a
+ *    worker's data port, are all dropped;
+ * and through all of it, greedy generation on the two good workers equals the
+ * single-device engine token for token.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "check.h"
+#include "coord/coord.h"
+#include "coord/spawn.h"
+#include "exec/exec.h"
+#include "net/msg.h"
+#include "net/transport.h"
+
+#define N_GEN 24
+
+static void tcp_garbage(const char *endpoint)
+{
+    const char *colon = strrchr(endpoint, ':');
+    if (!colon)
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        char junk[4096];
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = (char)(i * 131 + 7);
+        ssize_t wrote = write(fd, junk, sizeof junk);
+        (void)wrote;
+        usleep(50000);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Sends frames (raw bytes) on a fresh socket of the given type connected to endpoint. */
+static void raw_send(void *zctx, int type, const char *endpoint, const msg_wire_t *w, int patch_version)
+{
+    void *s = zmq_socket(zctx, type);
+    int linger = 200;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (type == ZMQ_DEALER)
+        zmq_setsockopt(s, ZMQ_ROUTING_ID, "rogue", 5);
+    zmq_connect(s, endpoint);
+    uint8_t hdr[MSG_HDR_SIZE];
+    memcpy(hdr, w->hdr, sizeof hdr);
+    if (patch_version)
+        hdr[4] = 2, hdr[5] = 0;
+    zmq_send(s, hdr, sizeof hdr, ZMQ_SNDMORE);
+    zmq_send(s, w->body, w->body_len, w->n_payload > 1 ? ZMQ_SNDMORE : 0);
+    if (w->n_payload > 1)
+        zmq_send(s, w->data, w->data_len, 0);
+    usleep(100000);
+    zmq_close(s);
+}
+
+typedef struct {
+    int32_t ids[N_GEN];
+    int n;
+    int final;
+} collected_t;
+
+static void on_token(void *user, uint64_t session, int32_t id, int final)
+{
+    collected_t *c = user;
+    (void)session;
+    if (c->n < N_GEN)
+        c->ids[c->n++] = id;
+    c->final |= final;
+}
+
+static int check_kids(void *user, err_t *err) { return spawn_check(user, err); }
+
+int main(void)
+{
+    const char *shared = check_shared_dir();
+    if (!shared) {
+        printf("SKIP: ../shared absent\n");
+        return 0;
+    }
+    char model[1024], wrong[1024];
+    snprintf(model, sizeof model, "%s/models/stories260K.gguf", shared);
+    snprintf(wrong, sizeof wrong, "%s/models/stories260K-F16.gguf", shared);
+    err_t err;
+    err_clear(&err);
+
+    /* Single-device reference. */
+    int32_t prompt[5] = {1, 403, 407, 261, 378}, ref[N_GEN];
+    model_t *m = NULL;
+    exec_t *ex = NULL;
+    exec_params_t p;
+    CHECK(model_load(model, &m, &err) == 0);
+    exec_params_default(&p, m);
+    CHECK(exec_create(m, &p, &ex, &err) == 0);
+    int32_t hist[5 + N_GEN];
+    memcpy(hist, prompt, sizeof prompt);
+    for (int i = 0; i < N_GEN; i++) {
+        exec_batch_t b = {.seq = 0, .pos0 = i ? 4 + i : 0, .n_tokens = i ? 1 : 5, .tokens = i ? &hist[4 + i] : hist,
+                          .n_logits = 1};
+        CHECK(exec_run(ex, &b, &err) == 0);
+        const float *lg = exec_logits(ex);
+        int best = 0;
+        for (uint32_t v = 1; v < m->hp.n_vocab; v++)
+            if (lg[v] > lg[best])
+                best = (int)v;
+        ref[i] = hist[5 + i] = best;
+    }
+    exec_destroy(&ex);
+    model_destroy(&m);
+
+    coord_opts_t co;
+    coord_opts_default(&co);
+    co.model_path = model;
+    co.n_ctx = 64;
+    coord_t *c = NULL;
+    CHECKF(coord_create(&co, &c, &err) == 0, "%s", err.msg);
+    if (!c)
+        return check_finish("test_ring_faults");
+    const char *ep = coord_endpoint(c);
+    void *zctx = zmq_ctx_new();
+
+    /* A rogue peer that speaks protocol version 2, and TCP garbage, at the coordinator. */
+    msg_t hello;
+    msg_init(&hello, MSG_HELLO);
+    hello.hello.proto_version = 2;
+    snprintf(hello.hello.device, sizeof hello.hello.device, "rogue");
+    snprintf(hello.hello.endpoint, sizeof hello.hello.endpoint, "tcp://127.0.0.1:1");
+    hello.hello.cores = 1;
+    uint8_t body[MSG_BODY_MAX];
+    msg_wire_t wire;
+    CHECK(msg_encode(&hello, body, sizeof body, &wire, &err) == 0);
+    raw_send(zctx, ZMQ_DEALER, ep, &wire, 1);
+    tcp_garbage(ep);
+
+    /* A worker holding another model: refused, it leaves with an error. */
+    spawn_set_t bad, good;
+    spawn_init(&bad);
+    spawn_init(&good);
+    char *bad_args[] = {"lingua", "worker", "--coordinator", (char *)ep, "-m", wrong, "--name", "wrong-model", NULL};
+    CHECK(spawn_start_exe(&bad, LL_LINGUA_BIN, bad_args, &err) == 0);
+    int bad_exit = 0;
+    for (int i = 0; i < 100 && !bad_exit; i++) {
+        coord_poll(c, 100, &err);
+        bad_exit = spawn_check(&bad, &err) != 0;
+    }
+    CHECKF(bad_exit && strstr(err.msg, "status 1"), "the wrong-model worker must exit with an error: %s", err.msg);
+    CHECK(coord_n_workers(c) == 0);
+
+    char *a0[] = {"lingua", "worker", "--coordinator", (char *)ep, "-m", model, "--name", "good-0", NULL};
+    char *a1[] = {"lingua", "worker", "--coordinator", (char *)ep, "-m", model, "--name", "good-1", NULL};
+    CHECK(spawn_start_exe(&good, LL_LINGUA_BIN, a0, &err) == 0 && spawn_start_exe(&good, LL_LINGUA_BIN, a1, &err) == 0);
+    int rc = coord_wait_workers(c, 2, 30000, check_kids, &good, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    unit_range_t ranges[2] = {{0, 5}, {5, 12}};
+    if (rc == 0)
+        CHECKF((rc = coord_deploy(c, ranges, 2, 30000, &err)) == 0, "%s", err.msg);
+    CHECKF(coord_dropped(c) >= 1, "the version-2 HELLO must be dropped and counted (%llu)",
+           (unsigned long long)coord_dropped(c));
+
+    /* Garbage at the second worker's data port: raw TCP, bad magic, an unknown session. */
+    const char *wep = coord_worker_endpoint(c, 1);
+    tcp_garbage(wep);
+    msg_t act;
+    msg_init(&act, MSG_ACTIVATION);
+    float rows[64] = {0};
+    act.session = 999;
+    act.act = (msg_activation_t){.seq_slot = 0, .pos0 = 0, .n_tokens = 1, .value_id = 1, .dtype = 0, .width = 64};
+    act.data = rows;
+    act.data_len = sizeof rows;
+    CHECK(msg_encode(&act, body, sizeof body, &wire, &err) == 0);
+    raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);       /* well-formed, but for no open session */
+    wire.hdr[0] ^= 0xff;
+    raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);       /* bad magic */
+
+    /* The ring still generates what one device does. */
+    collected_t got = {0};
+    samp_params_t sp;
+    samp_params_default(&sp);
+    sp.temp = 0;
+    uint64_t session = 0;
+    if (rc == 0 && coord_session_start(c, prompt, 5, N_GEN, &sp, 0, on_token, &got, &session, &err) == 0) {
+        for (int i = 0; i < 300 && !got.final; i++)
+            if (coord_poll(c, 100, &err)) {
+                CHECKF(0, "%s", err.msg);
+                break;
+            }
+    }
+    CHECKF(got.n == N_GEN && got.final && memcmp(got.ids, ref, sizeof ref) == 0,
+           "ring output differs from one device (%d tokens)", got.n);
+    CHECKF(spawn_check(&good, &err) == 0, "a good worker died: %s", err.msg);
+    coord_shutdown(c);
+    spawn_stop_all(&good, 3000);
+    spawn_stop_all(&bad, 100);
+    zmq_ctx_term(zctx);
+    coord_destroy(&c);
+    return check_finish("test_ring_faults");
+}
