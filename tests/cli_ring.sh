@@ -63,7 +63,7 @@ if "$lingua" run -m "$m" --local 3 --prompts "$tmp/prompts.txt" -n 24 --temp 0 -
   i=0
   while IFS= read -r p; do
     want=$("$lingua" generate -m "$m" -p "$p" -n 24 --temp 0 --json | ids)
-    got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["gen_ids"])' "$tmp/many.json" "$i")
+    got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["gen_ids"])' "$tmp/many.json" "$i")
     [ "$got" = "$want" ] && ok || bad "concurrent sequence $i ('$p') differs"
     i=$((i + 1))
   done < "$tmp/prompts.txt"

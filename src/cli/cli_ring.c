@@ -248,16 +248,22 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         fprintf(stderr, "\ninterrupted\n");
         goto done;
     }
+    double t0 = 0, t1 = 0;
+    size_t total_gen = 0;
     for (int i = 0; i < n_prompts; i++) {
         job_t *j = &js.jobs[i];
+        if (i == 0 || j->t_start < t0)
+            t0 = j->t_start;
+        if (j->t_last > t1)
+            t1 = j->t_last;
+        total_gen += j->n_gen;
         double pp = j->t_first > j->t_start ? (double)j->n_prompt / (j->t_first - j->t_start) : 0.0;
         double tg = j->n_gen > 1 && j->t_last > j->t_first ? (double)(j->n_gen - 1) / (j->t_last - j->t_first) : 0.0;
         if (o->json) {
-            if (o->prompts)
-                fputs(i == 0 ? "[" : ",\n ", stdout);
+            fputs(!o->prompts ? "" : i == 0 ? "{\"results\": [" : ",\n ", stdout);
             cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text, j->len, pp, tg);
-            if (!o->prompts || i == n_prompts - 1)
-                fputs(o->prompts ? "]\n" : "\n", stdout);
+            if (!o->prompts)
+                fputc('\n', stdout);
         } else if (o->prompts) {
             printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->len, j->text);
         } else {
@@ -265,6 +271,15 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             fprintf(stderr, "prompt: %zu tokens, %.2f tokens/s | generation: %zu tokens, %.2f tokens/s | %d workers\n",
                     j->n_prompt, pp, j->n_gen, tg, coord_n_workers(c));
         }
+    }
+    if (o->prompts) {   /* all sequences together: generated tokens over the wall time they took */
+        double agg = t1 > t0 ? (double)total_gen / (t1 - t0) : 0.0;
+        if (o->json)
+            printf("], \"sequences\": %d, \"gen_tokens\": %zu, \"seconds\": %.6f, \"gen_tokens_per_s\": %.3f}\n",
+                   n_prompts, total_gen, t1 - t0, agg);
+        else
+            fprintf(stderr, "%d sequences: %zu tokens generated in %.3f s: %.2f tokens/s\n", n_prompts, total_gen,
+                    t1 - t0, agg);
     }
     rc = fflush(stdout) == 0 ? 0 : 1;
 done:

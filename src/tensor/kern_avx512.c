@@ -161,74 +161,88 @@ static INLINE void tile_store(__m512 acc[KERN_TILE_ROWS][KERN_TILE], int NR, int
     }
 
 /* ---- Q8_0 / Q4_0 weights against Q8_0 activations -------------------------------
- * The unit of work is a pair of blocks: the 32 quants of block b and of block b+1
- * fill the low and high halves of one zmm; a row's last pair may hold one block
- * (the missing half reads as zero, with scale zero).
- * Integer part, exact: vpdpbusd multiplies unsigned by signed bytes, so the
- * activation is offset to u = x + 128 (x ^ 0x80, shared by every weight row) and
- * the weight w is used as it is (shared by every column); each int32 lane is then
- *   bias + sum of 4 (x+128)*w = sum of 4 x*w,   with bias = -128 * (sum of those 4 w)
- * computed once per weight pair.  No operand range is assumed (x or w may be -128).
- * Float part, per pair: acc = fma(f32(lanes), d_w * d_x, acc), with lanes 0..7
- * scaled by block b's scales and 8..15 by block b+1's; one accumulator per (row,
- * column); then hsum16.  The float order differs from the scalar reference (tested
- * with a tolerance).  Weight rows are software-prefetched PREFETCH_AHEAD bytes ahead,
- * which decode (memory-bound) needs to approach the read bandwidth. */
+ * The unit of work is a pair of blocks A = b, B = b+1, whose 64 quants fill one zmm;
+ * a row's last pair may hold only A (B's half reads as zero, with scale zero).
+ * Integer part, exact: vpdpbusd multiplies unsigned by signed bytes and sums each
+ * group of four into an int32 lane, on top of a start value:
+ *   Q8_0: the activation is offset to u = x + 128 (x ^ 0x80, shared by every weight
+ *         row) and the weight w taken as it is (shared by every column); the start
+ *         value bias = -128 * (sum of the 4 w), computed once per weight pair, makes
+ *         each lane bias + sum (x+128)*w = sum x*w.  Lanes 0..7 hold block A's 32
+ *         products, 8..15 block B's.
+ *   Q4_0: the nibble n (0..15) is the unsigned operand (shared by every column) and
+ *         x the signed one; the start value -8 * (sum of the 4 x), computed once per
+ *         activation pair, makes each lane sum (n-8)*x.  The layout follows the
+ *         nibbles, so that no 512-bit shuffle is needed per weight pair: lanes 0..3
+ *         hold block A's values 0..15, 4..7 block B's 0..15, 8..11 A's 16..31 and
+ *         12..15 B's 16..31; the activation is loaded in the same order.
+ * No operand range is assumed (x or w may be -128).
+ * Float part, per pair: acc = fma(f32(lanes), d_w * d_x, acc), each lane scaled by
+ * its own block's scales; one accumulator per (row, column); then hsum16.  The
+ * float order differs from the scalar reference (tested with a tolerance).  Weight
+ * rows are software-prefetched PREFETCH_AHEAD bytes ahead, which decode
+ * (memory-bound) needs to approach the read bandwidth. */
 
-/* The f16 scales at p and (when cnt is 2) p + stride, spread over the two halves. */
-static INLINE __m512 load_d2(const unsigned char *p, size_t stride, int cnt)
+/* Lane -> block of a pair (0 = A, 1 = B) for each type's layout. */
+#define Q8_LANES _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+#define Q4_LANES _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)
+
+/* The f16 scales at p and (when cnt is 2) p + stride as f32 lanes, block A's in the
+ * lanes where `lanes` is 0 and block B's where it is 1. */
+static INLINE __m512 load_d2(const unsigned char *p, size_t stride, int cnt, __m512i lanes)
 {
     uint32_t bits = load_u16(p);
     if (cnt > 1)
         bits |= load_u16(p + stride) << 16;
     __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)bits));
-    return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-                                 _mm512_castps128_ps512(d));
+    return _mm512_permutexvar_ps(lanes, _mm512_castps128_ps512(d));
 }
 
-/* 16 bytes of nibbles at p as [p | p] in one ymm (zero when p is NULL). */
-static INLINE __m256i nib_twice(const unsigned char *p)
+/* 16 bytes at pa in the low half, 16 at pb (or zeros when NULL) in the high half. */
+static INLINE __m256i load_2x16(const unsigned char *pa, const unsigned char *pb)
 {
-    return p ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p)) : _mm256_setzero_si256();
-}
-
-/* The signed quants of the pair of weight blocks at w (cnt 1 or 2 blocks). */
-static INLINE __m512i w_pair(const unsigned char *w, int q4, int cnt)
-{
-    if (!q4)
-        return load_2x32(w + Q8_QS, cnt > 1 ? w + Q8_BYTES + Q8_QS : NULL);
-    /* [A | A | B | B] in 128-bit lanes; shifting lanes 1 and 3 by 4 and masking leaves
-     * block A's values 0..15, 16..31, then block B's.  A missing B gives -8s, harmless:
-     * its activation half is zero and its scale is zero. */
-    __m512i raw = _mm512_inserti64x4(_mm512_castsi256_si512(nib_twice(w + Q4_QS)),
-                                     nib_twice(cnt > 1 ? w + Q4_BYTES + Q4_QS : NULL), 1);
-    __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(raw, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)),
-                                   _mm512_set1_epi8(0x0f));
-    return _mm512_sub_epi8(nib, _mm512_set1_epi8(8));
+    __m256i lo = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pa));
+    return pb ? _mm256_inserti128_si256(lo, _mm_loadu_si128((const __m128i *)pb), 1) : _mm256_zextsi128_si256(_mm256_castsi256_si128(lo));
 }
 
 /* One pair step (blocks b, b+1; cnt of them present) of an NR x NC tile. */
 static INLINE void qtile_step(const unsigned char *w, size_t w_stride, size_t wbytes, int q4, const unsigned char *x,
-                              size_t x_stride, size_t b, int cnt, int NR, int NC, __m512 acc[KERN_TILE_ROWS][KERN_TILE])
+                              size_t x_stride, size_t b, int cnt, int NR, int NC,
+                              __m512 acc[KERN_TILE_ROWS][KERN_TILE])
 {
-    const __m512i zero = _mm512_setzero_si512(), off = _mm512_set1_epi8((char)0x80);
-    __m512i xu[KERN_TILE];
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i lanes = q4 ? Q4_LANES : Q8_LANES;
+    __m512i xq[KERN_TILE], xs[KERN_TILE];   /* activation quants (Q8_0: offset), Q4_0: start values */
     __m512 xd[KERN_TILE];
     UNROLL
     for (int c = 0; c < NC; c++) {
-        const unsigned char *xb = x + (size_t)c * x_stride + b * Q8_BYTES;
-        xu[c] = _mm512_xor_si512(load_2x32(xb + Q8_QS, cnt > 1 ? xb + Q8_BYTES + Q8_QS : NULL), off);
-        xd[c] = load_d2(xb, Q8_BYTES, cnt);
+        const unsigned char *xa = x + (size_t)c * x_stride + b * Q8_BYTES, *xb = cnt > 1 ? xa + Q8_BYTES : NULL;
+        if (q4) {
+            xq[c] = _mm512_inserti64x4(_mm512_castsi256_si512(load_2x16(xa + Q8_QS, xb ? xb + Q8_QS : NULL)),
+                                       load_2x16(xa + Q8_QS + 16, xb ? xb + Q8_QS + 16 : NULL), 1);
+            xs[c] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xq[c]));
+        } else {
+            xq[c] = _mm512_xor_si512(load_2x32(xa + Q8_QS, xb ? xb + Q8_QS : NULL), _mm512_set1_epi8((char)0x80));
+        }
+        xd[c] = load_d2(xa, Q8_BYTES, cnt, lanes);
     }
     UNROLL
     for (int r = 0; r < NR; r++) {
-        const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;
-        __m512i q = w_pair(wb, q4, cnt);
-        __m512i bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, q));
-        __m512 dw = load_d2(wb, wbytes, cnt);
+        const unsigned char *wa = w + (size_t)r * w_stride + b * wbytes;
+        __m512i wq, bias = zero;
+        if (q4) {
+            __m256i raw = load_2x16(wa + Q4_QS, cnt > 1 ? wa + Q4_BYTES + Q4_QS : NULL);
+            const __m256i m4 = _mm256_set1_epi8(0x0f);
+            wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
+                                    _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
+        } else {
+            wq = load_2x32(wa + Q8_QS, cnt > 1 ? wa + Q8_BYTES + Q8_QS : NULL);
+            bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), wq));
+        }
+        __m512 dw = load_d2(wa, wbytes, cnt, lanes);
         UNROLL
         for (int c = 0; c < NC; c++) {
-            __m512i p = _mm512_dpbusd_epi32(bias, xu[c], q);
+            __m512i p = q4 ? _mm512_dpbusd_epi32(xs[c], wq, xq[c]) : _mm512_dpbusd_epi32(bias, xq[c], wq);
             acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, xd[c]), acc[r][c]);
         }
     }
