@@ -23,14 +23,30 @@
 #define MATMUL_STREAMS KERN_TILE_ROWS
 #endif
 
+/* Batches of at least this many rows convert their activations on the pool (fewer
+ * take less time than a pool run). */
+#define MATMUL_PAR_CONVERT_ROWS 16
+
 typedef struct {
     const kern_matvec_t *mv;
     const model_mat_t *w;
-    const uint8_t *act;     /* [n_rows][act_row] */
+    const float *x;         /* [n_rows][w->n_in] */
+    uint8_t *act;           /* [n_rows][act_row]: x converted */
     size_t act_row;
     int n_rows;
     float *y;               /* [n_rows][w->n_out] */
 } matmul_job_t;
+
+/* act = x converted, rows split among threads (each row is converted whole, by one). */
+static void convert_task(void *ctx, int ith, int nth)
+{
+    const matmul_job_t *j = ctx;
+    const size_t n_in = j->w->n_in;
+    size_t t0, t1;
+    pool_split((size_t)j->n_rows, ith, nth, &t0, &t1);
+    for (size_t t = t0; t < t1; t++)
+        j->mv->act_from_f32(j->x + t * n_in, j->act + t * j->act_row, n_in);
+}
 
 /* This thread's rows: a contiguous run of whole MATMUL_ROW_BLOCKs (the last may be short). */
 static void matmul_rows(size_t n_out, int ith, int nth, size_t *begin, size_t *end)
@@ -93,11 +109,12 @@ size_t ops_act_row_bytes(const kern_table_t *k, const model_mat_t *w)
 void ops_matmul(ops_ctx_t *c, const model_mat_t *w, const float *x, int n_rows, float *y)
 {
     const kern_matvec_t *mv = kern_matvec_for(c->kern, w->type);
-    size_t act_row = type_row_bytes(mv->act_type, w->n_in);
-    uint8_t *act = c->act;
-    for (int t = 0; t < n_rows; t++)
-        mv->act_from_f32(x + (size_t)t * w->n_in, act + (size_t)t * act_row, w->n_in);
-    matmul_job_t job = {.mv = mv, .w = w, .act = act, .act_row = act_row, .n_rows = n_rows, .y = y};
+    matmul_job_t job = {.mv = mv, .w = w, .x = x, .act = c->act, .act_row = type_row_bytes(mv->act_type, w->n_in),
+                        .n_rows = n_rows, .y = y};
+    if (n_rows >= MATMUL_PAR_CONVERT_ROWS && pool_threads(c->pool) > 1)
+        pool_run(c->pool, convert_task, &job);
+    else
+        convert_task(&job, 0, 1);
     pool_run(c->pool, matmul_task, &job);
 }
 
@@ -168,4 +185,82 @@ void ops_softmax(float *p, int n)
     const float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++)
         p[i] *= inv;
+}
+
+/* ---- parallel variants ------------------------------------------------------- */
+
+/* Inputs below this many values run in the caller. */
+#define PAR_MIN_VALUES 8192
+/* Element ranges are split in multiples of this many floats (one cache line). */
+#define PAR_GRAIN 16
+
+typedef struct {
+    float *y;
+    const float *x;
+    const float *w;
+    size_t n, n_rows;
+    float eps;
+} par_job_t;
+
+/* This thread's part of n elements: whole grains, the last part taking the rest. */
+static void par_range(size_t n, int ith, int nth, size_t *begin, size_t *end)
+{
+    size_t b, e;
+    pool_split((n + PAR_GRAIN - 1) / PAR_GRAIN, ith, nth, &b, &e);
+    *begin = b * PAR_GRAIN < n ? b * PAR_GRAIN : n;
+    *end = e * PAR_GRAIN < n ? e * PAR_GRAIN : n;
+}
+
+static void rmsnorm_task(void *ctx, int ith, int nth)
+{
+    const par_job_t *j = ctx;
+    size_t t0, t1;
+    pool_split(j->n_rows, ith, nth, &t0, &t1);
+    ops_rmsnorm(j->y + t0 * j->n, j->x + t0 * j->n, j->w, (int)(t1 - t0), (int)j->n, j->eps);
+}
+
+static void swiglu_task(void *ctx, int ith, int nth)
+{
+    const par_job_t *j = ctx;
+    size_t b, e;
+    par_range(j->n, ith, nth, &b, &e);
+    ops_swiglu(j->y + b, j->x + b, e - b);
+}
+
+static void add_task(void *ctx, int ith, int nth)
+{
+    const par_job_t *j = ctx;
+    size_t b, e;
+    par_range(j->n, ith, nth, &b, &e);
+    ops_add(j->y + b, j->x + b, e - b);
+}
+
+void ops_rmsnorm_par(ops_ctx_t *c, float *y, const float *x, const float *weight, int n_rows, int n, float eps)
+{
+    if (n_rows < 2 || (size_t)n_rows * (size_t)n < PAR_MIN_VALUES || pool_threads(c->pool) < 2) {
+        ops_rmsnorm(y, x, weight, n_rows, n, eps);
+        return;
+    }
+    par_job_t j = {.y = y, .x = x, .w = weight, .n = (size_t)n, .n_rows = (size_t)n_rows, .eps = eps};
+    pool_run(c->pool, rmsnorm_task, &j);
+}
+
+void ops_swiglu_par(ops_ctx_t *c, float *gate, const float *up, size_t n)
+{
+    if (n < PAR_MIN_VALUES || pool_threads(c->pool) < 2) {
+        ops_swiglu(gate, up, n);
+        return;
+    }
+    par_job_t j = {.y = gate, .x = up, .n = n};
+    pool_run(c->pool, swiglu_task, &j);
+}
+
+void ops_add_par(ops_ctx_t *c, float *x, const float *d, size_t n)
+{
+    if (n < PAR_MIN_VALUES || pool_threads(c->pool) < 2) {
+        ops_add(x, d, n);
+        return;
+    }
+    par_job_t j = {.y = x, .x = d, .n = n};
+    pool_run(c->pool, add_task, &j);
 }

@@ -53,4 +53,13 @@ void ops_add(float *x, const float *d, size_t n);
 /* In place: p[i] = exp(p[i] - max) / sum; sums in double, as llama.cpp does. */
 void ops_softmax(float *p, int n);
 
+/* The same operations spread over c->pool, for prompt batches.  Each output value
+ * is computed by one thread with exactly the operations of the serial function
+ * (rmsnorm splits by rows; swiglu and add, element-wise, by ranges of whole
+ * 64-byte lines), so results are bit-identical to it whatever the thread count.
+ * Small inputs run in the caller, where a pool run would cost more than it saves. */
+void ops_rmsnorm_par(ops_ctx_t *c, float *y, const float *x, const float *weight, int n_rows, int n, float eps);
+void ops_swiglu_par(ops_ctx_t *c, float *gate, const float *up, size_t n);
+void ops_add_par(ops_ctx_t *c, float *x, const float *d, size_t n);
+
 #endif

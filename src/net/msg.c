@@ -165,6 +165,11 @@ static uint32_t crc_hw(uint32_t c, const uint8_t *p, size_t n) { return crc_sw(c
 static int crc_hw_available(void) { return 0; }
 #endif
 
+uint32_t msg_crc32c_ref(uint32_t crc, const void *p, size_t n)
+{
+    return ~crc_sw(~crc, p, n);
+}
+
 uint32_t msg_crc32c(uint32_t crc, const void *p, size_t n)
 {
     if (n == 0)

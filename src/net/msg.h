@@ -285,6 +285,10 @@ void msg_init(msg_t *m, msg_type_t type);
  * SSE4.2 instruction when the CPU has it. */
 uint32_t msg_crc32c(uint32_t crc, const void *p, size_t n);
 
+/* The portable table-driven CRC32C (the reference msg_crc32c must agree with;
+ * what msg_crc32c uses on CPUs without SSE4.2, e.g. arm64). */
+uint32_t msg_crc32c_ref(uint32_t crc, const void *p, size_t n);
+
 /* Encodes m: the body into body[0..cap), header and frame list into *w.  m is
  * validated by the decoder's rules first (ERR_INVAL naming the field when one is
  * out of bounds; ERR_RANGE when cap is too small — MSG_BODY_MAX always suffices).

@@ -136,78 +136,114 @@ static int add_col(milp_t *mp, int kind, int type, double lb, double ub, double 
 
 /* ---- heuristic upper bound ------------------------------------------------ */
 
-/* Greedy for a fixed device order: each device takes the longest range from
- * the current unit that fits its memory and, for limit < INFINITY, whose cost
- * (time plus the hop to the next device in order) stays within limit.  The
- * farthest reach grows with limit, so bisection on limit is sound. */
-static int greedy(const milp_t *mp, const int *order, double limit, plan_t *out)
+/* The best plan that uses exactly the devices of order, in that order (each
+ * with at least one unit), by a DP over cut positions: g[i][a] is the best
+ * combination of the closed stages 0..i-1 (each with its outgoing hop) when
+ * stage i starts at unit a.  O(len M^2).  Writes the plan and returns its
+ * objective (from plan_eval), or INFINITY when memory defeats the order.
+ * scratch holds 2 (M+1) doubles and M+1 ints per device of the order. */
+static double order_value(const milp_t *mp, const int *order, int len, double *g, int *from, plan_t *out)
 {
     const plan_problem_t *p = mp->p;
-    int m = mp->m, a = 0, ns = 0;
-    for (int i = 0; i < mp->n && a < m; i++) {
-        int d = order[i], nxt = i + 1 < mp->n ? order[i + 1] : -1, best = a;
-        for (int b = a + 1; b <= mp->maxb[d * m + a]; b++) {
-            double hop = b == m ? plan_return_cost(p, d) : nxt >= 0 ? plan_hop_cost(p, d, nxt, b - 1) : INFINITY;
-            if (ns == 0 && b == m)
-                hop = 0.0;
-            if (stage_time(mp, d, a, b) + hop <= limit)
-                best = b;
-        }
-        if (best == a)
-            return -1;
-        out->stage[ns++] = (plan_stage_t){.device = d, .start = a, .end = best};
-        a = best;
-    }
-    out->n_stages = ns;
-    return a == m ? 0 : -1;
-}
-
-static void consider(const milp_t *mp, const plan_t *cand, plan_t *best)
-{
-    plan_t c = *cand;
-    if (plan_eval(mp->p, &c, &c.objective, NULL, NULL) == 0 && c.objective < best->objective)
-        *best = c;
-}
-
-static double heuristic_bound(const milp_t *mp)
-{
-    const plan_problem_t *p = mp->p;
-    int n = mp->n, m = mp->m;
-    int order[2][PLAN_MAX_DEVICES];
-    double total[PLAN_MAX_DEVICES];
-    for (int d = 0; d < n; d++)
-        total[d] = stage_time(mp, d, 0, m);
-    /* Order 0: header, then by index; order 1: header, then fastest first. */
-    for (int o = 0; o < 2; o++) {
-        int k = 0;
-        order[o][k++] = mp->h;
-        for (int d = 0; d < n; d++)
-            if (d != mp->h)
-                order[o][k++] = d;
-    }
-    for (int i = 2; i < n; i++)
-        for (int j = i; j > 1 && total[order[1][j]] < total[order[1][j - 1]]; j--) {
-            int t = order[1][j];
-            order[1][j] = order[1][j - 1];
-            order[1][j - 1] = t;
-        }
-    plan_t best = {.objective = INFINITY}, cand;
-    for (int o = 0; o < 2; o++) {
-        if (greedy(mp, order[o], INFINITY, &cand) != 0)
-            continue;   /* memory alone defeats this order */
-        consider(mp, &cand, &best);
-        double lo = 0.0, hi = cand.objective;
-        for (int it = 0; it < 40 && p->objective == PLAN_THROUGHPUT; it++) {
-            double mid = 0.5 * (lo + hi);
-            if (greedy(mp, order[o], mid, &cand) == 0) {
-                consider(mp, &cand, &best);
-                hi = mid;
-            } else {
-                lo = mid;
+    int m = mp->m;
+    for (size_t i = 0; i < (size_t)len * (m + 1); i++)
+        g[i] = INFINITY;
+    g[0] = 0.0;   /* stage 0 (the header) starts at unit 0 */
+    double best = INFINITY;
+    int best_a = -1;
+    for (int i = 0; i < len; i++) {
+        int d = order[i], nxt = i + 1 < len ? order[i + 1] : -1;
+        const double *gi = g + (size_t)i * (m + 1);
+        for (int a = 0; a < m; a++) {
+            if (gi[a] == INFINITY)
+                continue;
+            for (int b = a + 1; b <= mp->maxb[d * m + a]; b++) {
+                double t = stage_time(mp, d, a, b);
+                if (b == m) {
+                    if (nxt >= 0)
+                        continue;
+                    double v = gi[a], c = t + (i == 0 ? 0.0 : plan_return_cost(p, d));
+                    v = mp->thr ? fmax(v, c) : v + c;
+                    if (v < best) { best = v; best_a = a; }
+                    continue;
+                }
+                if (nxt < 0)
+                    continue;
+                double c = t + plan_hop_cost(p, d, nxt, b - 1);
+                double v = mp->thr ? fmax(gi[a], c) : gi[a] + c;
+                double *gn = g + (size_t)(i + 1) * (m + 1) + b;
+                if (v < *gn) {
+                    *gn = v;
+                    from[(size_t)(i + 1) * (m + 1) + b] = a;
+                }
             }
         }
     }
-    return best.objective;
+    if (best_a < 0)
+        return INFINITY;
+    out->n_stages = len;
+    for (int i = len - 1, end = m, a = best_a; i >= 0; i--) {
+        out->stage[i] = (plan_stage_t){.device = order[i], .start = a, .end = end};
+        end = a;
+        if (i > 0)
+            a = from[(size_t)i * (m + 1) + a];
+    }
+    return plan_eval(p, out, &out->objective, NULL, NULL) == 0 ? out->objective : INFINITY;
+}
+
+/* Hill climbing over device sequences (header first): swap two devices,
+ * drop one, or insert an unused one, keeping any change that lowers
+ * order_value; starts from the header followed by the others, fastest first.
+ * Only an upper bound for pruning, so it need not be optimal (it usually is). */
+static double heuristic_bound(const milp_t *mp, double *g, int *from)
+{
+    int n = mp->n, m = mp->m;
+    double total[PLAN_MAX_DEVICES];
+    int order[PLAN_MAX_DEVICES], len = 0;
+    for (int d = 0; d < n; d++)
+        total[d] = stage_time(mp, d, 0, m);
+    order[len++] = mp->h;
+    for (int d = 0; d < n; d++)
+        if (d != mp->h) {
+            int j = len++;
+            for (; j > 1 && total[order[j - 1]] > total[d]; j--)
+                order[j] = order[j - 1];
+            order[j] = d;
+        }
+    plan_t plan;
+    double best = order_value(mp, order, len, g, from, &plan);
+    for (int round = 0, improved = 1; improved && round < 50; round++) {
+        improved = 0;
+        for (int i = 1; i < len && !improved; i++)
+            for (int j = i + 1; j < len && !improved; j++) {   /* swap */
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+                double v = order_value(mp, order, len, g, from, &plan);
+                if (v < best) { best = v; improved = 1; }
+                else { order[j] = order[i]; order[i] = t; }
+            }
+        for (int i = 1; i < len && !improved; i++) {   /* drop */
+            int t = order[i];
+            memmove(order + i, order + i + 1, (size_t)(len - i - 1) * sizeof *order);
+            double v = order_value(mp, order, len - 1, g, from, &plan);
+            if (v < best) { best = v; len--; improved = 1; }
+            else { memmove(order + i + 1, order + i, (size_t)(len - i - 1) * sizeof *order); order[i] = t; }
+        }
+        for (int d = 0; d < n && !improved; d++) {   /* insert */
+            int used = 0;
+            for (int i = 0; i < len; i++)
+                used |= order[i] == d;
+            for (int i = 1; i <= len && !used && !improved; i++) {
+                memmove(order + i + 1, order + i, (size_t)(len - i) * sizeof *order);
+                order[i] = d;
+                double v = order_value(mp, order, len + 1, g, from, &plan);
+                if (v < best) { best = v; len++; improved = 1; }
+                else memmove(order + i, order + i + 1, (size_t)(len - i) * sizeof *order);
+            }
+        }
+    }
+    return best;
 }
 
 /* ---- model ---------------------------------------------------------------- */
@@ -327,7 +363,9 @@ static void build(milp_t *mp)
                 mp->wcol[(d * n + k) * m + b] = add_col(mp, GLP_CV, GLP_DB, 0.0, 1.0, thr ? 0.0 : s * c);
             }
     free(ends);
-    if (thr)
+    if (thr && isfinite(mp->upper))   /* Θ <= U: nodes whose bound exceeds the heuristic plan die at once */
+        mp->theta = add_col(mp, GLP_CV, GLP_DB, 0.0, s * mp->upper * (1.0 + PRUNE_SLACK), 1.0);
+    else if (thr)
         mp->theta = add_col(mp, GLP_CV, GLP_LO, 0.0, 0.0, 1.0);
 #define W(d, k, b) mp->wcol[((d) * n + (k)) * m + (b)]
     /* Flow: E nodes. */
@@ -382,20 +420,30 @@ static void build(milp_t *mp)
             for (int b = 1; b < m && k != d; b++)
                 put(mp, r, W(d, k, b), -s * plan_hop_cost(p, d, k, b - 1));
     }
-    /* Θ >= the stage covering u (cut rows). */
-    int *row_of_unit = malloc((size_t)m * sizeof *row_of_unit);
-    if (!row_of_unit) {
+    /* Θ >= z_u = the cut cost of the stage covering u.  Written as running
+     * sums, z_u = z_{u-1} + (arcs starting at u) - (arcs ending at u), so each
+     * arc appears in two rows instead of one per unit it covers. */
+    int *zrow = malloc((size_t)m * sizeof *zrow);
+    if (!zrow) {
         mp->oom = 1;
         return;
     }
     for (int u = 0; u < m; u++) {
-        row_of_unit[u] = add_row(mp, GLP_LO, 0.0, 0.0);
-        put(mp, row_of_unit[u], mp->theta, 1.0);
+        int z = add_col(mp, GLP_CV, GLP_LO, 0.0, 0.0, 0.0);
+        int r = add_row(mp, GLP_LO, 0.0, 0.0);   /* Θ - z_u >= 0 */
+        put(mp, r, mp->theta, 1.0);
+        put(mp, r, z, -1.0);
+        zrow[u] = add_row(mp, GLP_FX, 0.0, 0.0);   /* z_u - z_{u-1} - starts + ends = 0 */
+        put(mp, zrow[u], z, 1.0);
+        if (u > 0)
+            put(mp, zrow[u], z - 1, -1.0);
     }
-    for (int i = 0; i < mp->n_arcs; i++)
-        for (int u = mp->arcs[i].a; u < mp->arcs[i].b; u++)
-            put(mp, row_of_unit[u], mp->arcs[i].col, -s * mp->arcs[i].cut);
-    free(row_of_unit);
+    for (int i = 0; i < mp->n_arcs; i++) {
+        put(mp, zrow[mp->arcs[i].a], mp->arcs[i].col, -s * mp->arcs[i].cut);
+        if (mp->arcs[i].b < m)
+            put(mp, zrow[mp->arcs[i].b], mp->arcs[i].col, s * mp->arcs[i].cut);
+    }
+    free(zrow);
 #undef W
 }
 
@@ -463,7 +511,11 @@ int plan_solve_milp(const plan_problem_t *p, const plan_milp_opts_t *opts, plan_
     mp.thr = p->objective == PLAN_THROUGHPUT;
     if ((rc = prepare(&mp, err)) != 0)
         goto done;
-    mp.upper = heuristic_bound(&mp);
+    double *g = malloc((size_t)mp.n * (mp.m + 1) * sizeof *g);
+    int *from = malloc((size_t)mp.n * (mp.m + 1) * sizeof *from);
+    mp.upper = g && from ? heuristic_bound(&mp, g, from) : INFINITY;   /* no memory: no pruning */
+    free(g);
+    free(from);
     if ((rc = list_arcs(&mp, err)) != 0)
         goto done;
     if (mp.n_arcs == 0 || mp.first_arc[mp.h * (mp.m + 1)] == mp.first_arc[mp.h * (mp.m + 1) + 1]) {
