@@ -46,6 +46,10 @@ typedef struct {
     int chunk;               /* --chunk T: prompt tokens per ring batch */
     int n_seq;               /* --seq N: sequences in flight */
     int act_f16;             /* --act-f16 */
+    const char *slowdown;    /* --slowdown F (worker) or F,F,... one per local worker (run) */
+    const char *mem_limit;   /* --mem-limit MB (worker) or MB,MB,... (run) */
+    float link_latency_ms;   /* --link-latency MS */
+    float link_mbit;         /* --link-bandwidth MBIT */
     int verbose;             /* -v */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
@@ -60,6 +64,9 @@ enum {
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
  * message naming the offending option to stderr and returns 2. */
 int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *opts);
+
+/* Value i of a comma-separated list (the last value repeats): 0, 1 when list is NULL, or -1 after printing why. */
+int cli_list_value(const char *opt, const char *list, int i, double min, double max, double *out);
 
 /* Writes n little-endian float32 values to path; returns 0, or 1 after printing why. */
 int cli_write_floats(const char *path, const float *v, size_t n);
@@ -81,6 +88,7 @@ int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_segment(int argc, char **argv);
+int cli_plan(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_coordinator(int argc, char **argv);

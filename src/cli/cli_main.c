@@ -37,6 +37,8 @@ static void usage(FILE *f)
           "            one device of the ring\n"
           "  coordinator --bind tcp://ADDR:PORT --workers N -m MODEL (-p PROMPT | --prompts FILE) [options]\n"
           "            wait for N workers, deploy the model over them, generate\n"
+          "  plan      --problem FILE.json [--solver dp|milp] [--json] [--overlap] [--time-limit MS]\n"
+          "            device order and unit ranges minimising latency or maximising throughput\n"
           "  help      this text\n",
           f);
 }
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cli_run(argc, argv);
     if (!strcmp(cmd, "worker")) return cli_worker(argc, argv);
     if (!strcmp(cmd, "coordinator")) return cli_coordinator(argc, argv);
+    if (!strcmp(cmd, "plan")) return cli_plan(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -141,6 +141,10 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--listen")) { o->listen = v; rc = 0; }
             else if (!strcmp(a, "--bind")) { o->bind = v; rc = 0; }
             else if (!strcmp(a, "--name")) { o->name = v; rc = 0; }
+            else if (!strcmp(a, "--slowdown")) { o->slowdown = v; rc = 0; }
+            else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
+            else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
+            else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
         }
         if (rc < 0 && (accepted & CLI_OPT_OUT)) {
             if (!strcmp(a, "-o") || !strcmp(a, "--output")) { o->out = v; rc = 0; }
@@ -226,4 +230,26 @@ int cli_write_floats(const char *path, const float *v, size_t n)
     if (bad)
         fprintf(stderr, "error: writing '%s' failed\n", path);
     return bad;
+}
+
+int cli_list_value(const char *opt, const char *list, int i, double min, double max, double *out)
+{
+    if (!list)
+        return 1;
+    const char *p = list;
+    for (int k = 0; k < i; k++) {
+        const char *comma = strchr(p, ',');
+        if (!comma)
+            break;   /* fewer values than workers: the last one repeats */
+        p = comma + 1;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(p, &end);
+    if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "error: %s expects numbers in %g..%g separated by commas, got '%s'\n", opt, min, max, list);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

@@ -69,6 +69,11 @@ int cli_worker(int argc, char **argv)
     wo.isa = o.isa;
     wo.chunk = o.chunk;
     wo.verbose = o.verbose;
+    wo.link_latency_ms = o.link_latency_ms;
+    wo.link_mbit = o.link_mbit;
+    if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
+        cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &wo.mem_limit_mb) < 0)
+        return 2;
     catch_signals();
     err_t err;
     err_clear(&err);
@@ -248,6 +253,15 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         fprintf(stderr, "\ninterrupted\n");
         goto done;
     }
+    if (o->verbose) {
+        coord_poll(c, 300, &err);   /* the last step times */
+        for (int s = 0; s < coord_n_stages(c); s++) {
+            coord_stage_info_t si;
+            coord_stage_info(c, s, &si);
+            fprintf(stderr, "stage %d (%s, units %d-%d): %llu decode steps, %.3f ms compute, %.3f ms send per step\n",
+                    s, si.name, si.unit_begin, si.unit_end, (unsigned long long)si.steps, si.compute_ms, si.send_ms);
+        }
+    }
     double t0 = 0, t1 = 0;
     size_t total_gen = 0;
     for (int i = 0; i < n_prompts; i++) {
@@ -365,14 +379,39 @@ int cli_run(int argc, char **argv)
     spawn_set_t kids;
     spawn_init(&kids);
     rc = make_coordinator(&o, "tcp://127.0.0.1:*", &c, &err);
-    char threads[16], chunk[16], name[32];
+    char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
     snprintf(threads, sizeof threads, "%d", o.threads);
     snprintf(chunk, sizeof chunk, "%d", o.chunk);
+    snprintf(lat, sizeof lat, "%g", o.link_latency_ms);
+    snprintf(bw, sizeof bw, "%g", o.link_mbit);
     for (int i = 0; rc == 0 && i < o.local; i++) {
+        double slowdown = 1.0, mem_mb = 0.0;
+        if (cli_list_value("--slowdown", o.slowdown, i, 1.0, 1000.0, &slowdown) < 0 ||
+            cli_list_value("--mem-limit", o.mem_limit, i, 1.0, 1e9, &mem_mb) < 0) {
+            rc = ERR_INVAL;
+            break;
+        }
         snprintf(name, sizeof name, "local-%d", i);
-        char *args[] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
-                        "tcp://127.0.0.1:*", "-m", (char *)o.model, "-t", threads, "--chunk", chunk, "--name", name,
-                        "--isa", (char *)kern_isa_name(o.isa == KERN_ISA_AUTO ? kern_isa_best() : o.isa), NULL};
+        snprintf(slow, sizeof slow, "%g", slowdown);
+        snprintf(mem, sizeof mem, "%g", mem_mb);
+        char *args[32] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
+                          "tcp://127.0.0.1:*", "-m", (char *)o.model, "-t", threads, "--chunk", chunk, "--name", name,
+                          "--isa", (char *)kern_isa_name(o.isa == KERN_ISA_AUTO ? kern_isa_best() : o.isa),
+                          "--slowdown", slow};
+        int n = 18;
+        if (mem_mb > 0) {
+            args[n++] = "--mem-limit";
+            args[n++] = mem;
+        }
+        if (o.link_latency_ms > 0) {
+            args[n++] = "--link-latency";
+            args[n++] = lat;
+        }
+        if (o.link_mbit > 0) {
+            args[n++] = "--link-bandwidth";
+            args[n++] = bw;
+        }
+        args[n] = NULL;
         rc = spawn_start(&kids, args, &err);
     }
     if (rc == 0)

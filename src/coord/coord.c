@@ -24,6 +24,9 @@ typedef struct {
     int has_model;
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
+    /* measured single-token steps (STAGE_TIMES), this epoch */
+    uint64_t steps;
+    double compute_us_sum, send_us_sum;
 } worker_rec_t;
 
 typedef struct {
@@ -280,6 +283,17 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
         memcpy(s->logits, m->data, c->m->hp.n_vocab * sizeof(float));
         s->has_logits = 1;
         return 0;
+    case MSG_STAGE_TIMES:
+        if (m->epoch != c->epoch)
+            return 0;   /* measured under an older plan */
+        for (uint32_t i = 0; i < m->times.n; i++) {
+            if (m->times.t[i].n_tokens != 1)
+                continue;   /* prompt chunks: the decode step is what the plan predicts */
+            w->steps++;
+            w->compute_us_sum += m->times.t[i].compute_us;
+            w->send_us_sum += m->times.t[i].send_us;
+        }
+        return 0;
     case MSG_ERROR:
         return err_set(err, ERR_STATE, "worker %s reports: %s", w->name, m->error.text);
     default:
@@ -327,6 +341,11 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err)
 
 /* ---- workers and deployment ------------------------------------------------- */
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const worker_rec_t *)a)->name, ((const worker_rec_t *)b)->name);
+}
+
 int coord_wait_workers(coord_t *c, int n, int timeout_ms, int (*check)(void *user, err_t *err), void *user,
                        err_t *err)
 {
@@ -345,6 +364,8 @@ int coord_wait_workers(coord_t *c, int n, int timeout_ms, int (*check)(void *use
         if (rc && rc != ERR_TIMEOUT && rc != ERR_PROTO)
             return rc;
     }
+    if (c->n_stages == 0)   /* before any deployment: a stable ring order, by device name */
+        qsort(c->workers, (size_t)c->n_workers, sizeof *c->workers, by_name);
     return 0;
 }
 
@@ -429,7 +450,10 @@ int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, 
         d->n_seq = (uint32_t)c->o.n_seq;
         d->threads = (uint32_t)c->o.threads;
         d->act_dtype = c->o.act_f16 ? TYPE_F16 : TYPE_F32;
-        c->workers[c->stages[s].worker].acked = 0;
+        worker_rec_t *wr = &c->workers[c->stages[s].worker];
+        wr->acked = 0;
+        wr->steps = 0;
+        wr->compute_us_sum = wr->send_us_sum = 0;
         if ((rc = routes_for(c, s, d, err)) || (rc = send_to(c, c->stages[s].worker, &m, err)))
             return rc;
     }
@@ -548,4 +572,22 @@ void coord_shutdown(coord_t *c)
     err_t ignored;
     for (int i = 0; i < c->n_workers; i++)
         send_to(c, i, &m, &ignored);
+}
+
+int coord_n_stages(const coord_t *c) { return c->n_stages; }
+
+int coord_stage_info(const coord_t *c, int stage, coord_stage_info_t *info)
+{
+    if (stage < 0 || stage >= c->n_stages)
+        return ERR_RANGE;
+    const stage_t *st = &c->stages[stage];
+    const worker_rec_t *w = &c->workers[st->worker];
+    info->worker = st->worker;
+    info->name = w->name;
+    info->unit_begin = st->begin;
+    info->unit_end = st->end;
+    info->steps = w->steps;
+    info->compute_ms = w->steps ? w->compute_us_sum / (double)w->steps / 1000.0 : 0.0;
+    info->send_ms = w->steps ? w->send_us_sum / (double)w->steps / 1000.0 : 0.0;
+    return 0;
 }

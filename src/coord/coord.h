@@ -57,7 +57,8 @@ const model_t *coord_model(const coord_t *c);
 const tok_t *coord_tok(const coord_t *c);
 const seg_t *coord_seg(const coord_t *c);
 
-/* Waits until n workers have said HELLO (ERR_TIMEOUT after timeout_ms).  check(user)
+/* Waits until n workers have said HELLO (ERR_TIMEOUT after timeout_ms); before
+ * the first deployment the workers are then ordered by name.  check(user)
  * is called while waiting; a non-zero return aborts with that code (e.g. a local
  * worker process died). */
 int coord_wait_workers(coord_t *c, int n, int timeout_ms, int (*check)(void *user, err_t *err), void *user,
@@ -86,6 +87,19 @@ const float *coord_session_logits(const coord_t *c, uint64_t session);
 /* Frees the session's slot (after it is done). */
 void coord_session_release(coord_t *c, uint64_t session);
 int coord_sessions_free(const coord_t *c);
+
+/* A stage of the deployed ring and its measured single-token step times. */
+typedef struct {
+    int worker;
+    const char *name;
+    int unit_begin, unit_end;
+    uint64_t steps;          /* decode steps measured since the deployment */
+    double compute_ms;       /* mean time running its units (an emulated slowdown included) */
+    double send_ms;          /* mean time handing its outputs to the transport */
+} coord_stage_info_t;
+
+int coord_n_stages(const coord_t *c);
+int coord_stage_info(const coord_t *c, int stage, coord_stage_info_t *info);
 
 /* Tells every worker to leave. */
 void coord_shutdown(coord_t *c);

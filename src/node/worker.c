@@ -13,6 +13,7 @@
 #include "node/worker.h"
 
 #include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 #define SEND_BUFFERS 16
 #define MAX_PUSH 16
 #define MAX_INPUTS 32
+#define DELAY_QUEUE 64
+#define TIMES_FLUSH_MS 250
 
 typedef struct {
     int used;
@@ -64,6 +67,15 @@ typedef struct {
     atomic_int in_use;
 } sendbuf_t;
 
+/* A data-path send held back by the emulated link (see shaped_send). */
+typedef struct {
+    int64_t release_us;
+    void *sock;
+    msg_t m;
+    sendbuf_t *sb;           /* pooled data (zero-copy), or NULL when the data lives in small[] */
+    uint8_t small[16];
+} delayed_t;
+
 typedef struct {
     const worker_opts_t *o;
     model_t *m;
@@ -93,6 +105,12 @@ typedef struct {
     sendbuf_t send[SEND_BUFFERS];
     size_t send_cap;
     int shutdown, refused;
+    /* emulated link and measured times */
+    delayed_t delayed[DELAY_QUEUE];
+    int dq_head, dq_len;
+    int64_t link_free_us;
+    msg_t times;             /* STAGE_TIMES being filled */
+    int64_t times_sent_ms;
 } worker_t;
 
 void worker_opts_default(worker_opts_t *o)
@@ -104,6 +122,7 @@ void worker_opts_default(worker_opts_t *o)
     o->chunk = 64;
     o->heartbeat_ms = 500;
     o->timeout_ms = 15000;
+    o->slowdown = 1.0;
 }
 
 static void logf_(const worker_t *w, const char *fmt, const char *detail)
@@ -132,6 +151,88 @@ static sendbuf_t *sendbuf_take(worker_t *w, size_t n)
 }
 
 static int send_ctl(worker_t *w, const msg_t *m, err_t *err) { return net_send(w->ctl, NULL, 0, m, err); }
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_us(int64_t us)
+{
+    if (us <= 0)
+        return;
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static int link_shaped(const worker_t *w) { return w->o->link_latency_ms > 0 || w->o->link_mbit > 0; }
+
+static int send_now(void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
+{
+    return sb ? net_send_zc(sock, NULL, 0, m, sendbuf_release, &sb->in_use, err) : net_send(sock, NULL, 0, m, err);
+}
+
+/* Sends the held-back messages whose time has come (all of them when force). */
+static int flush_delayed(worker_t *w, int force, err_t *err)
+{
+    int rc = 0;
+    while (w->dq_len > 0) {
+        delayed_t *d = &w->delayed[w->dq_head];
+        int64_t wait = d->release_us - now_us();
+        if (wait > 0 && !force)
+            break;
+        sleep_us(wait);
+        if (!d->sb && d->m.data_len)
+            d->m.data = d->small;
+        int r = send_now(d->sock, &d->m, d->sb, err);
+        rc = rc ? rc : r;
+        w->dq_head = (w->dq_head + 1) % DELAY_QUEUE;
+        w->dq_len--;
+    }
+    return rc;
+}
+
+/* Milliseconds until the next held-back message is due (-1: none). */
+static int delayed_due_ms(const worker_t *w)
+{
+    if (!w->dq_len)
+        return -1;
+    int64_t us = w->delayed[w->dq_head].release_us - now_us();
+    return us <= 0 ? 0 : (int)((us + 999) / 1000);
+}
+
+/* A data-path send through the emulated link: the link carries one message at a
+ * time at link_mbit, and each arrives link_latency_ms after it left the link. */
+static int shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
+{
+    if (!link_shaped(w))
+        return send_now(sock, m, sb, err);
+    if (w->dq_len == DELAY_QUEUE) {   /* the link is saturated: wait for the oldest */
+        delayed_t *d = &w->delayed[w->dq_head];
+        sleep_us(d->release_us - now_us());
+        int rc = flush_delayed(w, 0, err);
+        if (rc)
+            return rc;
+    }
+    const double bytes = (double)m->data_len + MSG_HDR_SIZE + 64;   /* header and body, roughly */
+    const int64_t tx_us = w->o->link_mbit > 0 ? (int64_t)(bytes * 8.0 / w->o->link_mbit) : 0;
+    const int64_t now = now_us();
+    w->link_free_us = (w->link_free_us > now ? w->link_free_us : now) + tx_us;
+    delayed_t *d = &w->delayed[(w->dq_head + w->dq_len) % DELAY_QUEUE];
+    d->release_us = w->link_free_us + (int64_t)(w->o->link_latency_ms * 1000.0);
+    d->sock = sock;
+    d->m = *m;
+    d->sb = sb;
+    if (!sb && m->data_len) {
+        if (m->data_len > sizeof d->small)
+            return send_now(sock, m, NULL, err);   /* not expected: only pooled data is large */
+        memcpy(d->small, m->data, m->data_len);
+    }
+    w->dq_len++;
+    return 0;
+}
 
 static void send_error(worker_t *w, int code, const char *text)
 {
@@ -172,7 +273,7 @@ static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
         memcpy(dst, rows, bytes);
     m.data = dst;
     m.data_len = bytes;
-    int rc = sb ? net_send_zc(sock, NULL, 0, &m, sendbuf_release, &sb->in_use, err) : net_send(sock, NULL, 0, &m, err);
+    int rc = (sb || !link_shaped(w)) ? shaped_send(w, sock, &m, sb, err) : net_send(sock, NULL, 0, &m, err);
     free(tmp);
     return rc;
 }
@@ -181,6 +282,8 @@ static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
 
 static void undeploy(worker_t *w)
 {
+    err_t ignored;
+    flush_delayed(w, 1, &ignored);   /* held-back messages go out before their sockets close */
     for (int i = 0; i < w->n_push; i++)
         net_close(&w->push[i]);
     w->n_push = 0;
@@ -355,7 +458,7 @@ static int send_token(worker_t *w, wsession_t *s, int32_t id, uint32_t flags, er
         return 0;
     }
     for (uint32_t r = 0; r < w->dep.n_routes; r++)
-        if (w->dep.routes[r].value_id == MSG_VALUE_TOKEN && (rc = net_send(w->push[w->route_push[r]], NULL, 0, &m, err)))
+        if (w->dep.routes[r].value_id == MSG_VALUE_TOKEN && (rc = shaped_send(w, w->push[w->route_push[r]], &m, NULL, err)))
             return rc;
     return 0;
 }
@@ -393,9 +496,13 @@ static int run_batch(worker_t *w, wsession_t *s, uint32_t pos0, uint32_t n, cons
 {
     exec_batch_t b = {.seq = (int)(s - w->sess), .pos0 = (int)pos0, .n_tokens = (int)n, .tokens = tokens,
                       .inputs = inputs, .n_inputs = n_inputs, .n_logits = 1};
+    const int64_t t0 = now_us();
     int rc = exec_run(w->ex, &b, err);
     if (rc)
         return rc;
+    if (w->o->slowdown > 1.0)   /* an emulated slower device: the step takes slowdown times as long */
+        sleep_us((int64_t)((w->o->slowdown - 1.0) * (double)(now_us() - t0)));
+    const int64_t t1 = now_us();
     for (int i = 0; i < exec_n_outputs(w->ex); i++) {
         exec_tensor_t out = exec_output(w->ex, i);
         for (uint32_t r = 0; r < w->dep.n_routes; r++)
@@ -404,9 +511,29 @@ static int run_batch(worker_t *w, wsession_t *s, uint32_t pos0, uint32_t n, cons
                                       flags, err)))
                 return rc;
     }
-    if (w->is_tail && (flags & RING_ACT_SAMPLE))
-        return sample_and_send(w, s, err);
+    if (w->is_tail && (flags & RING_ACT_SAMPLE) && (rc = sample_and_send(w, s, err)))
+        return rc;
+    msg_stage_times_t *st = &w->times.times;
+    if (st->n < MSG_MAX_TIMES)
+        st->t[st->n++] = (msg_time_t){.session = s->id, .step = pos0, .n_tokens = n,
+                                      .compute_us = (uint32_t)(t1 - t0), .send_us = (uint32_t)(now_us() - t1)};
     return 0;
+}
+
+/* Sends the measured step times when there are many or they are old enough. */
+static void report_times(worker_t *w)
+{
+    msg_stage_times_t *st = &w->times.times;
+    int64_t now = net_now_ms();
+    if (st->n == 0 || (st->n < MSG_MAX_TIMES && now - w->times_sent_ms < TIMES_FLUSH_MS))
+        return;
+    w->times.epoch = w->epoch;
+    st->unit_begin = w->dep.unit_begin;
+    st->unit_end = w->dep.unit_end;
+    err_t ignored;
+    send_ctl(w, &w->times, &ignored);
+    st->n = 0;
+    w->times_sent_ms = now;
 }
 
 /* 1 if some session has a prompt chunk or a decode step waiting at the header. */
@@ -622,6 +749,8 @@ static int hello(worker_t *w, err_t *err)
     snprintf(h->device, sizeof h->device, "%s", w->o->name);
     long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     h->free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    if (w->o->mem_limit_mb > 0 && h->free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
+        h->free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     h->cores = cores > 0 ? (uint32_t)cores : 1;
     snprintf(h->cpu_features, sizeof h->cpu_features, "%s", kern_isa_name(kern_isa_best()));
@@ -648,11 +777,14 @@ static int setup(worker_t *w, err_t *err)
         return rc;
     net_rx_init(&w->rx_ctl);
     net_rx_init(&w->rx_data);
+    msg_init(&w->times, MSG_STAGE_TIMES);
     return hello(w, err);
 }
 
 static void teardown(worker_t *w)
 {
+    err_t ignored;
+    flush_delayed(w, 1, &ignored);
     undeploy(w);
     net_rx_fini(&w->rx_ctl);
     net_rx_fini(&w->rx_data);
@@ -681,10 +813,11 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
     int rc = setup(w, err);
     w->last_heard = w->next_heartbeat = net_now_ms();
     while (rc == 0 && !w->shutdown && !(stop && *stop)) {
-        int busy = header_has_work(w);
+        int busy = header_has_work(w), due = delayed_due_ms(w);
+        int timeout = busy ? 0 : (due >= 0 && due < 50 ? due : 50);
         void *socks[2] = {w->ctl, w->data};
         uint32_t ready = 0;
-        int wrc = net_wait(socks, 2, busy ? 0 : 50, &ready, err);
+        int wrc = net_wait(socks, 2, timeout, &ready, err);
         if (wrc && wrc != ERR_TIMEOUT) {
             rc = wrc;
             break;
@@ -730,6 +863,10 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             logf_(w, "header step failed: ", why.msg);
             send_error(w, step_rc, why.msg);
         }
+        if (flush_delayed(w, 0, &why))
+            logf_(w, "send failed: ", why.msg);
+        if (w->ex)
+            report_times(w);
         int64_t now = net_now_ms();
         if (now >= w->next_heartbeat) {
             msg_t hb;

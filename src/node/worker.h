@@ -18,7 +18,12 @@
  * The header feeds prompts in chunks of at most `chunk` tokens and interleaves
  * them with other sessions' work, so a long prompt never stalls the ring.  A
  * malformed or unexpected message is counted, logged with its sender and
- * dropped.  Every wait has a timeout; a coordinator silent for timeout_ms ends
+ * dropped.  Each stage reports its measured step times (STAGE_TIMES) to the
+ * coordinator.  For emulated clusters a worker can be slowed (--slowdown: it
+ * sleeps so each step takes F times as long, leaving the core free) and its
+ * link shaped (--link-latency, --link-bandwidth: what it sends on the data path
+ * is held back by the latency plus its size over the bandwidth, serialised as
+ * on one link, without blocking its compute), and the memory it offers capped.  Every wait has a timeout; a coordinator silent for timeout_ms ends
  * the worker with an error.
  */
 #ifndef LL_NODE_WORKER_H
@@ -40,6 +45,11 @@ typedef struct {
     int heartbeat_ms;
     int timeout_ms;             /* coordinator silence before giving up */
     int verbose;
+    /* emulating a slower device or link on one machine (DESIGN §11) */
+    double slowdown;            /* >= 1: every step takes this many times as long (the extra is slept) */
+    double link_latency_ms;     /* added to everything sent on the data path */
+    double link_mbit;           /* > 0: data-path sends are serialised at this many Mbit/s */
+    double mem_limit_mb;        /* > 0: memory offered in HELLO is capped at this */
 } worker_opts_t;
 
 void worker_opts_default(worker_opts_t *o);
