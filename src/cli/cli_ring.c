@@ -254,7 +254,8 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         goto done;
     }
     if (o->verbose) {
-        coord_poll(c, 300, &err);   /* the last step times */
+        for (double until = gen_now() + 0.4; gen_now() < until;)   /* the last step times */
+            coord_poll(c, 50, &err);
         for (int s = 0; s < coord_n_stages(c); s++) {
             coord_stage_info_t si;
             coord_stage_info(c, s, &si);
