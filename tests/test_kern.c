@@ -25,7 +25,9 @@
  *   - dot_tile, for every tile shape (1..KERN_TILE_ROWS weight rows by 1..KERN_TILE
  *     columns) and weight rows near or far apart: output (r, c) == dot of row r
  *     and column c, bit for bit, at the given ldo, nothing else written, the
- *     last operand ending right before a PROT_NONE page;
+ *     last operand ending right before a PROT_NONE page; the same for
+ *     dot_tile_packed over rows packed by pack_w / pack_x (where the table has it),
+ *     the packers writing exactly packed_*_bytes;
  *   - results identical for operands at byte offsets 0..3, with every operand
  *     ending right before a PROT_NONE page (any over-read faults);
  *   - dot_f16 and axpy_f16 against double references, axpy's neighbours untouched.
@@ -147,6 +149,7 @@ static const size_t float_sizes[] = {0, 1, 3, 17, 32, 64, 96, 172, 173, 288, 768
 typedef struct {
     guard_t gw, gx;                 /* weight row, four activation rows */
     guard_t gt;                     /* KERN_TILE_ROWS weight rows for dot_tile */
+    guard_t gp;                     /* packed rows for dot_tile_packed */
     unsigned char wt[KERN_TILE_ROWS][ROWMAX];  /* their contents */
     unsigned char w[ROWMAX];        /* weight row, built here then placed */
     unsigned char x[4][ROWMAX];     /* activation rows */
@@ -677,6 +680,42 @@ static void test_tile_case(const kern_table_t *t, uint32_t type, size_t n, data_
         }
     }
     CHECKF(bad == 0, "%s %s n=%zu gap=%zu: %d tile mismatches", isa, tn, n, w_gap, bad);
+
+    if (!mv->dot_tile_packed)
+        return;
+    /* Packed: the rows packed one after another (with the gap), the last one ending at
+     * the guard page; each packer must write exactly its byte count (a sentinel after). */
+    const size_t pw = mv->packed_w_bytes(n), px = mv->packed_x_bytes(n);
+    const size_t pw_stride = pw + w_gap % 64, px_stride = px + n % 3;
+    const size_t total = (KERN_TILE - 1) * pw_stride + pw + 1 + 3 * px_stride + px;
+    unsigned char *wp = guard_place(&s->gp, total, 0), *xp = wp + (KERN_TILE - 1) * pw_stride + pw + 1;
+    memset(wp, 0xa5, total);
+    for (int k = 0; k < KERN_TILE; k++)
+        mv->pack_w(n, w + (KERN_TILE_ROWS - KERN_TILE + k) * w_stride, wp + k * pw_stride);
+    CHECKF(wp[(KERN_TILE - 1) * pw_stride + pw] == 0xa5, "%s %s n=%zu: pack_w wrote past %zu bytes", isa, tn, n, pw);
+    for (int j = 0; j < KERN_TILE; j++)
+        mv->pack_x(n, x + j * x_stride, xp + j * px_stride);
+    bad = 0;
+    for (int nr = 1; nr <= KERN_TILE; nr++) {
+        for (int nc = 1; nc <= KERN_TILE; nc++) {
+            const int r0 = KERN_TILE - nr, w0 = KERN_TILE_ROWS - KERN_TILE + r0;
+            memset(out, 0x7f, sizeof out);
+            mv->dot_tile_packed(n, wp + r0 * pw_stride, pw_stride, nr, xp, px_stride, nc, out, LDO);
+            for (int c = 0; c < KERN_TILE; c++) {
+                for (int k = 0; k < LDO; k++) {
+                    float v = out[c * LDO + k];
+                    uint32_t bits;
+                    memcpy(&bits, &v, sizeof bits);
+                    if (k < nr && c < nc ? !same_bits(v, want[w0 + k][c]) : bits != 0x7f7f7f7fu) {
+                        if (bad++ < 5)
+                            CHECKF(0, "%s %s n=%zu packed tile %dx%d: (%d,%d) = %.9g, dot %.9g", isa, tn, n, nr, nc,
+                                   k, c, v, k < nr && c < nc ? want[w0 + k][c] : 0.0f);
+                    }
+                }
+            }
+        }
+    }
+    CHECKF(bad == 0, "%s %s n=%zu gap=%zu: %d packed tile mismatches", isa, tn, n, w_gap, bad);
 }
 
 static void test_tiles(const kern_table_t *t, rng_t *r, scratch_t *s)
@@ -791,7 +830,8 @@ int main(void)
 
     scratch_t *s = calloc(1, sizeof *s);
     if (!s || guard_init(&s->gw, ROWMAX) != 0 || guard_init(&s->gx, 4 * ROWMAX + 64) != 0 ||
-        guard_init(&s->gt, KERN_TILE_ROWS * (ROWMAX + 4096 + 64 * 20)) != 0) {
+        guard_init(&s->gt, KERN_TILE_ROWS * (ROWMAX + 4096 + 64 * 20)) != 0 ||
+        guard_init(&s->gp, 8 * (NMAX * 4 + 256)) != 0) {
         fprintf(stderr, "test_kern: cannot allocate test buffers\n");
         return 1;
     }
@@ -821,6 +861,7 @@ int main(void)
     guard_fini(&s->gw);
     guard_fini(&s->gx);
     guard_fini(&s->gt);
+    guard_fini(&s->gp);
     free(s);
     return check_finish("test_kern");
 }

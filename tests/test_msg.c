@@ -189,7 +189,8 @@ static size_t make_samples(sample_t *s)
 
     NEXT(MSG_SESSION_OPEN, "session-open");
     m->open = (msg_session_open_t){.seq_slot = 2, .n_tokens = 5, .n_predict = 32, .temp = 0.8f, .top_k = 40,
-                                   .top_p = 0.95f, .seed = 0xDEADBEEFCAFEull};
+                                   .top_p = 0.95f, .seed = 0xDEADBEEFCAFEull, .min_p = 0.05f,
+                                   .repeat_penalty = 1.1f, .repeat_last_n = 64};
     m->data_len = 20;
 
     NEXT(MSG_SESSION_CLOSE, "session-close");
@@ -223,7 +224,24 @@ static size_t make_samples(sample_t *s)
     NEXT(MSG_PROBE, "probe");
     m->probe.id = 99;
     m->probe.echo = true;
+    strcpy(m->probe.reply, "tcp://127.0.0.1:5999");
     m->data_len = 300;
+
+    NEXT(MSG_PROFILE_REQ, "profile-req");
+    m->profile_req.rounds = 5;
+    m->profile_req.probe_bytes = 1 << 16;
+    m->profile_req.n_peers = 2;
+    strcpy(m->profile_req.peers[0], "tcp://127.0.0.1:6001");
+    strcpy(m->profile_req.peers[1], "tcp://127.0.0.1:6002");
+
+    NEXT(MSG_PROFILE, "profile");
+    m->profile.n_units = 12;
+    m->profile.free_mem = 1u << 30;
+    m->profile.n_links = 1;
+    strcpy(m->profile.links[0].endpoint, "tcp://127.0.0.1:6001");
+    m->profile.links[0].latency_s = 0.005;
+    m->profile.links[0].bandwidth = 2.5e6;
+    m->data_len = 96;
 
     NEXT(MSG_PROBE, "probe-empty");
     m->probe.id = 0;
@@ -504,7 +522,7 @@ static void test_header_faults(sample_t *s)
     put16(t.hdr + 6, 0);
     expect(&t, MSG_FAULT_TYPE, "unknown message type 0", "type 0");
     put16(t.hdr + 6, MSG_TYPE_END);
-    expect(&t, MSG_FAULT_TYPE, "unknown message type 15", "type 15");
+    expect(&t, MSG_FAULT_TYPE, "unknown message type 17", "type 17");
     put16(t.hdr + 6, 0xFFFF);
     expect(&t, MSG_FAULT_TYPE, "unknown message type 65535", "type 65535");
     t = e;

@@ -50,6 +50,10 @@ typedef struct {
     const char *mem_limit;   /* --mem-limit MB (worker) or MB,MB,... (run) */
     float link_latency_ms;   /* --link-latency MS */
     float link_mbit;         /* --link-bandwidth MBIT */
+    const char *plan;        /* --plan optimal|even */
+    const char *objective;   /* --objective latency|throughput */
+    const char *solver;      /* --solver dp|milp */
+    int profile_rounds;      /* --profile-rounds R */
     int verbose;             /* -v */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;

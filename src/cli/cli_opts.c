@@ -67,6 +67,10 @@ static void set_defaults(cli_opts_t *o)
     o->isa = KERN_ISA_AUTO;
     o->chunk = 64;
     o->n_seq = 8;
+    o->plan = "optimal";
+    o->objective = "latency";
+    o->solver = "dp";
+    o->profile_rounds = 7;
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -142,6 +146,10 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--bind")) { o->bind = v; rc = 0; }
             else if (!strcmp(a, "--name")) { o->name = v; rc = 0; }
             else if (!strcmp(a, "--slowdown")) { o->slowdown = v; rc = 0; }
+            else if (!strcmp(a, "--plan")) { o->plan = v; rc = 0; }
+            else if (!strcmp(a, "--objective")) { o->objective = v; rc = 0; }
+            else if (!strcmp(a, "--solver")) { o->solver = v; rc = 0; }
+            else if (!strcmp(a, "--profile-rounds")) rc = parse_int(a, v, 1, 1000, &o->profile_rounds);
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "coord/coord.h"
+#include "coord/coord_plan.h"
 #include "coord/spawn.h"
 #include "coord/split.h"
 #include "exec/generate.h"
@@ -68,6 +69,7 @@ int cli_worker(int argc, char **argv)
     wo.name = name;
     wo.isa = o.isa;
     wo.chunk = o.chunk;
+    wo.threads = o.threads;
     wo.verbose = o.verbose;
     wo.link_latency_ms = o.link_latency_ms;
     wo.link_mbit = o.link_mbit;
@@ -309,24 +311,6 @@ done:
     return rc;
 }
 
-/* The ranges: --ranges as given, else the even split by weight bytes. */
-static int choose_ranges(coord_t *c, const cli_opts_t *o, int n, unit_range_t *ranges, err_t *err)
-{
-    const seg_t *seg = coord_seg(c);
-    if (o->ranges)
-        return split_parse(o->ranges, seg->n_units, n, ranges, err);
-    unit_cost_t *costs = calloc((size_t)seg->n_units, sizeof *costs);
-    size_t *bytes = calloc((size_t)seg->n_units, sizeof *bytes);
-    int rc = costs && bytes ? unit_cost_compute(seg, costs, err) : err_set(err, ERR_NOMEM, "out of memory");
-    for (int u = 0; rc == 0 && u < seg->n_units; u++)
-        bytes[u] = costs[u].weight_bytes;
-    if (rc == 0)
-        rc = split_even(bytes, seg->n_units, n, ranges, err);
-    free(costs);
-    free(bytes);
-    return rc;
-}
-
 static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, err_t *err)
 {
     coord_opts_t co;
@@ -340,19 +324,78 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, 
     return coord_create(&co, c, err);
 }
 
-static int deploy_and_generate(coord_t *c, const cli_opts_t *o, int n, err_t *err)
+/* Hand-written ranges (--ranges): worker i gets range i. */
+static int deploy_ranges(coord_t *c, const cli_opts_t *o, int n, err_t *err)
 {
     unit_range_t ranges[COORD_MAX_WORKERS];
-    int rc = choose_ranges(c, o, n, ranges, err);
+    int rc = split_parse(o->ranges, coord_seg(c)->n_units, n, ranges, err);
     if (rc == 0 && o->verbose)
         for (int i = 0; i < n; i++)
-            fprintf(stderr, "stage %d: worker %s, units %d-%d\n", i, coord_worker_name(c, i), ranges[i].begin,
-                    ranges[i].end);
+            fprintf(stderr, "worker %s: units %d-%d\n", coord_worker_name(c, i), ranges[i].begin, ranges[i].end);
+    return rc ? rc : coord_deploy(c, ranges, n, 60000, err);
+}
+
+/* Profiles the workers, then deploys the even split (--plan even) or the
+ * optimal plan for the objective; *problem and *plan describe what was deployed. */
+static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *problem, plan_t *plan, err_t *err)
+{
+    plan_objective_t objective;
+    if (!strcmp(o->objective, "latency"))
+        objective = PLAN_LATENCY;
+    else if (!strcmp(o->objective, "throughput"))
+        objective = PLAN_THROUGHPUT;
+    else
+        return err_set(err, ERR_INVAL, "--objective '%s': latency or throughput", o->objective);
+    int even = !strcmp(o->plan, "even");
+    if (!even && strcmp(o->plan, "optimal"))
+        return err_set(err, ERR_INVAL, "--plan '%s': optimal or even", o->plan);
+    if (strcmp(o->solver, "dp") && strcmp(o->solver, "milp"))
+        return err_set(err, ERR_INVAL, "--solver '%s': dp or milp", o->solver);
+    if (o->verbose)
+        fprintf(stderr, "profiling %d workers (%d rounds)...\n", coord_n_workers(c), o->profile_rounds);
+    int rc = coord_profile(c, o->profile_rounds, 64 << 10, 300000, err);
     if (rc == 0)
-        rc = coord_deploy(c, ranges, n, 60000, err);
+        rc = coord_problem(c, objective, 0, problem, err);
     if (rc)
         return rc;
-    return ring_generate(c, o) ? ERR_STATE : 0;
+    coord_stage_t st[COORD_MAX_WORKERS];
+    int n = 0;
+    if (even) {
+        if ((rc = coord_even_stages(c, st, &n, err)))
+            return rc;
+        plan->n_stages = n;
+        for (int s = 0; s < n; s++)
+            plan->stage[s] = (plan_stage_t){.device = st[s].worker, .start = st[s].begin, .end = st[s].end};
+        if ((rc = plan_eval(problem, plan, &plan->objective, NULL, err)))
+            return err_prefix(err, "the even split does not fit");
+    } else {
+        rc = !strcmp(o->solver, "milp") ? plan_solve_milp(problem, NULL, plan, err) : plan_solve_dp(problem, plan, err);
+        if (rc)
+            return rc;
+        n = coord_plan_stages(plan, st);
+    }
+    if (o->verbose) {
+        fprintf(stderr, "%s plan (%s objective):\n", even ? "even" : "optimal", o->objective);
+        coord_print_plan(stderr, c, problem, plan, 0);
+    }
+    return coord_deploy_stages(c, st, n, 60000, err);
+}
+
+static int deploy_and_generate(coord_t *c, const cli_opts_t *o, int n, err_t *err)
+{
+    plan_problem_t problem;
+    memset(&problem, 0, sizeof problem);
+    plan_t plan;
+    memset(&plan, 0, sizeof plan);
+    int rc = o->ranges ? deploy_ranges(c, o, n, err) : deploy_planned(c, o, &problem, &plan, err);
+    if (rc == 0 && ring_generate(c, o))
+        rc = err_set(err, ERR_STATE, "generation failed");
+    if (rc == 0 && o->verbose && !o->ranges) {
+        fprintf(stderr, "predicted vs measured:\n");
+        coord_print_plan(stderr, c, &problem, &plan, 1);
+    }
+    plan_problem_fini(&problem);
+    return rc;
 }
 
 static int check_children(void *user, err_t *err)

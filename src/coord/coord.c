@@ -2,6 +2,7 @@
  * coord.c — the coordinator (see coord.h).
  */
 #include "coord/coord.h"
+#include "coord/coord_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,59 +14,6 @@
 #include "node/ring.h"
 #include "tensor/types.h"
 #include "util/sha256.h"
-
-typedef struct {
-    char name[MSG_NAME_MAX + 1];
-    uint8_t id[NET_MAX_ID];
-    size_t id_len;
-    char endpoint[MSG_ENDPOINT_MAX + 1];
-    uint64_t free_mem;
-    uint32_t cores;
-    int has_model;
-    int64_t last_seen;
-    int acked;                 /* deploy acknowledged */
-    /* measured single-token steps (STAGE_TIMES), this epoch */
-    uint64_t steps;
-    double compute_us_sum, send_us_sum;
-} worker_rec_t;
-
-typedef struct {
-    int worker;
-    int begin, end;
-} stage_t;
-
-typedef struct {
-    int used, done, failed;
-    uint64_t id;
-    coord_token_fn fn;
-    void *user;
-    int want_logits, has_logits;
-    float *logits;             /* [n_vocab] */
-    int acks_missing;          /* non-header stages that have not acknowledged the open */
-    msg_t open;                /* kept to send to the header once the others are ready */
-    uint32_t *prompt_wire;     /* [n_ctx]: the open's data */
-} csession_t;
-
-struct coord {
-    coord_opts_t o;
-    model_t *m;
-    tok_t *tok;
-    graph_t *g;
-    seg_t *seg;
-    uint8_t hash[32];
-    void *zctx, *router;
-    char endpoint[NET_ENDPOINT_MAX];
-    net_rx_t rx;
-    net_stats_t stats;
-    worker_rec_t workers[COORD_MAX_WORKERS];
-    int n_workers;
-    stage_t stages[COORD_MAX_WORKERS];
-    int n_stages;
-    uint32_t epoch;
-    csession_t *sess;          /* [n_seq] */
-    uint64_t next_session;
-    int64_t next_heartbeat;
-};
 
 void coord_opts_default(coord_opts_t *o)
 {
@@ -131,6 +79,10 @@ void coord_destroy(coord_t **cp)
         net_close(&c->router);
     }
     net_ctx_destroy(&c->zctx);
+    for (int i = 0; i < c->n_workers; i++) {
+        free(c->workers[i].prof.time);
+        free(c->workers[i].prof.spread);
+    }
     for (int s = 0; c->sess && s < c->o.n_seq; s++) {
         free(c->sess[s].prompt_wire);
         free(c->sess[s].logits);
@@ -177,7 +129,7 @@ static csession_t *find_session(coord_t *c, uint64_t id)
     return NULL;
 }
 
-static int send_to(coord_t *c, int worker, const msg_t *m, err_t *err)
+int coord_send_to(coord_t *c, int worker, const msg_t *m, err_t *err)
 {
     const worker_rec_t *w = &c->workers[worker];
     int rc = net_send(c->router, w->id, w->id_len, m, err);
@@ -214,7 +166,10 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
             return err_set(err, ERR_RANGE, "more than %d workers", COORD_MAX_WORKERS);
         w = &c->workers[c->n_workers++];
     }
+    worker_profile_t keep = w->prof;   /* a re-registering worker keeps its buffers (and must be profiled again) */
     memset(w, 0, sizeof *w);
+    w->prof.time = keep.time;
+    w->prof.spread = keep.spread;
     memcpy(w->id, c->rx.peer, c->rx.peer_len);
     w->id_len = c->rx.peer_len;
     snprintf(w->name, sizeof w->name, "%s", m->hello.device);
@@ -227,13 +182,13 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     msg_init(&reply, MSG_WELCOME);
     reply.welcome.device_id = (uint32_t)(w - c->workers);
     reply.welcome.heartbeat_ms = (uint32_t)c->o.heartbeat_ms;
-    return send_to(c, (int)(w - c->workers), &reply, err);
+    return coord_send_to(c, (int)(w - c->workers), &reply, err);
 }
 
 static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
 {
     s->open.flags |= RING_OPEN_HEADER;
-    return send_to(c, c->stages[0].worker, &s->open, err);
+    return coord_send_to(c, c->stages[0].worker, &s->open, err);
 }
 
 static int handle(coord_t *c, const msg_t *m, err_t *err)
@@ -294,6 +249,34 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
             w->send_us_sum += m->times.t[i].send_us;
         }
         return 0;
+    case MSG_PROFILE: {
+        worker_profile_t *pr = &w->prof;
+        if ((int)m->profile.n_units != c->seg->n_units)
+            return err_set(err, ERR_PROTO, "PROFILE from %s has %u units, the model %d", w->name,
+                           m->profile.n_units, c->seg->n_units);
+        if (!pr->time)
+            pr->time = malloc((size_t)c->seg->n_units * sizeof *pr->time);
+        if (!pr->spread)
+            pr->spread = malloc((size_t)c->seg->n_units * sizeof *pr->spread);
+        if (!pr->time || !pr->spread)
+            return err_set(err, ERR_NOMEM, "out of memory");
+        const uint8_t *d = m->data;
+        for (int u = 0; u < c->seg->n_units; u++) {
+            memcpy(&pr->time[u], d + 8 * u, 4);
+            memcpy(&pr->spread[u], d + 8 * u + 4, 4);
+        }
+        for (int k = 0; k < c->n_workers; k++)
+            pr->latency[k] = pr->bandwidth[k] = -1;
+        for (uint32_t i = 0; i < m->profile.n_links; i++)
+            for (int k = 0; k < c->n_workers; k++)
+                if (!strcmp(c->workers[k].endpoint, m->profile.links[i].endpoint)) {
+                    pr->latency[k] = m->profile.links[i].latency_s;
+                    pr->bandwidth[k] = m->profile.links[i].bandwidth;
+                }
+        pr->free_mem = m->profile.free_mem;
+        pr->have = 1;
+        return 0;
+    }
     case MSG_ERROR:
         return err_set(err, ERR_STATE, "worker %s reports: %s", w->name, m->error.text);
     default:
@@ -315,13 +298,13 @@ static int check_liveness(coord_t *c, err_t *err)
         msg_init(&hb, MSG_HEARTBEAT);
         err_t ignored;
         for (int i = 0; i < c->n_workers; i++)
-            send_to(c, i, &hb, &ignored);
+            coord_send_to(c, i, &hb, &ignored);
         c->next_heartbeat = now + c->o.heartbeat_ms;
     }
     return 0;
 }
 
-int coord_poll(coord_t *c, int timeout_ms, err_t *err)
+int coord_pump(coord_t *c, int timeout_ms, err_t *err)
 {
     msg_t m;
     int rc = net_recv(c->router, &c->rx, timeout_ms, &m, &c->stats, err);
@@ -336,6 +319,12 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err)
     }
     if (rc == ERR_TIMEOUT)
         rc = 0;
+    return rc;
+}
+
+int coord_poll(coord_t *c, int timeout_ms, err_t *err)
+{
+    int rc = coord_pump(c, timeout_ms, err);
     return rc ? rc : check_liveness(c, err);
 }
 
@@ -419,19 +408,27 @@ int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, 
 {
     if (n != c->n_workers)
         return err_set(err, ERR_INVAL, "%d ranges for %d workers", n, c->n_workers);
+    coord_stage_t st[COORD_MAX_WORKERS];
+    int n_st = 0;
+    for (int i = 0; i < n; i++)
+        if (ranges[i].end != ranges[i].begin)
+            st[n_st++] = (coord_stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
+    return coord_deploy_stages(c, st, n_st, timeout_ms, err);
+}
+
+int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_ms, err_t *err)
+{
     c->n_stages = 0;
     int at = 0;
     for (int i = 0; i < n; i++) {
-        if (ranges[i].begin != at || ranges[i].end < ranges[i].begin)
-            return err_set(err, ERR_INVAL, "range %d (%d-%d) does not continue at unit %d", i, ranges[i].begin,
-                           ranges[i].end, at);
-        at = ranges[i].end;
-        if (ranges[i].end > ranges[i].begin) {
-            if (!c->workers[i].has_model)
-                return err_set(err, ERR_STATE, "worker %s does not hold this model (content hash differs)",
-                               c->workers[i].name);
-            c->stages[c->n_stages++] = (stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
-        }
+        if (st[i].begin != at || st[i].end <= st[i].begin || st[i].worker < 0 || st[i].worker >= c->n_workers)
+            return err_set(err, ERR_INVAL, "stage %d (worker %d, units %d-%d) does not continue at unit %d", i,
+                           st[i].worker, st[i].begin, st[i].end, at);
+        for (int j = 0; j < i; j++)
+            if (st[j].worker == st[i].worker)
+                return err_set(err, ERR_INVAL, "worker %s appears in two stages", c->workers[st[i].worker].name);
+        at = st[i].end;
+        c->stages[c->n_stages++] = (stage_t){.worker = st[i].worker, .begin = st[i].begin, .end = st[i].end};
     }
     if (at != c->seg->n_units)
         return err_set(err, ERR_INVAL, "the ranges end at unit %d; the model has %d units", at, c->seg->n_units);
@@ -454,7 +451,7 @@ int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, 
         wr->acked = 0;
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
-        if ((rc = routes_for(c, s, d, err)) || (rc = send_to(c, c->stages[s].worker, &m, err)))
+        if ((rc = routes_for(c, s, d, err)) || (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
             return rc;
     }
     int64_t deadline = net_now_ms() + timeout_ms;
@@ -509,7 +506,10 @@ int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int 
     s->open.open = (msg_session_open_t){.seq_slot = (uint32_t)slot, .n_tokens = (uint32_t)n_prompt,
                                         .n_predict = (uint32_t)n_predict, .temp = sp->temp < 0 ? 0 : sp->temp,
                                         .top_k = sp->top_k > 0 ? (uint32_t)sp->top_k : 0,
-                                        .top_p = sp->top_p > 1 ? 1 : sp->top_p, .seed = sp->seed};
+                                        .top_p = sp->top_p > 1 ? 1 : sp->top_p, .seed = sp->seed,
+                                        .min_p = sp->min_p < 0 ? 0 : sp->min_p > 1 ? 1 : sp->min_p,
+                                        .repeat_penalty = sp->repeat_penalty > 0 ? sp->repeat_penalty : 1.0f,
+                                        .repeat_last_n = sp->repeat_last_n < -1 ? -1 : sp->repeat_last_n};
     s->open.data = s->prompt_wire;
     s->open.data_len = n_prompt * sizeof(uint32_t);
     *session = s->id;
@@ -518,7 +518,7 @@ int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int 
     if (s->acks_missing == 0)
         return send_open_to_header(c, s, err);
     for (int i = 1; i < c->n_stages; i++)
-        if ((rc = send_to(c, c->stages[i].worker, &s->open, err)))
+        if ((rc = coord_send_to(c, c->stages[i].worker, &s->open, err)))
             return rc;
     return 0;
 }
@@ -551,7 +551,7 @@ void coord_session_release(coord_t *c, uint64_t session)
         m.close.seq_slot = (uint32_t)(s - c->sess);
         err_t ignored;
         for (int i = 0; i < c->n_stages; i++)
-            send_to(c, c->stages[i].worker, &m, &ignored);
+            coord_send_to(c, c->stages[i].worker, &m, &ignored);
     }
     s->used = 0;
 }
@@ -571,7 +571,7 @@ void coord_shutdown(coord_t *c)
     snprintf(m.shutdown.reason, sizeof m.shutdown.reason, "coordinator shutting down");
     err_t ignored;
     for (int i = 0; i < c->n_workers; i++)
-        send_to(c, i, &m, &ignored);
+        coord_send_to(c, i, &m, &ignored);
 }
 
 int coord_n_stages(const coord_t *c) { return c->n_stages; }

@@ -74,6 +74,15 @@ uint64_t coord_dropped(const coord_t *c);
  * acknowledgement. */
 int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, err_t *err);
 
+/* One stage of a ring in ring order: worker index and its units [begin, end). */
+typedef struct {
+    int worker;
+    int begin, end;
+} coord_stage_t;
+
+/* Deploys the stages in ring order (the first holds unit 0 and is the header). */
+int coord_deploy_stages(coord_t *c, const coord_stage_t *stages, int n, int timeout_ms, err_t *err);
+
 /* Starts a session; tokens arrive through coord_poll.  ERR_STATE when every slot is busy. */
 int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int n_predict,
                         const samp_params_t *sp, int want_logits, coord_token_fn fn, void *user,

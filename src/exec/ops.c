@@ -26,26 +26,45 @@
 /* Batches of at least this many rows convert their activations on the pool (fewer
  * take less time than a pool run). */
 #define MATMUL_PAR_CONVERT_ROWS 16
+/* Batches of at least this many rows take the packed path when the kernels have one:
+ * activations packed once per call, weights once per KERN_TILE rows, both reused by
+ * every tile. */
+#define MATMUL_PACK_MIN_ROWS 8
+/* The packed weights of KERN_TILE rows live on each thread's stack, and so does one
+ * converted activation row on its way to being packed; rows longer than these take
+ * the unpacked path. */
+#define MATMUL_WPACK_BYTES (64 << 10)
+#define MATMUL_XTMP_BYTES (32 << 10)
 
 typedef struct {
     const kern_matvec_t *mv;
     const model_mat_t *w;
     const float *x;         /* [n_rows][w->n_in] */
-    uint8_t *act;           /* [n_rows][act_row]: x converted */
-    size_t act_row;
+    uint8_t *act;           /* [n_rows][act_row]: x converted (and packed, on the packed path) */
+    size_t act_row;         /* bytes per row of act */
     int n_rows;
+    int packed;
     float *y;               /* [n_rows][w->n_out] */
 } matmul_job_t;
 
-/* act = x converted, rows split among threads (each row is converted whole, by one). */
+/* act = x converted (packed: and packed), rows split among threads (each row is
+ * done whole, by one). */
 static void convert_task(void *ctx, int ith, int nth)
 {
     const matmul_job_t *j = ctx;
     const size_t n_in = j->w->n_in;
     size_t t0, t1;
     pool_split((size_t)j->n_rows, ith, nth, &t0, &t1);
-    for (size_t t = t0; t < t1; t++)
-        j->mv->act_from_f32(j->x + t * n_in, j->act + t * j->act_row, n_in);
+    if (!j->packed) {
+        for (size_t t = t0; t < t1; t++)
+            j->mv->act_from_f32(j->x + t * n_in, j->act + t * j->act_row, n_in);
+        return;
+    }
+    _Alignas(64) uint8_t tmp[MATMUL_XTMP_BYTES];
+    for (size_t t = t0; t < t1; t++) {
+        j->mv->act_from_f32(j->x + t * n_in, tmp, n_in);
+        j->mv->pack_x(n_in, tmp, j->act + t * j->act_row);
+    }
 }
 
 /* This thread's rows: a contiguous run of whole MATMUL_ROW_BLOCKs (the last may be short). */
@@ -75,6 +94,25 @@ static void matvec_rows(const matmul_job_t *j, size_t r_begin, size_t r_end)
     }
 }
 
+/* The packed path: KERN_TILE rows at a time are packed, then meet every column. */
+static void matmul_packed(const matmul_job_t *j, size_t r_begin, size_t r_end)
+{
+    const size_t n_in = j->w->n_in, n_out = j->w->n_out, row_bytes = j->w->row_bytes;
+    const size_t pw = j->mv->packed_w_bytes(n_in);
+    const uint8_t *wdata = j->w->data;
+    _Alignas(64) uint8_t wp[MATMUL_WPACK_BYTES];
+    for (size_t r = r_begin; r < r_end; r += KERN_TILE) {
+        int nr = r_end - r < KERN_TILE ? (int)(r_end - r) : KERN_TILE;
+        for (int k = 0; k < nr; k++)
+            j->mv->pack_w(n_in, wdata + (r + (size_t)k) * row_bytes, wp + (size_t)k * pw);
+        for (int t = 0; t < j->n_rows; t += KERN_TILE) {
+            int nc = j->n_rows - t < KERN_TILE ? j->n_rows - t : KERN_TILE;
+            j->mv->dot_tile_packed(n_in, wp, pw, nr, j->act + (size_t)t * j->act_row, j->act_row, nc,
+                                   j->y + (size_t)t * n_out + r, n_out);
+        }
+    }
+}
+
 static void matmul_task(void *ctx, int ith, int nth)
 {
     const matmul_job_t *j = ctx;
@@ -84,6 +122,10 @@ static void matmul_task(void *ctx, int ith, int nth)
     matmul_rows(n_out, ith, nth, &r_begin, &r_end);
     if (j->n_rows == 1) {
         matvec_rows(j, r_begin, r_end);
+        return;
+    }
+    if (j->packed) {
+        matmul_packed(j, r_begin, r_end);
         return;
     }
     for (size_t r0 = r_begin; r0 < r_end; r0 += MATMUL_ROW_BLOCK) {
@@ -109,8 +151,16 @@ size_t ops_act_row_bytes(const kern_table_t *k, const model_mat_t *w)
 void ops_matmul(ops_ctx_t *c, const model_mat_t *w, const float *x, int n_rows, float *y)
 {
     const kern_matvec_t *mv = kern_matvec_for(c->kern, w->type);
-    matmul_job_t job = {.mv = mv, .w = w, .x = x, .act = c->act, .act_row = type_row_bytes(mv->act_type, w->n_in),
-                        .n_rows = n_rows, .y = y};
+    const size_t act_row = type_row_bytes(mv->act_type, w->n_in);
+    matmul_job_t job = {.mv = mv, .w = w, .x = x, .act = c->act, .act_row = act_row, .n_rows = n_rows, .y = y};
+    if (mv->dot_tile_packed && n_rows >= MATMUL_PACK_MIN_ROWS && act_row <= MATMUL_XTMP_BYTES &&
+        KERN_TILE * mv->packed_w_bytes(w->n_in) <= MATMUL_WPACK_BYTES) {
+        const size_t px = (mv->packed_x_bytes(w->n_in) + 63) & ~(size_t)63;   /* rows start on cache lines */
+        if ((size_t)n_rows * px <= c->act_cap) {
+            job.packed = 1;
+            job.act_row = px;
+        }
+    }
     if (n_rows >= MATMUL_PAR_CONVERT_ROWS && pool_threads(c->pool) > 1)
         pool_run(c->pool, convert_task, &job);
     else

@@ -24,12 +24,14 @@
  *   ACTIVATION     u32 seq_slot, pos0, n_tokens, value_id, dtype, width
  *   TOKEN          u32 token, u32 seq_slot
  *   SESSION_OPEN   u32 seq_slot, n_tokens, n_predict, f32 temp, u32 top_k,
- *                  f32 top_p, u64 seed
+ *                  f32 top_p, u64 seed, f32 min_p, f32 repeat_penalty, i32 repeat_last_n
  *   SESSION_CLOSE  u32 seq_slot
  *   STAGE_TIMES    u32 device_id, unit_begin, unit_end,
  *                  [n](u64 session, u64 step, u32 n_tokens, compute_us, send_us, wait_us)
  *   SHUTDOWN       str reason
- *   PROBE          u64 id, u8 echo, u32 data bytes
+ *   PROBE          u64 id, u8 echo, str reply, u32 data bytes
+ *   PROFILE_REQ    u32 rounds, u32 probe_bytes, [n] str peers
+ *   PROFILE        u32 n_units, u64 free_mem, [n](str endpoint, f64 latency_s, f64 bandwidth)
  */
 #include "net/msg.h"
 
@@ -75,7 +77,7 @@ const char *msg_fault_name(uint32_t fault)
 size_t msg_type_frames(uint32_t type)
 {
     switch (type) {
-    case MSG_ACTIVATION: case MSG_WEIGHTS_CHUNK: case MSG_SESSION_OPEN: case MSG_PROBE:
+    case MSG_ACTIVATION: case MSG_WEIGHTS_CHUNK: case MSG_SESSION_OPEN: case MSG_PROBE: case MSG_PROFILE:
         return 2;
     default:
         return (type >= MSG_HELLO && type < MSG_TYPE_END) ? 1 : 0;
@@ -312,6 +314,15 @@ static void io_f32(io_t *io, const char *f, float *v)
         memcpy(v, &u, 4);
 }
 
+static void io_f64(io_t *io, const char *f, double *v)
+{
+    uint64_t u;
+    memcpy(&u, v, 8);
+    u = io_uint(io, f, u, 8);
+    if (!io->write)
+        memcpy(v, &u, 8);
+}
+
 static void io_bool(io_t *io, const char *f, bool *b)
 {
     uint8_t u = (uint8_t)io_uint(io, f, *b ? 1 : 0, 1);
@@ -503,6 +514,9 @@ static void body_io(io_t *io, msg_t *m)
         io_u32(io, "top_k", &m->open.top_k);
         io_f32(io, "top_p", &m->open.top_p);
         io_u64(io, "seed", &m->open.seed);
+        io_f32(io, "min_p", &m->open.min_p);
+        io_f32(io, "repeat_penalty", &m->open.repeat_penalty);
+        io_i32(io, "repeat_last_n", &m->open.repeat_last_n);
         break;
     case MSG_SESSION_CLOSE: io_u32(io, "seq_slot", &m->close.seq_slot); break;
     case MSG_STAGE_TIMES: times_io(io, &m->times); break;
@@ -511,6 +525,25 @@ static void body_io(io_t *io, msg_t *m)
     case MSG_PROBE:
         io_u64(io, "id", &m->probe.id);
         io_bool(io, "echo", &m->probe.echo);
+        io_str(io, "reply", m->probe.reply, MSG_ENDPOINT_MAX);
+        io_data_len(io, "bytes", m->data_len, 4);
+        break;
+    case MSG_PROFILE_REQ:
+        io_u32(io, "rounds", &m->profile_req.rounds);
+        io_u32(io, "probe_bytes", &m->profile_req.probe_bytes);
+        io_count(io, "n_peers", &m->profile_req.n_peers, MSG_MAX_PEERS, 8);
+        for (uint32_t i = 0; i < m->profile_req.n_peers && !io->rc; i++)
+            io_str(io, "peers", m->profile_req.peers[i], MSG_ENDPOINT_MAX);
+        break;
+    case MSG_PROFILE:
+        io_u32(io, "n_units", &m->profile.n_units);
+        io_u64(io, "free_mem", &m->profile.free_mem);
+        io_count(io, "n_links", &m->profile.n_links, MSG_MAX_PEERS, 8 + 16);
+        for (uint32_t i = 0; i < m->profile.n_links && !io->rc; i++) {
+            io_str(io, "endpoint", m->profile.links[i].endpoint, MSG_ENDPOINT_MAX);
+            io_f64(io, "latency_s", &m->profile.links[i].latency_s);
+            io_f64(io, "bandwidth", &m->profile.links[i].bandwidth);
+        }
         io_data_len(io, "bytes", m->data_len, 4);
         break;
     default:
@@ -597,6 +630,13 @@ static int validate(const msg_t *m, int code, err_t *err)
             return err_set(err, code, "%s: field 'temp' is %g, want finite >= 0", tn, (double)o->temp);
         if (!(o->top_p >= 0 && o->top_p <= 1))
             return err_set(err, code, "%s: field 'top_p' is %g, want 0..1", tn, (double)o->top_p);
+        if (!(o->min_p >= 0 && o->min_p <= 1))
+            return err_set(err, code, "%s: field 'min_p' is %g, want 0..1", tn, (double)o->min_p);
+        if (!isfinite(o->repeat_penalty) || !(o->repeat_penalty > 0))
+            return err_set(err, code, "%s: field 'repeat_penalty' is %g, want finite > 0", tn,
+                           (double)o->repeat_penalty);
+        if (o->repeat_last_n < -1)
+            return err_set(err, code, "%s: field 'repeat_last_n' is %d, want >= -1", tn, o->repeat_last_n);
         return 0;
     }
     case MSG_STAGE_TIMES:
@@ -607,6 +647,28 @@ static int validate(const msg_t *m, int code, err_t *err)
     case MSG_PROBE:
         if (m->data_len > UINT32_MAX)
             return err_set(err, code, "%s: %zu data bytes exceed u32", tn, m->data_len);
+        if (m->probe.echo && !m->probe.reply[0])
+            return err_set(err, code, "%s: an echo request needs a reply endpoint", tn);
+        return 0;
+    case MSG_PROFILE_REQ:
+        if (m->profile_req.rounds < 1 || m->profile_req.rounds > 1000)
+            return err_set(err, code, "%s: field 'rounds' is %u, want 1..1000", tn, m->profile_req.rounds);
+        if (m->profile_req.probe_bytes < 1 || m->profile_req.probe_bytes > (64u << 20))
+            return err_set(err, code, "%s: field 'probe_bytes' is %u, want 1..%u", tn, m->profile_req.probe_bytes,
+                           64u << 20);
+        for (uint32_t i = 0; i < m->profile_req.n_peers; i++)
+            if (!m->profile_req.peers[i][0])
+                return err_set(err, code, "%s: peer %u has an empty endpoint", tn, i);
+        return 0;
+    case MSG_PROFILE:
+        if (m->profile.n_units < 1 || m->profile.n_units > 65536 || m->data_len != (size_t)m->profile.n_units * 8)
+            return err_set(err, code, "%s: %u units with %zu data bytes, want 1..65536 units of 8 bytes", tn,
+                           m->profile.n_units, m->data_len);
+        for (uint32_t i = 0; i < m->profile.n_links; i++)
+            if (!(m->profile.links[i].latency_s >= 0) || !isfinite(m->profile.links[i].latency_s) ||
+                !(m->profile.links[i].bandwidth > 0) || !isfinite(m->profile.links[i].bandwidth))
+                return err_set(err, code, "%s: link %u has latency %g s, bandwidth %g B/s", tn, i,
+                               m->profile.links[i].latency_s, m->profile.links[i].bandwidth);
         return 0;
     default:
         return 0;

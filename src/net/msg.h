@@ -11,7 +11,7 @@
  *               off  8 u32 epoch                        off 36 u32 checksum
  *               off 12 u32 flags (free for the caller; carried unchanged)
  *   frame 1   body: the type's fields, packed little-endian (layouts in msg.c)
- *   frame 2   data, only for ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN and PROBE:
+ *   frame 2   data, only for ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN, PROBE and PROFILE:
  *             bulk bytes whose length the body declares
  * payload_len is the sum of the sizes of frames 1.., and checksum is CRC32C
  * (Castagnoli, as in iSCSI/ext4: reflected poly 0x82F63B78, init and final xor
@@ -81,13 +81,15 @@
     X(STAGE_TIMES,   11, "STAGE_TIMES")    /* worker -> coordinator */      \
     X(SHUTDOWN,      12, "SHUTDOWN")       /* coordinator -> worker */      \
     X(ERROR,         13, "ERROR")          /* both ways */                  \
-    X(PROBE,         14, "PROBE")          /* link latency/bandwidth probe */
+    X(PROBE,         14, "PROBE")          /* link latency/bandwidth probe */ \
+    X(PROFILE_REQ,   15, "PROFILE_REQ")    /* coordinator -> worker */      \
+    X(PROFILE,       16, "PROFILE")        /* worker -> coordinator */
 
 typedef enum {
 #define MSG_TYPE_ENUM(name, value, text) MSG_##name = (value),
     MSG_TYPE_MAP(MSG_TYPE_ENUM)
 #undef MSG_TYPE_ENUM
-    MSG_TYPE_END = 15    /* one past the last type */
+    MSG_TYPE_END = 17    /* one past the last type */
 } msg_type_t;
 
 /* Why a message was rejected; indexes drop counters (net_stats_t). */
@@ -197,6 +199,9 @@ typedef struct {
     uint32_t top_k;
     float top_p;            /* in [0, 1] */
     uint64_t seed;
+    float min_p;            /* in [0, 1] */
+    float repeat_penalty;   /* finite, > 0 */
+    int32_t repeat_last_n;  /* >= -1 (-1: the whole history) */
 } msg_session_open_t;
 
 typedef struct {
@@ -223,12 +228,34 @@ typedef struct {
     char reason[MSG_PATH_MAX + 1];
 } msg_shutdown_t;
 
-/* PROBE: data = data_len filler bytes; the receiver of echo = 1 sends it back with echo = 0. */
+/* PROBE: data = data_len filler bytes; the receiver of echo = 1 sends it back with
+ * echo = 0 to the data endpoint `reply` (non-empty when echo = 1). */
 typedef struct {
     uint64_t id;
     bool echo;
     uint32_t size;          /* data_len */
+    char reply[MSG_ENDPOINT_MAX + 1];
 } msg_probe_t;
+
+/* PROFILE_REQ: measure your units and your links to these data endpoints. */
+typedef struct {
+    uint32_t rounds;        /* 1..1000 */
+    uint32_t probe_bytes;   /* size of the bandwidth probe, 1..64 MiB */
+    uint32_t n_peers;       /* <= MSG_MAX_PEERS */
+    char peers[MSG_MAX_PEERS][MSG_ENDPOINT_MAX + 1];
+} msg_profile_req_t;
+
+/* PROFILE: data = n_units pairs of f32 (seconds per token, spread) for every unit of the model. */
+typedef struct {
+    uint32_t n_units;       /* 1..65536; data_len = 8 * n_units */
+    uint64_t free_mem;
+    uint32_t n_links;       /* <= MSG_MAX_PEERS */
+    struct {
+        char endpoint[MSG_ENDPOINT_MAX + 1];
+        double latency_s;   /* one-way, >= 0 */
+        double bandwidth;   /* bytes per second, > 0 */
+    } links[MSG_MAX_PEERS];
+} msg_profile_t;
 
 /* A message: header fields, the bulk data frame, and the type's fields. */
 typedef struct {
@@ -237,7 +264,7 @@ typedef struct {
     uint32_t flags;         /* carried unchanged; no bit has a meaning to this layer */
     uint64_t session;
     uint64_t step;
-    const void *data;       /* data frame (ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN, PROBE); borrowed, maybe unaligned */
+    const void *data;       /* data frame (ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN, PROBE, PROFILE); borrowed, maybe unaligned */
     size_t data_len;
     union {
         msg_hello_t hello;
@@ -254,6 +281,8 @@ typedef struct {
         msg_shutdown_t shutdown;
         msg_status_t error;         /* ERROR */
         msg_probe_t probe;
+        msg_profile_req_t profile_req;
+        msg_profile_t profile;
     };
 } msg_t;
 

@@ -28,6 +28,7 @@
 #include "net/msg.h"
 #include "net/transport.h"
 #include "node/ring.h"
+#include "plan/profile.h"
 #include "tensor/f16.h"
 #include "tensor/types.h"
 
@@ -37,6 +38,8 @@
 #define MAX_INPUTS 32
 #define DELAY_QUEUE 64
 #define TIMES_FLUSH_MS 250
+#define PROBE_SMALL 64
+#define SEND_BUFFER_MIN (256 << 10)   /* bytes: a link probe fits */
 
 typedef struct {
     int used;
@@ -111,6 +114,9 @@ typedef struct {
     int64_t link_free_us;
     msg_t times;             /* STAGE_TIMES being filled */
     int64_t times_sent_ms;
+    /* link probes of a profile */
+    uint64_t probe_id;
+    int probe_arrived;
 } worker_t;
 
 void worker_opts_default(worker_opts_t *o)
@@ -300,18 +306,37 @@ static void undeploy(worker_t *w)
     exec_destroy(&w->ex);
 }
 
-static int push_for(worker_t *w, const msg_route_t *r, err_t *err)
+/* The PUSH socket to a data endpoint, connected on first use. */
+static int push_to(worker_t *w, const char *endpoint, err_t *err)
 {
     for (int i = 0; i < w->n_push; i++)
-        if (!strcmp(w->push_ep[i], r->endpoint))
+        if (!strcmp(w->push_ep[i], endpoint))
             return i;
     if (w->n_push == MAX_PUSH)
         return err_set(err, ERR_RANGE, "more than %d destinations", MAX_PUSH);
-    int rc = net_push_connect(w->zctx, r->endpoint, NULL, &w->push[w->n_push], err);
+    int rc = net_push_connect(w->zctx, endpoint, NULL, &w->push[w->n_push], err);
     if (rc)
         return rc;
-    snprintf(w->push_ep[w->n_push], sizeof w->push_ep[0], "%s", r->endpoint);
+    snprintf(w->push_ep[w->n_push], sizeof w->push_ep[0], "%s", endpoint);
     return w->n_push++;
+}
+
+/* Makes every pooled send buffer at least need bytes. */
+static int grow_send_buffers(worker_t *w, size_t need)
+{
+    if (w->send_cap >= need)
+        return 0;
+    for (int i = 0; i < SEND_BUFFERS; i++) {
+        while (atomic_load(&w->send[i].in_use))
+            usleep(100);   /* a frame still in flight */
+        free(w->send[i].buf);
+        w->send[i].buf = malloc(need);
+        w->send[i].cap = w->send[i].buf ? need : 0;
+        if (!w->send[i].buf)
+            return -1;
+    }
+    w->send_cap = need;
+    return 0;
 }
 
 static int deploy(worker_t *w, const msg_t *m, err_t *err)
@@ -352,7 +377,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
         w->input_offset[i + 1] =
             w->input_offset[i] + (size_t)batch * w->g->values[exec_input_value(w->ex, i)].width;
     for (uint32_t r = 0; r < d->n_routes; r++) {
-        int k = push_for(w, &d->routes[r], err);
+        int k = push_to(w, d->routes[r].endpoint, err);
         if (k < 0)
             return k;
         w->route_push[r] = k;
@@ -363,18 +388,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     for (int i = 0; i < exec_n_outputs(w->ex); i++)
         if ((size_t)w->g->values[exec_output(w->ex, i).value].width > widest)
             widest = (size_t)w->g->values[exec_output(w->ex, i).value].width;
-    size_t need = (size_t)batch * widest * sizeof(float);
-    if (w->send_cap < need) {
-        for (int i = 0; i < SEND_BUFFERS; i++) {
-            while (atomic_load(&w->send[i].in_use))
-                usleep(100);   /* a previous deployment's frame still in flight */
-            free(w->send[i].buf);
-            w->send[i].buf = malloc(need);
-            w->send[i].cap = w->send[i].buf ? need : 0;
-        }
-        w->send_cap = need;
-    }
-    if (!w->sess)
+    if (grow_send_buffers(w, (size_t)batch * widest * sizeof(float)) || !w->sess)
         return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
     return 0;
 }
@@ -420,7 +434,9 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
         sp.temp = o->temp;
         sp.top_k = (int32_t)o->top_k;
         sp.top_p = o->top_p;
-        sp.min_p = 0.0f;
+        sp.min_p = o->min_p;
+        sp.repeat_penalty = o->repeat_penalty;
+        sp.repeat_last_n = o->repeat_last_n;
         sp.seed = o->seed;
         int rc = samp_create(&sp, (int32_t)w->m->hp.n_vocab, &s->samp, err);
         if (rc)
@@ -579,6 +595,145 @@ static int header_step(worker_t *w, err_t *err, int *rc)
     return 0;
 }
 
+/* ---- profiling: units and links ---------------------------------------------------- */
+
+/* Sends a probe of n bytes through the (possibly shaped) link. */
+static int send_probe(worker_t *w, int sock, uint64_t id, int echo, const char *reply, size_t n, err_t *err)
+{
+    sendbuf_t *sb = sendbuf_take(w, n);
+    if (!sb)
+        return err_set(err, ERR_RANGE, "no send buffer for a probe of %zu bytes", n);
+    memset(sb->buf, 0x5a, n);
+    msg_t m;
+    msg_init(&m, MSG_PROBE);
+    m.probe.id = id;
+    m.probe.echo = echo;
+    if (reply)
+        snprintf(m.probe.reply, sizeof m.probe.reply, "%s", reply);
+    m.data = sb->buf;
+    m.data_len = n;
+    return shaped_send(w, w->push[sock], &m, sb, err);
+}
+
+static int handle_probe(worker_t *w, const msg_t *m, err_t *err)
+{
+    if (!m->probe.echo) {
+        if (m->probe.id == w->probe_id)
+            w->probe_arrived = 1;
+        return 0;
+    }
+    int sock = push_to(w, m->probe.reply, err);
+    if (sock < 0)
+        return sock;
+    return send_probe(w, sock, m->probe.id, 0, NULL, m->data_len, err);
+}
+
+static int handle_data(worker_t *w, const msg_t *m, err_t *err);
+
+/* Round-trip seconds of one probe of n bytes to the peer behind sock (-1 on timeout). */
+static double probe_rtt(worker_t *w, int sock, size_t n, err_t *err)
+{
+    w->probe_id++;
+    w->probe_arrived = 0;
+    const int64_t t0 = now_us();
+    if (send_probe(w, sock, w->probe_id, 1, w->endpoint, n, err))
+        return -1;
+    while (!w->probe_arrived) {
+        if (now_us() - t0 > 5000000)
+            return -1;
+        int due = delayed_due_ms(w);
+        void *socks[1] = {w->data};
+        uint32_t ready = 0;
+        net_wait(socks, 1, due >= 0 && due < 20 ? due : 20, &ready, err);
+        flush_delayed(w, 0, err);
+        msg_t m;
+        while ((ready & 1) && net_recv(w->data, &w->rx_data, 0, &m, &w->stats, err) == 0)
+            handle_data(w, &m, err);   /* our echo, or a peer's probe to answer */
+    }
+    return (double)(now_us() - t0) / 1e6;
+}
+
+static double median_of(double *v, int n)
+{
+    for (int i = 1; i < n; i++)   /* insertion sort: n is small */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int run_profile(worker_t *w, const msg_t *req, err_t *err)
+{
+    const msg_profile_req_t *q = &req->profile_req;
+    const int n_units = w->seg->n_units, rounds = (int)q->rounds;
+    float *pairs = malloc((size_t)n_units * 2 * sizeof *pairs);
+    float *t = malloc((size_t)n_units * sizeof *t), *sp = malloc((size_t)n_units * sizeof *sp);
+    double *small = malloc((size_t)rounds * sizeof *small), *big = malloc((size_t)rounds * sizeof *big);
+    msg_t *out = calloc(1, sizeof *out);
+    int rc = pairs && t && sp && small && big && out ? 0 : err_set(err, ERR_NOMEM, "profile: out of memory");
+    profile_opts_t po;
+    profile_opts_default(&po);
+    po.threads = w->o->threads;
+    po.isa = w->o->isa;
+    po.slowdown = w->o->slowdown > 1.0 ? w->o->slowdown : 1.0;
+    po.rounds = rounds;
+    if (rc == 0)
+        rc = profile_units(w->m, w->seg, &po, t, sp, err);
+    size_t big_bytes = q->probe_bytes < PROBE_SMALL * 2 ? PROBE_SMALL * 2 : q->probe_bytes;
+    if (rc == 0 && grow_send_buffers(w, big_bytes))
+        rc = err_set(err, ERR_NOMEM, "profile: no memory for %zu-byte probes", big_bytes);
+    if (rc == 0) {
+        msg_init(out, MSG_PROFILE);
+        out->profile.n_units = (uint32_t)n_units;
+        for (int u = 0; u < n_units; u++) {
+            pairs[2 * u] = t[u];
+            pairs[2 * u + 1] = sp[u];
+        }
+    }
+    for (uint32_t i = 0; rc == 0 && i < q->n_peers; i++) {
+        if (!strcmp(q->peers[i], w->endpoint))
+            continue;
+        int sock = push_to(w, q->peers[i], err);
+        if (sock < 0) {
+            rc = sock;
+            break;
+        }
+        probe_rtt(w, sock, PROBE_SMALL, err);   /* warm-up: the connection is made */
+        for (int r = 0; rc == 0 && r < rounds; r++) {
+            small[r] = probe_rtt(w, sock, PROBE_SMALL, err);
+            big[r] = probe_rtt(w, sock, big_bytes, err);
+            if (small[r] < 0 || big[r] < 0)
+                rc = err_set(err, ERR_TIMEOUT, "profile: no echo from %s", q->peers[i]);
+        }
+        if (rc)
+            break;
+        double rtt_small = median_of(small, rounds), rtt_big = median_of(big, rounds);
+        double extra = rtt_big - rtt_small;   /* both directions carry the extra bytes */
+        uint32_t k = out->profile.n_links++;
+        snprintf(out->profile.links[k].endpoint, sizeof out->profile.links[k].endpoint, "%s", q->peers[i]);
+        out->profile.links[k].latency_s = rtt_small / 2;
+        out->profile.links[k].bandwidth = extra > 1e-9 ? 2.0 * (double)(big_bytes - PROBE_SMALL) / extra : 1e12;
+    }
+    if (rc == 0) {
+        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        out->profile.free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+        if (w->o->mem_limit_mb > 0 && out->profile.free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
+            out->profile.free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
+        out->data = pairs;
+        out->data_len = (size_t)n_units * 2 * sizeof *pairs;
+        rc = send_ctl(w, out, err);
+    }
+    free(pairs);
+    free(t);
+    free(sp);
+    free(small);
+    free(big);
+    free(out);
+    return rc;
+}
+
 /* ---- data messages ---------------------------------------------------------------- */
 
 static int input_index(const worker_t *w, uint32_t value)
@@ -721,6 +876,13 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     case MSG_SHUTDOWN:
         w->shutdown = 1;
         return 0;
+    case MSG_PROFILE_REQ:
+        rc = run_profile(w, m, &why);
+        if (rc) {
+            logf_(w, "profile failed: ", why.msg);
+            send_error(w, rc, why.msg);
+        }
+        return 0;
     case MSG_ERROR:   /* the coordinator refuses this device: leave with its reason */
         w->refused = 1;
         return err_set(err, m->error.code < 0 ? m->error.code : ERR_STATE, "coordinator: %s", m->error.text);
@@ -734,6 +896,7 @@ static int handle_data(worker_t *w, const msg_t *m, err_t *err)
     switch (m->type) {
     case MSG_ACTIVATION: return handle_activation(w, m, err);
     case MSG_TOKEN: return handle_token(w, m, err);
+    case MSG_PROBE: return handle_probe(w, m, err);
     default: return err_set(err, ERR_PROTO, "unexpected %s on the data channel", msg_type_name(m->type));
     }
 }
@@ -778,6 +941,8 @@ static int setup(worker_t *w, err_t *err)
     net_rx_init(&w->rx_ctl);
     net_rx_init(&w->rx_data);
     msg_init(&w->times, MSG_STAGE_TIMES);
+    if (grow_send_buffers(w, SEND_BUFFER_MIN))
+        return err_set(err, ERR_NOMEM, "out of memory for send buffers");
     return hello(w, err);
 }
 

@@ -148,9 +148,11 @@ typedef struct {
     uint64_t bytes;               /* total replicated bytes */
 } plan_replicas_t;
 
-/* For each device, the replicas of the previous stage's last units and of the
- * next stage's first units that its spare memory holds, maximising the
- * replicated bytes (then units), exactly.  plan must be valid for p. */
+/* For each device, the replicas of the previous stage's last units (never
+ * unit 0, which is pinned to the header) and of the next stage's first units
+ * that its spare memory holds, maximising the replicated bytes (then units),
+ * exactly.  Entries are ordered by stage, the left side first.  ERR_INVAL
+ * when plan is not valid for p. */
 int plan_overlap(const plan_problem_t *p, const plan_t *plan, plan_replicas_t *out, err_t *err);
 
 /* JSON (plan_json.c).  Parses the problem format of `lingua plan` into p

@@ -129,7 +129,7 @@ static int add_col(milp_t *mp, int kind, int type, double lb, double ub, double 
 {
     int c = glp_add_cols(mp->lp, 1);
     glp_set_col_kind(mp->lp, c, kind);   /* first: it resets a binary's bounds */
-    glp_set_col_bnds(mp->lp, c, type, lb, ub);
+    glp_set_col_bnds(mp->lp, c, type == GLP_DB && lb == ub ? GLP_FX : type, lb, ub);   /* GLPK refuses DB with lb = ub */
     glp_set_obj_coef(mp->lp, c, cost);
     return c;
 }

@@ -7,7 +7,8 @@
  * (contiguous back from their shared boundary) and the first l units of
  * stage s+1 (contiguous forward from it); r and l are bounded by those
  * stages' lengths, and the first and last stages have one side only (the
- * tail -> header return carries a token, not a unit boundary).  The device's
+ * tail -> header return carries a token, not a unit boundary).  Unit 0 is
+ * never copied: it is pinned to the header.  The device's
  * spare memory (its memory minus its own stage's) is shared by both sides and
  * by nothing else: each device's choice is independent of every other's, so
  * maximising the total replicated bytes means maximising each device's.  Per
@@ -43,7 +44,7 @@ int plan_overlap(const plan_problem_t *p, const plan_t *plan, plan_replicas_t *o
         uint64_t spare = p->dev_mem[d] - range_mem(p, st->start, st->end);   /* plan_eval checked it fits */
         /* Left side: units end-1, end-2, ... of stage s-1; right side: units start, start+1, ... of s+1. */
         int left_end = s > 0 ? plan->stage[s - 1].end : 0;
-        int max_r = s > 0 ? plan->stage[s - 1].end - plan->stage[s - 1].start : 0;
+        int max_r = s > 0 ? plan->stage[s - 1].end - plan->stage[s - 1].start - (s == 1) : 0;
         int right_start = s + 1 < ns ? plan->stage[s + 1].start : 0;
         int max_l = s + 1 < ns ? plan->stage[s + 1].end - plan->stage[s + 1].start : 0;
         /* l = the most right-side units fitting in spare with r = 0. */

@@ -60,6 +60,19 @@ typedef struct {
      * arbitrary, e.g. rows far apart).  Only those nr*nc outputs are written. */
     void (*dot_tile)(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
                      float *out, size_t ldo);
+    /* The packed path, for prompt batches (NULL members when the table has none):
+     * pack_w / pack_x turn one weight row / one activation row (act_type, as
+     * act_from_f32 made it) into packed_w_bytes(n) / packed_x_bytes(n) bytes laid
+     * out for dot_tile_packed, which is dot_tile over packed rows (strides in bytes
+     * between packed rows; 1 <= nr, nc <= KERN_TILE) with the same contract:
+     * (r, c) == dot(row r, column c) bit for bit.  Packing does once per row what
+     * dot_tile redoes in every tile (offsets, correction terms, scale conversion). */
+    size_t (*packed_w_bytes)(size_t n);
+    size_t (*packed_x_bytes)(size_t n);
+    void (*pack_w)(size_t n, const void *w, void *dst);
+    void (*pack_x)(size_t n, const void *x, void *dst);
+    void (*dot_tile_packed)(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                            int nc, float *out, size_t ldo);
 } kern_matvec_t;
 
 typedef struct {

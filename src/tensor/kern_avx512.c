@@ -317,6 +317,137 @@ static void dot_tile_q4_0(size_t n, const void *w, size_t w_stride, int nr, cons
     qtile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 1);
 }
 
+/* ---- Q8_0 / Q4_0: the packed path -------------------------------------------------
+ * Per pair of blocks, a packed weight row holds 192 bytes: the 64 signed quants in
+ * the type's lane layout (Q4_0: n - 8; a missing block B as zeros), the 16 int32
+ * start values bias = -128 * (sum of 4 quants), and the 16 f32 scales; a packed
+ * activation row holds 128 bytes: the quants offset by 128 (x ^ 0x80) in the weight
+ * type's layout, and the 16 f32 scales.  Each lane is then bias + sum (x+128)*w =
+ * sum x*w exactly, the same integer dot_tile computes for that lane (Q4_0's lanes
+ * included, whatever formula dot_tile uses), and the float steps are dot_tile's. */
+
+#define QP_W_BYTES 192
+#define QP_X_BYTES 128
+
+static size_t qp_pairs(size_t n)
+{
+    return (n / QK8_0 + 1) / 2;
+}
+
+static size_t packed_w_bytes_q(size_t n)
+{
+    return qp_pairs(n) * QP_W_BYTES;
+}
+
+static size_t packed_x_bytes_q(size_t n)
+{
+    return qp_pairs(n) * QP_X_BYTES;
+}
+
+static INLINE void pack_w_q(size_t n, const unsigned char *w, unsigned char *dst, int q4)
+{
+    const size_t nb = n / QK8_0, wbytes = q4 ? Q4_BYTES : Q8_BYTES;
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t b = 0; b < nb; b += 2, dst += QP_W_BYTES) {
+        const int cnt = nb - b >= 2 ? 2 : 1;
+        const unsigned char *wa = w + b * wbytes;
+        __m512i q;
+        if (q4) {
+            __m256i raw = load_2x16(wa + Q4_QS, cnt > 1 ? wa + Q4_BYTES + Q4_QS : NULL);
+            const __m256i m4 = _mm256_set1_epi8(0x0f);
+            q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
+                                   _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
+            q = _mm512_maskz_sub_epi8(cnt > 1 ? ~(__mmask64)0 : 0x0000ffff0000ffffull, q, _mm512_set1_epi8(8));
+        } else {
+            q = load_2x32(wa + Q8_QS, cnt > 1 ? wa + Q8_BYTES + Q8_QS : NULL);
+        }
+        __m512i bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), q));
+        _mm512_storeu_si512(dst, q);
+        _mm512_storeu_si512(dst + 64, bias);
+        _mm512_storeu_ps(dst + 128, load_d2(wa, wbytes, cnt, q4 ? Q4_LANES : Q8_LANES));
+    }
+}
+
+static INLINE void pack_x_q(size_t n, const unsigned char *x, unsigned char *dst, int q4)
+{
+    const size_t nb = n / QK8_0;
+    for (size_t b = 0; b < nb; b += 2, dst += QP_X_BYTES) {
+        const int cnt = nb - b >= 2 ? 2 : 1;
+        const unsigned char *xa = x + b * Q8_BYTES, *xb = cnt > 1 ? xa + Q8_BYTES : NULL;
+        __m512i q;
+        if (q4)
+            q = _mm512_inserti64x4(_mm512_castsi256_si512(load_2x16(xa + Q8_QS, xb ? xb + Q8_QS : NULL)),
+                                   load_2x16(xa + Q8_QS + 16, xb ? xb + Q8_QS + 16 : NULL), 1);
+        else
+            q = load_2x32(xa + Q8_QS, xb ? xb + Q8_QS : NULL);
+        _mm512_storeu_si512(dst, _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80)));
+        _mm512_storeu_ps(dst + 64, load_d2(xa, Q8_BYTES, cnt, q4 ? Q4_LANES : Q8_LANES));
+    }
+}
+
+static void pack_w_q8_0(size_t n, const void *w, void *dst)
+{
+    pack_w_q(n, w, dst, 0);
+}
+
+static void pack_x_q8_0(size_t n, const void *x, void *dst)
+{
+    pack_x_q(n, x, dst, 0);
+}
+
+static void pack_w_q4_0(size_t n, const void *w, void *dst)
+{
+    pack_w_q(n, w, dst, 1);
+}
+
+static void pack_x_q4_0(size_t n, const void *x, void *dst)
+{
+    pack_x_q(n, x, dst, 1);
+}
+
+static INLINE void qptile(size_t np, const unsigned char *wp, size_t ws, const unsigned char *xp, size_t xs, int NR,
+                          int NC, float *out, size_t ldo)
+{
+    __m512 acc[KERN_TILE_ROWS][KERN_TILE];
+    UNROLL
+    for (int r = 0; r < NR; r++) {
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    }
+    for (size_t k = 0; k < np; k++) {
+        __m512i xq[KERN_TILE];
+        __m512 xd[KERN_TILE];
+        UNROLL
+        for (int c = 0; c < NC; c++) {
+            const unsigned char *xk = xp + (size_t)c * xs + k * QP_X_BYTES;
+            xq[c] = _mm512_loadu_si512(xk);
+            xd[c] = _mm512_loadu_ps(xk + 64);
+        }
+        UNROLL
+        for (int r = 0; r < NR; r++) {
+            const unsigned char *wk = wp + (size_t)r * ws + k * QP_W_BYTES;
+            const __m512i wq = _mm512_loadu_si512(wk), bias = _mm512_loadu_si512(wk + 64);
+            const __m512 dw = _mm512_loadu_ps(wk + 128);
+            UNROLL
+            for (int c = 0; c < NC; c++) {
+                __m512i p = _mm512_dpbusd_epi32(bias, xq[c], wq);
+                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, xd[c]), acc[r][c]);
+            }
+        }
+    }
+    tile_store(acc, NR, NC, out, ldo);
+}
+
+static void dot_tile_packed_q(size_t n, const void *wp, size_t ws, int nr, const void *xp, size_t xs, int nc,
+                              float *out, size_t ldo)
+{
+    const size_t np = qp_pairs(n);
+#define QPT(R, C) qptile(np, wp, ws, xp, xs, R, C, out, ldo)
+    TILE_DISPATCH(nr, nc, QPT)
+#undef QPT
+}
+
 /* ---- F16 and F32 weights -----------------------------------------------------------
  * Chunks of 16 elements, one f32 accumulator per (row, column): acc = fma(w, x, acc);
  * the final partial chunk uses masked loads (masked-off elements read as 0 and never
@@ -415,6 +546,58 @@ static void dot_tile_f32(size_t n, const void *w, size_t w_stride, int nr, const
     ftile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 0);
 }
 
+/* ---- F16: the packed path ----------------------------------------------------------
+ * Both operands converted to f32 once, in chunks of 16 (the last one zero-padded,
+ * as dot_tile's masked loads read it), so the tile only loads and multiply-adds:
+ * the same values in the same order as dot_tile. */
+
+static size_t packed_bytes_f16(size_t n)
+{
+    return (n + 15) / 16 * 64;
+}
+
+static void pack_f16(size_t n, const void *src, void *dst)
+{
+    const unsigned char *p = src;
+    float *d = dst;
+    for (size_t i = 0; i < n; i += 16)
+        _mm512_storeu_ps(d + i, fload(p + 2 * i, sub_mask(n - i, 0), 1));
+}
+
+static INLINE void fptile(size_t n, const float *wp, size_t ws, const float *xp, size_t xs, int NR, int NC,
+                          float *out, size_t ldo)
+{
+    __m512 acc[KERN_TILE_ROWS][KERN_TILE];
+    UNROLL
+    for (int r = 0; r < NR; r++) {
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            acc[r][c] = _mm512_setzero_ps();
+    }
+    for (size_t i = 0; i < n; i += 16) {
+        __m512 xv[KERN_TILE];
+        UNROLL
+        for (int c = 0; c < NC; c++)
+            xv[c] = _mm512_loadu_ps((const float *)((const unsigned char *)xp + (size_t)c * xs) + i);
+        UNROLL
+        for (int r = 0; r < NR; r++) {
+            __m512 wv = _mm512_loadu_ps((const float *)((const unsigned char *)wp + (size_t)r * ws) + i);
+            UNROLL
+            for (int c = 0; c < NC; c++)
+                acc[r][c] = _mm512_fmadd_ps(wv, xv[c], acc[r][c]);
+        }
+    }
+    tile_store(acc, NR, NC, out, ldo);
+}
+
+static void dot_tile_packed_f16(size_t n, const void *wp, size_t ws, int nr, const void *xp, size_t xs, int nc,
+                                float *out, size_t ldo)
+{
+#define FPT(R, C) fptile(n, wp, ws, xp, xs, R, C, out, ldo)
+    TILE_DISPATCH(nr, nc, FPT)
+#undef FPT
+}
+
 /* ---- attention over the F16 KV cache -------------------------------------------- */
 
 /* Four accumulators over chunks of 64 elements (a final partial chunk masked). */
@@ -468,6 +651,16 @@ void kern_fill_avx512(kern_table_t *t)
     t->q4_0.dot = dot_q4_0;
     t->q4_0.dot_x4 = dot_x4_q4_0;
     t->q4_0.dot_tile = dot_tile_q4_0;
+    t->f16.packed_w_bytes = t->f16.packed_x_bytes = packed_bytes_f16;
+    t->f16.pack_w = t->f16.pack_x = pack_f16;
+    t->f16.dot_tile_packed = dot_tile_packed_f16;
+    t->q8_0.packed_w_bytes = t->q4_0.packed_w_bytes = packed_w_bytes_q;
+    t->q8_0.packed_x_bytes = t->q4_0.packed_x_bytes = packed_x_bytes_q;
+    t->q8_0.pack_w = pack_w_q8_0;
+    t->q8_0.pack_x = pack_x_q8_0;
+    t->q4_0.pack_w = pack_w_q4_0;
+    t->q4_0.pack_x = pack_x_q4_0;
+    t->q8_0.dot_tile_packed = t->q4_0.dot_tile_packed = dot_tile_packed_q;
     t->dot_f16 = dot_f16_kv;
     t->axpy_f16 = axpy_f16;
 }

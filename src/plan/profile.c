@@ -1,0 +1,121 @@
+/*
+ * profile.c — per-unit timing on this device (see profile.h).
+ */
+#include "plan/profile.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "exec/exec.h"
+
+void profile_opts_default(profile_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threads = 1;
+    o->isa = KERN_ISA_AUTO;
+    o->slowdown = 1.0;
+    o->rounds = 10;
+    o->context = 32;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, float *time_s, float *spread_s,
+                  err_t *err)
+{
+    if (o->rounds < 1 || o->context < 1 || o->slowdown < 1.0)
+        return err_set(err, ERR_INVAL, "profile: rounds %d, context %d, slowdown %g", o->rounds, o->context,
+                       o->slowdown);
+    size_t widest = 1;
+    for (int v = 0; v < seg->graph->n_values; v++)
+        if ((size_t)seg->graph->values[v].width > widest)
+            widest = (size_t)seg->graph->values[v].width;
+    float *buf = malloc((size_t)o->context * widest * sizeof *buf);
+    int32_t *tokens = malloc((size_t)o->context * sizeof *tokens);
+    if (!buf || !tokens) {
+        free(buf);
+        free(tokens);
+        return err_set(err, ERR_NOMEM, "profile: out of memory");
+    }
+    uint64_t state = 12345;
+    for (size_t i = 0; i < (size_t)o->context * widest; i++) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (float)((int)(state >> 40) % 2001 - 1000) / 1000.0f;   /* activations of a plausible scale */
+    }
+    for (int i = 0; i < o->context; i++)
+        tokens[i] = (int32_t)((uint32_t)(i * 7919 + 13) % m->hp.n_vocab);
+    /* One executor per unit, run as a chain: every step streams through all
+     * units' weights in order, as a decode step on one device does, so caches
+     * hold what they would hold when serving. */
+    const int U = seg->n_units;
+    exec_t **ex = calloc((size_t)U, sizeof *ex);
+    double *all = malloc((size_t)U * o->rounds * sizeof *all);
+    int rc = ex && all ? 0 : err_set(err, ERR_NOMEM, "profile: out of memory");
+    for (int u = 0; u < U && rc == 0; u++) {
+        exec_params_t p;
+        exec_params_default(&p, m);
+        p.seg = seg;
+        p.unit_begin = u;
+        p.unit_end = u + 1;
+        p.n_threads = o->threads;
+        p.isa = o->isa;
+        p.n_ctx = o->context + o->rounds + 1;
+        p.max_batch = o->context;
+        rc = exec_create(m, &p, &ex[u], err);
+    }
+    for (int r = -1; r < o->rounds && rc == 0; r++) {   /* r = -1: the prompt that fills the caches */
+        const float *prev = buf;
+        for (int u = 0; u < U && rc == 0; u++) {
+            exec_tensor_t in[16];
+            int n_in = exec_n_inputs(ex[u]) < 16 ? exec_n_inputs(ex[u]) : 16;
+            for (int i = 0; i < n_in; i++)   /* the previous unit's output where it has one, else filler */
+                in[i] = (exec_tensor_t){.value = exec_input_value(ex[u], i), .data = prev};
+            exec_batch_t b = {.seq = 0, .pos0 = r < 0 ? 0 : o->context + r, .n_tokens = r < 0 ? o->context : 1,
+                              .tokens = r < 0 ? tokens : tokens + (r % o->context), .inputs = in, .n_inputs = n_in,
+                              .n_logits = 1};
+            double t0 = now_s();
+            rc = exec_run(ex[u], &b, err);
+            double t = now_s() - t0;
+            if (r >= 0) {
+                sleep_s((o->slowdown - 1.0) * t);   /* the emulated device's extra time, as when serving */
+                all[(size_t)u * o->rounds + r] = now_s() - t0;
+            }
+            const float *h = exec_hidden(ex[u]);
+            prev = h ? h : buf;
+        }
+    }
+    for (int u = 0; u < U && rc == 0; u++) {
+        double *v = all + (size_t)u * o->rounds;
+        int n = o->rounds;
+        qsort(v, (size_t)n, sizeof *v, cmp_double);
+        time_s[u] = (float)(n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+        spread_s[u] = (float)(0.5 * (v[(3 * (n - 1)) / 4] - v[(n - 1) / 4]));
+    }
+    for (int u = 0; ex && u < U; u++)
+        exec_destroy(&ex[u]);
+    free(ex);
+    free(all);
+    free(buf);
+    free(tokens);
+    return rc;
+}
