@@ -107,8 +107,13 @@ expect() {
 problem tight latency 1000000000 1000000000 200000000
 expect 2 "no plan fits: total unit memory" --problem "$tmp/tight.json"
 expect 2 "no plan fits: total unit memory" --problem "$tmp/tight.json" --solver milp
-problem huge throughput 1000000000 1200000000 1100000000
-expect 2 "fit on no device" --problem "$tmp/huge.json" --json
+problem huge throughput 1300000000 1250000000
+python3 - "$tmp/huge.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1])); p["units"][12]["mem"] = 1350000000; json.dump(p, open(sys.argv[1], "w"))
+PY
+expect 2 "no plan fits: units 12..12 fit on no device" --problem "$tmp/huge.json" --json
+expect 2 "units 12..12 fit on no device" --problem "$tmp/huge.json" --solver milp
 
 # Malformed input -> exit 1 naming the problem.
 printf '{"objective": "latency", "header": 0,' >"$tmp/trunc.json"

@@ -31,15 +31,18 @@ random_ranges() {
   echo "$out"
 }
 
-check_model() {  # check_model MODEL N_UNITS THREADS N_TOKENS
+check_model() {  # check_model MODEL N_UNITS THREADS N_TOKENS MEM_LIMIT_MB (small enough to need 3 devices)
   local model=$1 units=$2 t=$3 n=$4 m="$shared/models/$1.gguf"
   "$lingua" generate -m "$m" -p "Once upon a time" -n "$n" --temp 0 -t "$t" --json --dump-logits "$tmp/ref.f32" > "$tmp/ref.json" || { bad "$model generate"; return; }
   local ref; ref=$(ids < "$tmp/ref.json")
-  local configs=("1:" "2:" "3:" "4:" "3:0-1,1-$((units - 1)),$((units - 1))-$units" "4:0-2,2-2,2-$((units - 1)),$((units - 1))-$units")
+  # k:ranges, or k:@options for planned layouts (a memory cap forces the planner to split the model)
+  local configs=("1:" "2:@--plan even" "3:@--plan even" "4:" "3:@--mem-limit $5" "4:@--mem-limit $5 --objective throughput"
+                 "3:0-1,1-$((units - 1)),$((units - 1))-$units" "4:0-2,2-2,2-$((units - 1)),$((units - 1))-$units")
   for k in 2 3 4; do configs+=("$k:$(random_ranges "$units" "$k")"); done
   for c in "${configs[@]}"; do
     local k=${c%%:*} r=${c#*:} extra=()
-    [ -n "$r" ] && extra=(--ranges "$r")
+    if [ "${r:0:1}" = "@" ]; then read -r -a extra <<< "${r:1}"; r="${r:1}"
+    elif [ -n "$r" ]; then extra=(--ranges "$r"); fi
     if ! "$lingua" run -m "$m" --local "$k" "${extra[@]}" -p "Once upon a time" -n "$n" --temp 0 -t "$t" --json \
          --dump-logits "$tmp/got.f32" > "$tmp/got.json" 2> "$tmp/err"; then
       bad "$model --local $k ${r:-even}: exit $(head -c 300 "$tmp/err")"; continue
@@ -50,10 +53,10 @@ check_model() {  # check_model MODEL N_UNITS THREADS N_TOKENS
   echo "  $model: ${#configs[@]} ring layouts checked"
 }
 
-check_model stories260K 12 1 40
-check_model stories260K-Q8_0-mixed 12 2 40
-check_model synth-15Mshape-Q8_0 14 1 16
-check_model synth-15Mshape-F16 14 2 8
+check_model stories260K 12 1 40 5
+check_model stories260K-Q8_0-mixed 12 2 40 5
+check_model synth-15Mshape-Q8_0 14 1 16 20
+check_model synth-15Mshape-F16 14 2 8 30
 
 # Eight concurrent sequences through a three-worker ring.
 m="$shared/models/stories260K.gguf"

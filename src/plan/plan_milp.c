@@ -191,57 +191,107 @@ static double order_value(const milp_t *mp, const int *order, int len, double *g
     return plan_eval(p, out, &out->objective, NULL, NULL) == 0 ? out->objective : INFINITY;
 }
 
-/* Hill climbing over device sequences (header first): swap two devices,
- * drop one, or insert an unused one, keeping any change that lowers
- * order_value; starts from the header followed by the others, fastest first.
- * Only an upper bound for pruning, so it need not be optimal (it usually is). */
-static double heuristic_bound(const milp_t *mp, double *g, int *from)
+/* Hill climbing over device sequences (header first) from order[0..*len):
+ * swap two devices, move one elsewhere, drop one or insert an unused one,
+ * keeping any change that lowers order_value.  Returns the value reached. */
+static double climb(const milp_t *mp, int *order, int *len_io, double *g, int *from)
 {
-    int n = mp->n, m = mp->m;
-    double total[PLAN_MAX_DEVICES];
-    int order[PLAN_MAX_DEVICES], len = 0;
-    for (int d = 0; d < n; d++)
-        total[d] = stage_time(mp, d, 0, m);
-    order[len++] = mp->h;
-    for (int d = 0; d < n; d++)
-        if (d != mp->h) {
-            int j = len++;
-            for (; j > 1 && total[order[j - 1]] > total[d]; j--)
-                order[j] = order[j - 1];
-            order[j] = d;
-        }
+    int n = mp->n, len = *len_io, cand[PLAN_MAX_DEVICES];
     plan_t plan;
     double best = order_value(mp, order, len, g, from, &plan);
-    for (int round = 0, improved = 1; improved && round < 50; round++) {
+    for (int round = 0, improved = 1; improved && round < 100; round++) {
         improved = 0;
+        /* Every neighbour is built in cand; the first improvement is kept. */
         for (int i = 1; i < len && !improved; i++)
-            for (int j = i + 1; j < len && !improved; j++) {   /* swap */
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-                double v = order_value(mp, order, len, g, from, &plan);
-                if (v < best) { best = v; improved = 1; }
-                else { order[j] = order[i]; order[i] = t; }
+            for (int j = 1; j < len && !improved; j++) {
+                if (i == j)
+                    continue;
+                for (int kind = 0; kind < 2 && !improved; kind++) {
+                    memcpy(cand, order, (size_t)len * sizeof *cand);
+                    if (kind == 0) {   /* swap i, j */
+                        if (j < i)
+                            continue;
+                        cand[i] = order[j];
+                        cand[j] = order[i];
+                    } else {   /* move i to j */
+                        int t = cand[i];
+                        if (i < j)
+                            memmove(cand + i, cand + i + 1, (size_t)(j - i) * sizeof *cand);
+                        else
+                            memmove(cand + j + 1, cand + j, (size_t)(i - j) * sizeof *cand);
+                        cand[j] = t;
+                    }
+                    double v = order_value(mp, cand, len, g, from, &plan);
+                    if (v < best) {
+                        best = v;
+                        memcpy(order, cand, (size_t)len * sizeof *cand);
+                        improved = 1;
+                    }
+                }
             }
-        for (int i = 1; i < len && !improved; i++) {   /* drop */
-            int t = order[i];
-            memmove(order + i, order + i + 1, (size_t)(len - i - 1) * sizeof *order);
-            double v = order_value(mp, order, len - 1, g, from, &plan);
-            if (v < best) { best = v; len--; improved = 1; }
-            else { memmove(order + i + 1, order + i, (size_t)(len - i - 1) * sizeof *order); order[i] = t; }
+        for (int i = 1; i < len && !improved; i++) {   /* drop i */
+            memcpy(cand, order, (size_t)i * sizeof *cand);
+            memcpy(cand + i, order + i + 1, (size_t)(len - i - 1) * sizeof *cand);
+            double v = order_value(mp, cand, len - 1, g, from, &plan);
+            if (v < best) {
+                best = v;
+                memcpy(order, cand, (size_t)--len * sizeof *cand);
+                improved = 1;
+            }
         }
-        for (int d = 0; d < n && !improved; d++) {   /* insert */
+        for (int d = 0; d < n && !improved; d++) {   /* insert d at i */
             int used = 0;
             for (int i = 0; i < len; i++)
                 used |= order[i] == d;
             for (int i = 1; i <= len && !used && !improved; i++) {
-                memmove(order + i + 1, order + i, (size_t)(len - i) * sizeof *order);
-                order[i] = d;
-                double v = order_value(mp, order, len + 1, g, from, &plan);
-                if (v < best) { best = v; len++; improved = 1; }
-                else memmove(order + i, order + i + 1, (size_t)(len - i) * sizeof *order);
+                memcpy(cand, order, (size_t)i * sizeof *cand);
+                cand[i] = d;
+                memcpy(cand + i + 1, order + i, (size_t)(len - i) * sizeof *cand);
+                double v = order_value(mp, cand, len + 1, g, from, &plan);
+                if (v < best) {
+                    best = v;
+                    memcpy(order, cand, (size_t)++len * sizeof *cand);
+                    improved = 1;
+                }
             }
         }
+    }
+    *len_io = len;
+    return best;
+}
+
+/* The heuristic upper bound U: hill climbing from the header followed by the
+ * others fastest first, then from a few pseudo-random orders (a fixed seed,
+ * so runs repeat).  Only a bound for pruning, so it need not be optimal; a
+ * better one makes the model smaller and the search shorter. */
+static double heuristic_bound(const milp_t *mp, double *g, int *from)
+{
+    int n = mp->n, m = mp->m;
+    double total[PLAN_MAX_DEVICES], best = INFINITY;
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    for (int d = 0; d < n; d++)
+        total[d] = stage_time(mp, d, 0, m);
+    for (int start = 0; start < 6; start++) {
+        int order[PLAN_MAX_DEVICES], len = 0;
+        order[len++] = mp->h;
+        for (int d = 0; d < n; d++)
+            if (d != mp->h) {
+                int j = len++;
+                for (; j > 1 && total[order[j - 1]] > total[d]; j--)
+                    order[j] = order[j - 1];
+                order[j] = d;
+            }
+        for (int i = len - 1; i > 1 && start > 0; i--) {   /* Fisher-Yates over positions 1.. */
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            int j = 1 + (int)(seed % (uint64_t)i), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        double v = climb(mp, order, &len, g, from);
+        if (v < best)
+            best = v;
     }
     return best;
 }
