@@ -27,6 +27,7 @@
 #include "model/tok.h"
 #include "net/msg.h"
 #include "net/transport.h"
+#include "node/link.h"
 #include "node/ring.h"
 #include "plan/profile.h"
 #include "tensor/f16.h"
@@ -36,7 +37,6 @@
 #define SEND_BUFFERS 16
 #define MAX_PUSH 16
 #define MAX_INPUTS 32
-#define DELAY_QUEUE 64
 #define TIMES_FLUSH_MS 250
 #define PROBE_SMALL 64
 #define SEND_BUFFER_MIN (256 << 10)   /* bytes: a link probe fits */
@@ -70,15 +70,6 @@ typedef struct {
     atomic_int in_use;
 } sendbuf_t;
 
-/* A data-path send held back by the emulated link (see shaped_send). */
-typedef struct {
-    int64_t release_us;
-    void *sock;
-    msg_t m;
-    sendbuf_t *sb;           /* pooled data (zero-copy), or NULL when the data lives in small[] */
-    uint8_t small[16];
-} delayed_t;
-
 typedef struct {
     const worker_opts_t *o;
     model_t *m;
@@ -109,9 +100,7 @@ typedef struct {
     size_t send_cap;
     int shutdown, refused;
     /* emulated link and measured times */
-    delayed_t delayed[DELAY_QUEUE];
-    int dq_head, dq_len;
-    int64_t link_free_us;
+    link_t link;
     msg_t times;             /* STAGE_TIMES being filled */
     int64_t times_sent_ms;
     /* link probes of a profile */
@@ -158,88 +147,6 @@ static sendbuf_t *sendbuf_take(worker_t *w, size_t n)
 
 static int send_ctl(worker_t *w, const msg_t *m, err_t *err) { return net_send(w->ctl, NULL, 0, m, err); }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_us(int64_t us)
-{
-    if (us <= 0)
-        return;
-    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
-    nanosleep(&ts, NULL);
-}
-
-static int link_shaped(const worker_t *w) { return w->o->link_latency_ms > 0 || w->o->link_mbit > 0; }
-
-static int send_now(void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
-{
-    return sb ? net_send_zc(sock, NULL, 0, m, sendbuf_release, &sb->in_use, err) : net_send(sock, NULL, 0, m, err);
-}
-
-/* Sends the held-back messages whose time has come (all of them when force). */
-static int flush_delayed(worker_t *w, int force, err_t *err)
-{
-    int rc = 0;
-    while (w->dq_len > 0) {
-        delayed_t *d = &w->delayed[w->dq_head];
-        int64_t wait = d->release_us - now_us();
-        if (wait > 0 && !force)
-            break;
-        sleep_us(wait);
-        if (!d->sb && d->m.data_len)
-            d->m.data = d->small;
-        int r = send_now(d->sock, &d->m, d->sb, err);
-        rc = rc ? rc : r;
-        w->dq_head = (w->dq_head + 1) % DELAY_QUEUE;
-        w->dq_len--;
-    }
-    return rc;
-}
-
-/* Milliseconds until the next held-back message is due (-1: none). */
-static int delayed_due_ms(const worker_t *w)
-{
-    if (!w->dq_len)
-        return -1;
-    int64_t us = w->delayed[w->dq_head].release_us - now_us();
-    return us <= 0 ? 0 : (int)((us + 999) / 1000);
-}
-
-/* A data-path send through the emulated link: the link carries one message at a
- * time at link_mbit, and each arrives link_latency_ms after it left the link. */
-static int shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
-{
-    if (!link_shaped(w))
-        return send_now(sock, m, sb, err);
-    if (w->dq_len == DELAY_QUEUE) {   /* the link is saturated: wait for the oldest */
-        delayed_t *d = &w->delayed[w->dq_head];
-        sleep_us(d->release_us - now_us());
-        int rc = flush_delayed(w, 0, err);
-        if (rc)
-            return rc;
-    }
-    const double bytes = (double)m->data_len + MSG_HDR_SIZE + 64;   /* header and body, roughly */
-    const int64_t tx_us = w->o->link_mbit > 0 ? (int64_t)(bytes * 8.0 / w->o->link_mbit) : 0;
-    const int64_t now = now_us();
-    w->link_free_us = (w->link_free_us > now ? w->link_free_us : now) + tx_us;
-    delayed_t *d = &w->delayed[(w->dq_head + w->dq_len) % DELAY_QUEUE];
-    d->release_us = w->link_free_us + (int64_t)(w->o->link_latency_ms * 1000.0);
-    d->sock = sock;
-    d->m = *m;
-    d->sb = sb;
-    if (!sb && m->data_len) {
-        if (m->data_len > sizeof d->small)
-            return send_now(sock, m, NULL, err);   /* not expected: only pooled data is large */
-        memcpy(d->small, m->data, m->data_len);
-    }
-    w->dq_len++;
-    return 0;
-}
-
 static void send_error(worker_t *w, int code, const char *text)
 {
     msg_t m;
@@ -250,6 +157,15 @@ static void send_error(worker_t *w, int code, const char *text)
     err_t err;
     if (send_ctl(w, &m, &err))
         logf_(w, "cannot report an error: ", err.msg);
+}
+
+static int64_t now_us(void) { return link_now_us(); }
+static void sleep_us(int64_t us) { link_sleep_us(us); }
+
+/* A data-path send through the (possibly emulated) link. */
+static int shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
+{
+    return link_send(&w->link, sock, m, sb ? sendbuf_release : NULL, sb ? (void *)&sb->in_use : NULL, err);
 }
 
 /* Pushes one output value (F32 rows) to a route's socket, converting to the wire dtype on the way. */
@@ -279,7 +195,7 @@ static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
         memcpy(dst, rows, bytes);
     m.data = dst;
     m.data_len = bytes;
-    int rc = (sb || !link_shaped(w)) ? shaped_send(w, sock, &m, sb, err) : net_send(sock, NULL, 0, &m, err);
+    int rc = shaped_send(w, sock, &m, sb, err);
     free(tmp);
     return rc;
 }
@@ -289,7 +205,7 @@ static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
 static void undeploy(worker_t *w)
 {
     err_t ignored;
-    flush_delayed(w, 1, &ignored);   /* held-back messages go out before their sockets close */
+    link_flush(&w->link, 1, &ignored);   /* held-back messages go out before their sockets close */
     for (int i = 0; i < w->n_push; i++)
         net_close(&w->push[i]);
     w->n_push = 0;
@@ -641,11 +557,11 @@ static double probe_rtt(worker_t *w, int sock, size_t n, err_t *err)
     while (!w->probe_arrived) {
         if (now_us() - t0 > 5000000)
             return -1;
-        int due = delayed_due_ms(w);
+        int due = link_due_ms(&w->link);
         void *socks[1] = {w->data};
         uint32_t ready = 0;
         net_wait(socks, 1, due >= 0 && due < 20 ? due : 20, &ready, err);
-        flush_delayed(w, 0, err);
+        link_flush(&w->link, 0, err);
         msg_t m;
         while ((ready & 1) && net_recv(w->data, &w->rx_data, 0, &m, &w->stats, err) == 0)
             handle_data(w, &m, err);   /* our echo, or a peer's probe to answer */
@@ -940,6 +856,7 @@ static int setup(worker_t *w, err_t *err)
         return rc;
     net_rx_init(&w->rx_ctl);
     net_rx_init(&w->rx_data);
+    link_init(&w->link, w->o->link_latency_ms, w->o->link_mbit);
     msg_init(&w->times, MSG_STAGE_TIMES);
     if (grow_send_buffers(w, SEND_BUFFER_MIN))
         return err_set(err, ERR_NOMEM, "out of memory for send buffers");
@@ -949,7 +866,7 @@ static int setup(worker_t *w, err_t *err)
 static void teardown(worker_t *w)
 {
     err_t ignored;
-    flush_delayed(w, 1, &ignored);
+    link_flush(&w->link, 1, &ignored);
     undeploy(w);
     net_rx_fini(&w->rx_ctl);
     net_rx_fini(&w->rx_data);
@@ -978,7 +895,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
     int rc = setup(w, err);
     w->last_heard = w->next_heartbeat = net_now_ms();
     while (rc == 0 && !w->shutdown && !(stop && *stop)) {
-        int busy = header_has_work(w), due = delayed_due_ms(w);
+        int busy = header_has_work(w), due = link_due_ms(&w->link);
         int timeout = busy ? 0 : (due >= 0 && due < 50 ? due : 50);
         void *socks[2] = {w->ctl, w->data};
         uint32_t ready = 0;
@@ -1028,7 +945,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             logf_(w, "header step failed: ", why.msg);
             send_error(w, step_rc, why.msg);
         }
-        if (flush_delayed(w, 0, &why))
+        if (link_flush(&w->link, 0, &why))
             logf_(w, "send failed: ", why.msg);
         if (w->ex)
             report_times(w);

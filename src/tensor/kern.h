@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tensor/f16.h"
 #include "tensor/types.h"
 #include "util/err.h"
 
@@ -81,6 +82,16 @@ typedef struct {
     /* attention over the F16 KV cache */
     float (*dot_f16)(size_t n, const uint16_t *a, const uint16_t *b);      /* f32 accumulation */
     void (*axpy_f16)(size_t n, float a, const uint16_t *x, float *y);      /* y[i] += a * x[i] */
+    /* The same over count positions of the cache at once (rows `stride` halves apart),
+     * each value bit-identical to the per-position expression with this table's
+     * dot_f16 / axpy_f16:
+     *   attn_scores_f16: s[p] = dot_f16(n, q, k + p*stride) * scale, for p < count;
+     *   attn_values_f16: for p = 0, 1, .. count-1 in turn,
+     *                    axpy_f16(n, f16_to_f32(f32_to_f16(s[p])), v + p*stride, out)
+     *                    (the probability rounded to F16, as llama.cpp weights V). */
+    void (*attn_scores_f16)(size_t n, const uint16_t *q, const uint16_t *k, size_t stride, size_t count, float scale,
+                            float *s);
+    void (*attn_values_f16)(size_t n, const float *s, const uint16_t *v, size_t stride, size_t count, float *out);
 } kern_table_t;
 
 /* Fills *t for the requested ISA (KERN_ISA_AUTO: the best this CPU and build
@@ -124,6 +135,36 @@ static inline void kern_tile_by_dots(void (*dot)(size_t, const void *, const voi
                      float *out, size_t ldo)                                                                     \
     {                                                                                                            \
         kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                           \
+    }
+
+/* attn_scores_f16 / attn_values_f16 made of per-position dot_f16 / axpy_f16 calls,
+ * for tables without batched versions of their own. */
+static inline void kern_attn_scores_by_dots(float (*dot)(size_t, const uint16_t *, const uint16_t *), size_t n,
+                                            const uint16_t *q, const uint16_t *k, size_t stride, size_t count,
+                                            float scale, float *s)
+{
+    for (size_t p = 0; p < count; p++)
+        s[p] = dot(n, q, k + p * stride) * scale;
+}
+
+static inline void kern_attn_values_by_axpys(void (*axpy)(size_t, float, const uint16_t *, float *), size_t n,
+                                             const float *s, const uint16_t *v, size_t stride, size_t count,
+                                             float *out)
+{
+    for (size_t p = 0; p < count; p++)
+        axpy(n, f16_to_f32(f32_to_f16(s[p])), v + p * stride, out);
+}
+
+/* Defines `static void scores(...)` and `static void values(...)` from dot and axpy. */
+#define KERN_DEFINE_ATTN_BY_DOTS(scores, values, dot, axpy)                                                      \
+    static void scores(size_t n, const uint16_t *q, const uint16_t *k, size_t stride, size_t count, float scale, \
+                       float *s)                                                                                 \
+    {                                                                                                            \
+        kern_attn_scores_by_dots(dot, n, q, k, stride, count, scale, s);                                         \
+    }                                                                                                            \
+    static void values(size_t n, const float *s, const uint16_t *v, size_t stride, size_t count, float *out)     \
+    {                                                                                                            \
+        kern_attn_values_by_axpys(axpy, n, s, v, stride, count, out);                                            \
     }
 
 /* Per-ISA fillers (kern_<isa>.c); each fills every field of *t. */

@@ -635,6 +635,101 @@ static void axpy_f16(size_t n, float a, const uint16_t *x, float *y)
     }
 }
 
+/* dot_f16_kv of q with the four rows k0 + j*stride_bytes (j < cnt; the others repeat
+ * row 0 and are not stored), times scale: per row the very chunks, accumulators and
+ * reduction of dot_f16_kv. */
+static INLINE void scores4(size_t n, const unsigned char *q, const unsigned char *k0, size_t stride_bytes, int cnt,
+                           float scale, float *s)
+{
+    const unsigned char *kr[4];
+    __m512 acc[4][4];
+    UNROLL
+    for (int j = 0; j < 4; j++) {
+        kr[j] = k0 + (j < cnt ? (size_t)j * stride_bytes : 0);
+        UNROLL
+        for (int k = 0; k < 4; k++)
+            acc[j][k] = _mm512_setzero_ps();
+    }
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            __m512 qv = fload(q + 2 * (i + 16 * k), 0xffff, 1);
+            UNROLL
+            for (int j = 0; j < 4; j++)
+                acc[j][k] = _mm512_fmadd_ps(qv, fload(kr[j] + 2 * (i + 16 * k), 0xffff, 1), acc[j][k]);
+        }
+    }
+    if (i < n) {
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            __mmask16 m = sub_mask(n - i, k);
+            __m512 qv = fload(q + 2 * (i + 16 * k), m, 1);
+            UNROLL
+            for (int j = 0; j < 4; j++)
+                acc[j][k] = _mm512_fmadd_ps(qv, fload(kr[j] + 2 * (i + 16 * k), m, 1), acc[j][k]);
+        }
+    }
+    __m512 v[4];
+    UNROLL
+    for (int j = 0; j < 4; j++)
+        v[j] = _mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]), _mm512_add_ps(acc[j][2], acc[j][3]));
+    __m128 r = _mm_mul_ps(hsum16_x4(v[0], v[1], v[2], v[3]), _mm_set1_ps(scale));
+    _mm_mask_storeu_ps(s, (__mmask8)((1u << cnt) - 1u), r);
+}
+
+static void attn_scores_f16(size_t n, const uint16_t *q, const uint16_t *k, size_t stride, size_t count, float scale,
+                            float *s)
+{
+    const unsigned char *qb = (const unsigned char *)q, *kb = (const unsigned char *)k;
+    size_t p = 0;
+    for (; p + 4 <= count; p += 4)
+        scores4(n, qb, kb + 2 * p * stride, 2 * stride, 4, scale, s + p);
+    if (p < count)
+        scores4(n, qb, kb + 2 * p * stride, 2 * stride, (int)(count - p), scale, s + p);
+}
+
+/* f16_to_f32(f32_to_f16(x)) of the first cnt lanes of s into a (16 floats): F16C
+ * rounding (to nearest even, as f32_to_f16), with NaNs made f32_to_f16's
+ * sign | 0x7e00. */
+static INLINE void round_f16_16(const float *s, size_t cnt, float *a)
+{
+    __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), s), _MM_FROUND_TO_NEAREST_INT);
+    __mmask16 nan = _mm256_cmpgt_epi16_mask(_mm256_and_si256(h, _mm256_set1_epi16(0x7fff)), _mm256_set1_epi16(0x7c00));
+    __m256i canon = _mm256_or_si256(_mm256_and_si256(h, _mm256_set1_epi16((short)0x8000)), _mm256_set1_epi16(0x7e00));
+    _mm512_storeu_ps(a, _mm512_cvtph_ps(_mm256_mask_blend_epi16(nan, h, canon)));
+}
+
+/* out, 64 columns at a time held in registers, takes every position's
+ * fma(a, v, out) in turn: per element the sequence of count axpy_f16 calls. */
+static void attn_values_f16(size_t n, const float *s, const uint16_t *v, size_t stride, size_t count, float *out)
+{
+    for (size_t i0 = 0; i0 < n; i0 += 64) {
+        __mmask16 m[4];
+        __m512 o[4];
+        UNROLL
+        for (int k = 0; k < 4; k++) {
+            m[k] = sub_mask(n - i0, k);
+            o[k] = _mm512_maskz_loadu_ps(m[k], out + i0 + 16 * k);
+        }
+        for (size_t p0 = 0; p0 < count; p0 += 16) {
+            const size_t pc = count - p0 < 16 ? count - p0 : 16;
+            _Alignas(64) float a[16];
+            round_f16_16(s + p0, pc, a);
+            for (size_t j = 0; j < pc; j++) {
+                const __m512 va = _mm512_set1_ps(a[j]);
+                const uint16_t *vr = v + (p0 + j) * stride + i0;
+                UNROLL
+                for (int k = 0; k < 4; k++)
+                    o[k] = _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[k], vr + 16 * k)), o[k]);
+            }
+        }
+        UNROLL
+        for (int k = 0; k < 4; k++)
+            _mm512_mask_storeu_ps(out + i0 + 16 * k, m[k], o[k]);
+    }
+}
+
 void kern_fill_avx512(kern_table_t *t)
 {
     kern_fill_avx2(t);
@@ -663,4 +758,6 @@ void kern_fill_avx512(kern_table_t *t)
     t->q8_0.dot_tile_packed = t->q4_0.dot_tile_packed = dot_tile_packed_q;
     t->dot_f16 = dot_f16_kv;
     t->axpy_f16 = axpy_f16;
+    t->attn_scores_f16 = attn_scores_f16;
+    t->attn_values_f16 = attn_values_f16;
 }

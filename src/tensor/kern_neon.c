@@ -275,6 +275,8 @@ static void axpy_f16(size_t n, float a, const uint16_t *x, float *y)
         y[i] = fmaf(a, load_d(xp + 2 * i), y[i]);
 }
 
+KERN_DEFINE_ATTN_BY_DOTS(attn_scores_f16, attn_values_f16, dot_f16_kv, axpy_f16)
+
 /* ---- activation conversions: the references ------------------------------------- */
 
 static void act_f32(const float *x, void *y, size_t n)
@@ -306,5 +308,7 @@ void kern_fill_neon(kern_table_t *t)
                  .dot_tile = dot_tile_q4_0},
         .dot_f16 = dot_f16_kv,
         .axpy_f16 = axpy_f16,
+        .attn_scores_f16 = attn_scores_f16,
+        .attn_values_f16 = attn_values_f16,
     };
 }

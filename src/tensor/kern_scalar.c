@@ -159,6 +159,8 @@ static void axpy_f16(size_t n, float a, const uint16_t *x, float *y)
         y[i] += a * get_f16(xp + 2 * i);
 }
 
+KERN_DEFINE_ATTN_BY_DOTS(attn_scores_f16, attn_values_f16, dot_f16_kv, axpy_f16)
+
 void kern_fill_scalar(kern_table_t *t)
 {
     *t = (kern_table_t){
@@ -173,5 +175,7 @@ void kern_fill_scalar(kern_table_t *t)
                  .dot_x4 = dot_x4_q4_0, .dot_tile = dot_tile_q4_0},
         .dot_f16 = dot_f16_kv,
         .axpy_f16 = axpy_f16,
+        .attn_scores_f16 = attn_scores_f16,
+        .attn_values_f16 = attn_values_f16,
     };
 }
