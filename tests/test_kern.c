@@ -30,7 +30,9 @@
  *     the packers writing exactly packed_*_bytes;
  *   - results identical for operands at byte offsets 0..3, with every operand
  *     ending right before a PROT_NONE page (any over-read faults);
- *   - dot_f16 and axpy_f16 against double references, axpy's neighbours untouched.
+ *   - dot_f16 and axpy_f16 against double references, axpy's neighbours untouched;
+ *     attn_scores_f16 / attn_values_f16 bit-identical to per-position dot_f16 * scale
+ *     and axpy_f16 calls (probabilities rounded to F16 first, specials included).
  * Data come from a fixed-seed generator, so every run sees the same cases.
  */
 #include <math.h>
@@ -785,6 +787,64 @@ static void test_attention(const kern_table_t *t, rng_t *r, scratch_t *s)
     }
 }
 
+/* The batched attention kernels against per-position calls of the same table. */
+static void test_attention_batched(const kern_table_t *t, rng_t *r, scratch_t *s)
+{
+    const char *isa = kern_isa_name(t->isa);
+    static const size_t dims[] = {1, 7, 16, 17, 32, 48, 63, 64, 65, 80, 128, 130};
+    static const size_t counts[] = {0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 70};
+    enum { MAXC = 70 };
+    static const uint32_t prob_specials[] = {0x7fc00000, 0xff800001, 0x7fffffff, 0xffa00000, 0x7f800000, 0x3f800000,
+                                             0x33000000, 0x33000001, 0x387fc000, 0x3f801000, 0x00000001, 0x80000000};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const size_t n = dims[di], stride = n + (di % 3) * 5;   /* halves between rows */
+        for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+            const size_t count = counts[ci];
+            const size_t rows_bytes = (count ? (count - 1) * stride + n : 0) * 2;
+            /* K (or V) rows ending at the guard page; q in the other buffer. */
+            uint16_t *kv = (uint16_t *)guard_place(&s->gp, rows_bytes, 0);
+            uint16_t *q = (uint16_t *)s->x[0];
+            for (size_t i = 0; i < n; i++)
+                s->f[0][i] = rng_unit(r) * 2.0f;
+            quant_row_f16(s->f[0], q, n);
+            for (size_t p = 0; p < count; p++) {
+                for (size_t i = 0; i < n; i++)
+                    s->f[1][i] = rng_unit(r);
+                quant_row_f16(s->f[1], kv + p * stride, n);
+            }
+            const float scale = 0.125f + rng_unit(r) * 0.01f;
+            float got[MAXC + 1], want[MAXC + 1];
+            memset(got, 0x7f, sizeof got);
+            t->attn_scores_f16(n, q, kv, stride, count, scale, got);
+            int bad = 0;
+            for (size_t p = 0; p < count; p++) {
+                want[p] = t->dot_f16(n, q, kv + p * stride) * scale;
+                bad += !same_bits(got[p], want[p]);
+            }
+            uint32_t tail;
+            memcpy(&tail, &got[count], sizeof tail);
+            CHECKF(bad == 0 && tail == 0x7f7f7f7fu, "%s: attn_scores n=%zu count=%zu: %d differ", isa, n, count, bad);
+
+            /* Probabilities: random, with specials (NaN, infinities, F16 rounding ties). */
+            float prob[MAXC];
+            for (size_t p = 0; p < count; p++) {
+                prob[p] = rng_unit(r) * 0.5f + 0.5f;
+                if (p % 5 == 3)
+                    memcpy(&prob[p], &prob_specials[(p / 5) % (sizeof prob_specials / sizeof prob_specials[0])],
+                           sizeof prob[p]);
+            }
+            float *o1 = s->f[2], *o2 = s->f[3];
+            for (size_t i = 0; i < n + 16; i++)
+                o1[i] = o2[i] = rng_unit(r);
+            t->attn_values_f16(n, prob, kv, stride, count, o1);
+            for (size_t p = 0; p < count; p++)
+                t->axpy_f16(n, f16_to_f32(f32_to_f16(prob[p])), kv + p * stride, o2);
+            CHECKF(memcmp(o1, o2, (n + 16) * sizeof(float)) == 0, "%s: attn_values n=%zu count=%zu differs", isa, n,
+                   count);
+        }
+    }
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 static void test_dispatch(void)
@@ -853,6 +913,7 @@ int main(void)
         test_dots(&t, &r, s);
         test_tiles(&t, &r, s);
         test_attention(&t, &r, s);
+        test_attention_batched(&t, &r, s);
         printf("test_kern: ISA %s: tested, %s\n", kern_isa_name(isa), check_failures == before ? "ok" : "FAILED");
         strcat(tested, " ");
         strcat(tested, kern_isa_name(isa));

@@ -38,7 +38,7 @@
 
 #define PLAN_MAX_DEVICES 16       /* the DP takes at most PLAN_DP_MAX_DEVICES */
 #define PLAN_DP_MAX_DEVICES 12
-#define PLAN_MAX_UNITS 4096
+#define PLAN_MAX_UNITS 1024         /* LinguaLinked cuts ~2 units per block */
 #define PLAN_NAME_MAX 63
 #define PLAN_MEM_MAX 9007199254740992.0   /* 2^53: memory sums stay exact in a double */
 #define PLAN_TIE_REL 1e-12
@@ -125,7 +125,7 @@ int plan_tie(double a, double b);
 int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err);
 
 typedef struct {
-    int time_limit_ms;            /* 0: no limit */
+    int time_limit_ms;            /* GLPK's search limit (model building not counted); 0: none */
     int verbose;                  /* GLPK terminal output on */
 } plan_milp_opts_t;
 

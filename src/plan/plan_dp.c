@@ -132,11 +132,32 @@ static void dp_fini(dp_t *dp)
     free(dp->val);
 }
 
-/* Pass 1: forward values; best[s] = best objective of plans with s stages. */
+/* Last stage end b in (a, bmax] whose lower bound (prefix ⊕ its unit time:
+ * hops only add) stays within limit; times are >= 0, so the bound grows with b. */
+static int last_end(const dp_t *dp, const double *pd, double prefix, int a, int bmax, double limit)
+{
+    int b = a;
+    while (b < bmax && (dp->thr ? pd[b + 1] - pd[a] : prefix + (pd[b + 1] - pd[a])) <= limit)
+        b++;
+    return b;
+}
+
+/* Slack above the best plan seen so far under which states are kept: more
+ * than the tie tolerance, so every plan within PLAN_TIE_REL of the optimum
+ * survives. */
+static double keep_limit(double ub)
+{
+    return ub + 4.0 * PLAN_TIE_REL * ub;
+}
+
+/* Pass 1: forward values; best[s] = best objective of plans with s stages.
+ * States and stage ends that cannot beat the best complete plan found so far
+ * are skipped (both combinations are monotone, all costs >= 0). */
 static void dp_forward(dp_t *dp, double best[PLAN_MAX_DEVICES + 1])
 {
     int n = dp->n, m = dp->m, h = dp->h, thr = dp->thr;
     unsigned hbit = 1u << h;
+    double limit = INFINITY;
     for (int s = 0; s <= PLAN_MAX_DEVICES; s++)
         best[s] = INFINITY;
     fill_inf(dp->val, dp->n_sets * (size_t)n * (size_t)(m + 1));
@@ -153,14 +174,16 @@ static void dp_forward(dp_t *dp, double best[PLAN_MAX_DEVICES + 1])
             for (int a = 0; a < m; a++) {
                 double fa = f[a];
                 int lim = maxb[a];
-                if (fa == INFINITY || lim <= a)
+                if (fa == INFINITY || fa > limit || lim <= a)
                     continue;
                 if (lim == m) {
                     double v = combine(thr, fa, pd[m] - pd[a] + (size == 1 ? 0.0 : dp->ret[d]));
                     if (v < best[size])
                         best[size] = v;
+                    if (keep_limit(v) < limit)
+                        limit = keep_limit(v);
                 }
-                int bmax = lim < m ? lim : m - 1;
+                int bmax = last_end(dp, pd, fa, a, lim < m ? lim : m - 1, limit);
                 for (int k = 0; k < n; k++) {
                     if (set & (1u << k))
                         continue;
@@ -177,8 +200,9 @@ static void dp_forward(dp_t *dp, double best[PLAN_MAX_DEVICES + 1])
     }
 }
 
-/* Pass 2: backward values over plans with exactly want stages. */
-static void dp_backward(dp_t *dp, int want)
+/* Pass 2: backward values over plans with exactly want stages; values above
+ * limit (and the stage ends leading only to them) need not be exact. */
+static void dp_backward(dp_t *dp, int want, double limit)
 {
     int n = dp->n, m = dp->m, h = dp->h, thr = dp->thr;
     fill_inf(dp->val, dp->n_sets * (size_t)n * (size_t)(m + 1));
@@ -203,7 +227,7 @@ static void dp_backward(dp_t *dp, int want)
                     g[a] = bestv;
                     continue;
                 }
-                int bmax = lim < m ? lim : m - 1;
+                int bmax = last_end(dp, pd, 0.0, a, lim < m ? lim : m - 1, limit);
                 for (int k = 0; k < n; k++) {
                     if (set & (1u << k))
                         continue;
@@ -291,9 +315,10 @@ int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err)
     int want = 1;
     while (best[want] > bound)
         want++;
-    dp_backward(&dp, want);
     /* A few ulps of slack: pass 3 re-associates the sums of pass 2. */
-    rc = dp_rebuild(&dp, want, bound + 16 * DBL_EPSILON * bound, out, err);
+    bound += 16 * DBL_EPSILON * bound;
+    dp_backward(&dp, want, keep_limit(bound));
+    rc = dp_rebuild(&dp, want, bound, out, err);
     dp_fini(&dp);
     if (rc)
         return rc;

@@ -114,7 +114,7 @@ static int get_array(const json_val_t *v, const char *path, int want, const char
 
 static int get_matrix(const json_doc_t *doc, const json_val_t *v, const char *name, int n, double *out, err_t *err)
 {
-    int len, rc = get_array(v, name, n, "one row per device", &len, err);
+    int len = 0, rc = get_array(v, name, n, "one row per device", &len, err);
     char path[64];
     int i = 0;
     for (const json_val_t *row = json_first(doc, v); !rc && row; row = json_next(doc, row), i++) {
@@ -137,7 +137,7 @@ static int load(const json_doc_t *doc, plan_problem_t *p, err_t *err)
     if (rc)
         return rc;
     const json_val_t *obj = top[0].v, *hdr = top[1].v, *units = top[2].v, *devs = top[3].v;
-    int m, n;
+    int m = 0, n = 0;
     if ((rc = get_array(units, "units", -PLAN_MAX_UNITS, NULL, &m, err)) != 0 ||
         (rc = get_array(devs, "devices", -PLAN_MAX_DEVICES, NULL, &n, err)) != 0)
         return rc;
@@ -187,7 +187,7 @@ static int load(const json_doc_t *doc, plan_problem_t *p, err_t *err)
             return rc;
         p->dev_mem[d] = (uint64_t)v;
         snprintf(path, sizeof path, "devices[%d].time", d);
-        int len;
+        int len = 0;
         if ((rc = get_array(f[2].v, path, m, "one per unit", &len, err)) != 0)
             return rc;
         int k = 0;

@@ -27,18 +27,34 @@
  *                Θ >= Σ_{a,b} c(y[d][a][b]) y[d][a][b] + Σ_{k,b} c(w[d][k][b]) w[d][k][b]
  *                and, for every unit u (a valid cut: exactly one stage covers u),
  *                Θ >= Σ_{d, a <= u < b} (c(y[d][a][b]) + minhop(d,b)) y[d][a][b]
- *                where minhop(d,b) = min_k c(w[d][k][b]) (0 for b = M): this
- *                bounds the LP from below much better than the device rows.
- * Exact pruning: a heuristic plan (greedy fills in two device orders and the
- * header alone, evaluated by plan_eval) gives an upper bound U; an arc whose
- * own cost lower bound (throughput: c(y) + minhop; latency: that plus the
- * fastest possible time of every unit outside [a,b)) exceeds U (1 + 1e-9) can
- * be in no optimal plan and is left out.  Costs are scaled so that U is 1.
+ *                where minhop(d,b) = min_k c(w[d][k][b]) (0 for b = M).  The
+ *                unit rows bound the LP far better than the device rows; they
+ *                are written as running sums z_u = z_{u-1} + (arcs starting
+ *                at u) - (arcs ending at u), Θ >= z_u, so each arc appears in
+ *                two rows, not in one per unit it covers.
+ * Exact pruning: an upper bound U comes from a heuristic plan — hill climbing
+ * over device sequences (swap, move, drop, insert; six deterministic starts),
+ * each sequence scored by an exact DP over its cut positions (the plan for a
+ * fixed order) and the plan checked by plan_eval.  An arc whose cost lower
+ * bound (throughput: c(y) + minhop; latency: that plus the fastest time of
+ * every unit outside [a,b)) exceeds U (1 + 1e-9) is in no optimal plan and
+ * is left out; for throughput Θ <= U (1 + 1e-9) too, which prunes the search
+ * as an incumbent would.  Costs are scaled so that U is 1.
+ *
+ * Cost: with 8 devices and 130 units the latency model solves in about a
+ * second; the throughput model takes seconds to minutes, because the LP of a
+ * min-max path mixes paths (root gaps of a few percent) and each of its
+ * nodes re-solves an LP of ~10^4 columns.  The DP is the fast path; the MILP
+ * is the independent cross-check (and the solver beyond the DP's device
+ * limit), with a time limit.
  *
  * The plan is read from y, checked and re-evaluated by plan_eval, so the
  * reported objective is exact for the returned plan; optimality is GLPK's
  * (mip_gap 0, default tolerances).  It is optimal, not necessarily the
- * canonical plan of plan.h.
+ * canonical plan of plan.h.  GLPK has no error return for exhausted memory or
+ * broken preconditions (it aborts): the model is built within its documented
+ * preconditions and capped at MAX_ARCS stage arcs.  The time limit is
+ * GLPK's, checked during its search.
  */
 #include "plan/plan.h"
 
@@ -49,6 +65,8 @@
 #include <string.h>
 
 #define PRUNE_SLACK 1e-9
+#define MAX_ARCS 2000000          /* stage arcs in one model (~1 GB of GLPK data) */
+#define HEURISTIC_WORK 300000000L /* (a, b) pairs the heuristic may score, about 0.3 s */
 
 /* Sparse matrix triplets, 1-based as GLPK wants (index 0 unused). */
 typedef struct {
@@ -94,6 +112,7 @@ typedef struct {
     int *maxb;        /* [N][M] first unit past the largest range from a that fits d */
     double *minhop;   /* [N][M+1] cheapest hop out of d's stage ending before b (INFINITY: none) */
     double upper;     /* U, the heuristic plan's objective */
+    long work;        /* heuristic budget left, in (a, b) pairs scored */
     arc_t *arcs;
     int n_arcs;
     int *wcol;        /* [N][N][M] column of w[d][k][b], 0 if absent */
@@ -142,10 +161,12 @@ static int add_col(milp_t *mp, int kind, int type, double lb, double ub, double 
  * stage i starts at unit a.  O(len M^2).  Writes the plan and returns its
  * objective (from plan_eval), or INFINITY when memory defeats the order.
  * scratch holds 2 (M+1) doubles and M+1 ints per device of the order. */
-static double order_value(const milp_t *mp, const int *order, int len, double *g, int *from, plan_t *out)
+static double order_value(milp_t *mp, const int *order, int len, double *g, int *from, plan_t *out)
 {
     const plan_problem_t *p = mp->p;
     int m = mp->m;
+    for (int i = 0; i < len; i++)   /* an upper estimate of the pairs scored below */
+        mp->work -= (long)m * (mp->maxb[order[i] * m] + 1);
     for (size_t i = 0; i < (size_t)len * (m + 1); i++)
         g[i] = INFINITY;
     g[0] = 0.0;   /* stage 0 (the header) starts at unit 0 */
@@ -194,16 +215,16 @@ static double order_value(const milp_t *mp, const int *order, int len, double *g
 /* Hill climbing over device sequences (header first) from order[0..*len):
  * swap two devices, move one elsewhere, drop one or insert an unused one,
  * keeping any change that lowers order_value.  Returns the value reached. */
-static double climb(const milp_t *mp, int *order, int *len_io, double *g, int *from)
+static double climb(milp_t *mp, int *order, int *len_io, double *g, int *from)
 {
     int n = mp->n, len = *len_io, cand[PLAN_MAX_DEVICES];
     plan_t plan;
     double best = order_value(mp, order, len, g, from, &plan);
-    for (int round = 0, improved = 1; improved && round < 100; round++) {
+    for (int round = 0, improved = 1; improved && round < 100 && mp->work > 0; round++) {
         improved = 0;
         /* Every neighbour is built in cand; the first improvement is kept. */
-        for (int i = 1; i < len && !improved; i++)
-            for (int j = 1; j < len && !improved; j++) {
+        for (int i = 1; i < len && !improved && mp->work > 0; i++)
+            for (int j = 1; j < len && !improved && mp->work > 0; j++) {
                 if (i == j)
                     continue;
                 for (int kind = 0; kind < 2 && !improved; kind++) {
@@ -229,7 +250,7 @@ static double climb(const milp_t *mp, int *order, int *len_io, double *g, int *f
                     }
                 }
             }
-        for (int i = 1; i < len && !improved; i++) {   /* drop i */
+        for (int i = 1; i < len && !improved && mp->work > 0; i++) {   /* drop i */
             memcpy(cand, order, (size_t)i * sizeof *cand);
             memcpy(cand + i, order + i + 1, (size_t)(len - i - 1) * sizeof *cand);
             double v = order_value(mp, cand, len - 1, g, from, &plan);
@@ -239,11 +260,11 @@ static double climb(const milp_t *mp, int *order, int *len_io, double *g, int *f
                 improved = 1;
             }
         }
-        for (int d = 0; d < n && !improved; d++) {   /* insert d at i */
+        for (int d = 0; d < n && !improved && mp->work > 0; d++) {   /* insert d at i */
             int used = 0;
             for (int i = 0; i < len; i++)
                 used |= order[i] == d;
-            for (int i = 1; i <= len && !used && !improved; i++) {
+            for (int i = 1; i <= len && !used && !improved && mp->work > 0; i++) {
                 memcpy(cand, order, (size_t)i * sizeof *cand);
                 cand[i] = d;
                 memcpy(cand + i + 1, order + i, (size_t)(len - i) * sizeof *cand);
@@ -264,14 +285,15 @@ static double climb(const milp_t *mp, int *order, int *len_io, double *g, int *f
  * others fastest first, then from a few pseudo-random orders (a fixed seed,
  * so runs repeat).  Only a bound for pruning, so it need not be optimal; a
  * better one makes the model smaller and the search shorter. */
-static double heuristic_bound(const milp_t *mp, double *g, int *from)
+static double heuristic_bound(milp_t *mp, double *g, int *from)
 {
     int n = mp->n, m = mp->m;
     double total[PLAN_MAX_DEVICES], best = INFINITY;
     uint64_t seed = 0x2545f4914f6cdd1dull;
     for (int d = 0; d < n; d++)
         total[d] = stage_time(mp, d, 0, m);
-    for (int start = 0; start < 6; start++) {
+    mp->work = HEURISTIC_WORK;
+    for (int start = 0; start < 6 && mp->work > 0; start++) {
         int order[PLAN_MAX_DEVICES], len = 0;
         order[len++] = mp->h;
         for (int d = 0; d < n; d++)
@@ -372,6 +394,11 @@ static int list_arcs(milp_t *mp, err_t *err)
                 }
             }
         mp->first_arc[n * (m + 1)] = count;
+        if (pass == 0 && count > MAX_ARCS) {
+            free(minsum);
+            return err_set(err, ERR_RANGE, "milp: %d stage arcs for %d devices x %d units, more than the limit %d; "
+                           "use the dp solver", count, n, m, MAX_ARCS);
+        }
         if (pass == 0) {
             mp->n_arcs = count;
             mp->arcs = malloc(((size_t)count + 1) * sizeof *mp->arcs);

@@ -59,10 +59,14 @@ static inline __m512i load_2x32(const unsigned char *pa, const unsigned char *pb
 #define PREFETCH_AHEAD 2048
 #endif
 
+#ifndef PREFETCH_HINT
+#define PREFETCH_HINT _MM_HINT_T0
+#endif
+
 static inline void prefetch_span(const unsigned char *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64)
-        _mm_prefetch((const char *)(p + PREFETCH_AHEAD + o), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + PREFETCH_AHEAD + o), PREFETCH_HINT);
 }
 
 /* Sum of the 16 lanes in a fixed order: halves, quarters, then as hsum8 of kern_avx2.c. */
@@ -678,13 +682,29 @@ static INLINE void scores4(size_t n, const unsigned char *q, const unsigned char
     _mm_mask_storeu_ps(s, (__mmask8)((1u << cnt) - 1u), r);
 }
 
+/* K and V rows of one head are short and a whole cache row apart, a pattern the
+ * hardware prefetchers follow poorly: ask for the rows ATTN_PREFETCH_ROWS positions
+ * ahead (a prefetch never faults, so asking past the last row is harmless). */
+#ifndef ATTN_PREFETCH_ROWS
+#define ATTN_PREFETCH_ROWS 8
+#endif
+
+static INLINE void prefetch_rows(const unsigned char *row, size_t stride_bytes, size_t bytes, int count)
+{
+    for (int j = 0; j < count; j++)
+        for (size_t o = 0; o < bytes; o += 64)
+            _mm_prefetch((const char *)(row + (size_t)j * stride_bytes + o), _MM_HINT_T0);
+}
+
 static void attn_scores_f16(size_t n, const uint16_t *q, const uint16_t *k, size_t stride, size_t count, float scale,
                             float *s)
 {
     const unsigned char *qb = (const unsigned char *)q, *kb = (const unsigned char *)k;
     size_t p = 0;
-    for (; p + 4 <= count; p += 4)
+    for (; p + 4 <= count; p += 4) {
+        prefetch_rows(kb + 2 * (p + ATTN_PREFETCH_ROWS) * stride, 2 * stride, 2 * n, 4);
         scores4(n, qb, kb + 2 * p * stride, 2 * stride, 4, scale, s + p);
+    }
     if (p < count)
         scores4(n, qb, kb + 2 * p * stride, 2 * stride, (int)(count - p), scale, s + p);
 }
@@ -719,6 +739,8 @@ static void attn_values_f16(size_t n, const float *s, const uint16_t *v, size_t 
             for (size_t j = 0; j < pc; j++) {
                 const __m512 va = _mm512_set1_ps(a[j]);
                 const uint16_t *vr = v + (p0 + j) * stride + i0;
+                prefetch_rows((const unsigned char *)(vr + ATTN_PREFETCH_ROWS * stride), 0,
+                              2 * (n - i0 < 64 ? n - i0 : 64), 1);
                 UNROLL
                 for (int k = 0; k < 4; k++)
                     o[k] = _mm512_fmadd_ps(va, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m[k], vr + 16 * k)), o[k]);
