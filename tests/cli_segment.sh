@@ -40,5 +40,13 @@ check "finer cut gives an RDM" "[ '$n_rdm' -gt 0 ]"
 check "decreasing cuts refused" "[ $st -eq 1 ]"
 "$lingua" segment -m "$f" --cuts x >/dev/null 2>&1; st=$?
 check "bad --cuts refused" "[ $st -eq 2 ]"
+# profile: one positive time per unit, in the segmentation's order.
+out=$("$lingua" profile -m "$f" --rounds 3 --json)
+python3 -c 'import json,sys
+o = json.loads(sys.argv[1]); names = [u["name"] for u in o["units"]]
+assert len(names) == 12 and names[0] == "embed" and names[-1] == "output", names
+assert all(u["time"] > 0 and u["spread"] >= 0 for u in o["units"])
+assert o["free_mem_mb"] > 0' "$out"
+check "profile --json" "[ $? -eq 0 ]"
 echo "cli_segment: $pass passed, $fail failed"
 [ $fail -eq 0 ]

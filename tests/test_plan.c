@@ -4,7 +4,7 @@
  * Random small problems (1-4 devices, 1-8 units, memory loose, tight or
  * mixed, identical devices for exact ties, zero times/bytes, both objectives,
  * any header): the DP and the brute force return the same canonical plan, the
- * MILP (on every tenth) the same objective within 1e-9 relative; all three
+ * MILP (on every fifth) the same objective within 1e-9 relative; all three
  * agree on infeasibility; every returned plan passes plan_eval with the
  * reported objective; no plan is worse than the header alone when it can hold
  * the model.  Large problems (60 x 6, 130 x 8): DP and MILP agree, and no
@@ -13,7 +13,8 @@
  * Infeasible problems give ERR_NOTFOUND with the reason.  The JSON reader
  * takes valid text (escapes, surrogates, BOM), refuses malformed text with
  * the byte offset, and survives truncations, byte mutations and random text
- * under the sanitizers; the problem loader names the offending field.
+ * under the sanitizers; the problem loader names the offending field, and
+ * the plan JSON has the documented keys.
  * Deterministic: one seeded generator.
  */
 #include "plan/plan.h"
@@ -224,7 +225,7 @@ static void check_overlap(const plan_problem_t *p, const plan_t *plan)
 static void test_random_small(void)
 {
     rng_t r = {20261121};
-    int n_cases = 6000, milp_every = 10, feasible = 0, infeasible = 0, milp_runs = 0, mismatch_shown = 0;
+    int n_cases = 6000, milp_every = 5, feasible = 0, infeasible = 0, milp_runs = 0, mismatch_shown = 0;
     double t_dp = 0, t_brute = 0, t_milp = 0;
     for (int c = 0; c < n_cases; c++) {
         plan_problem_t p;
@@ -386,6 +387,42 @@ static void test_known(void)
     p.time[5] = NAN;
     CHECK(plan_problem_check(&p, NULL) == ERR_RANGE);
     plan_problem_fini(&p);
+    /* Beyond the DP's device limit. */
+    plan_problem_init(&p, PLAN_DP_MAX_DEVICES + 1, 3, NULL);
+    fill_uniform(&p, 0.01, 0.001, 1e6);
+    err_clear(&err);
+    CHECK(plan_solve_dp(&p, &plan, &err) == ERR_RANGE && strstr(err.msg, "milp"));
+    plan_problem_fini(&p);
+    CHECK(plan_problem_init(&p, 0, 3, &err) == ERR_RANGE && strstr(err.msg, "devices"));
+    CHECK(plan_problem_init(&p, 2, PLAN_MAX_UNITS + 1, &err) == ERR_RANGE && strstr(err.msg, "units"));
+    plan_problem_fini(&p);
+}
+
+/* plan_write_json: the documented keys, read back with the reader. */
+static void test_write_json(void)
+{
+    plan_t plan = {.n_stages = 2, .stage = {{1, 0, 3}, {0, 3, 5}}, .objective = 0.1 + 0.2};
+    plan_replicas_t rep = {.n = 1, .r = {{0, 2, 3}}, .bytes = 7};
+    for (int with = 0; with < 2; with++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        plan_write_json(f, &plan, "dp", 1.25, with ? &rep : NULL);
+        fclose(f);
+        json_doc_t *doc = NULL;
+        err_t err;
+        err_clear(&err);
+        CHECKF(json_parse(buf, len, NULL, &doc, &err) == 0, "%s: %s", buf, err.msg);
+        const json_val_t *root = json_root(doc), *st = json_get(doc, root, "stages");
+        CHECK(root && root->n == (uint32_t)(4 + with));
+        CHECK(st && st->n == 2 && json_get(doc, json_next(doc, json_first(doc, st)), "start")->num == 3.0);
+        CHECK(json_get(doc, root, "objective")->num == 0.1 + 0.2);   /* %.17g round-trips */
+        CHECK(!strcmp(json_get(doc, root, "solver")->str, "dp") && json_get(doc, root, "solve_ms")->num == 1.25);
+        const json_val_t *r = json_get(doc, root, "replicas");
+        CHECK(with ? r && r->n == 1 && json_get(doc, json_first(doc, r), "end")->num == 3.0 : r == NULL);
+        json_doc_destroy(&doc);
+        free(buf);
+    }
 }
 
 static void test_eval_rejects(void)
@@ -763,6 +800,7 @@ int main(void)
     test_json_reader();
     test_problem_json();
     test_eval_rejects();
+    test_write_json();
     test_known();
     test_random_small();
     test_random_wider();

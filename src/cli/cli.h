@@ -92,6 +92,7 @@ int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_segment(int argc, char **argv);
+int cli_profile(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_run(int argc, char **argv);

@@ -30,6 +30,8 @@ static void usage(FILE *f)
           "            prompt and decode speed (medians) and the memory-bandwidth floor\n"
           "  segment   -m MODEL [--json] [--graph] [--cuts N,N,...]\n"
           "            the model's units, their costs, and the dependency maps (SDM, RDM)\n"
+          "  profile   -m MODEL [-t T] [--rounds R] [--slowdown F] [--mem-limit MB] [--json]\n"
+          "            this device's measured time per token for every unit\n"
           "  run       -m MODEL --local N (-p PROMPT | --prompts FILE) [--ranges A-B,C-D,...] [--chunk T]\n"
           "            [--seq S] [--act-f16] [generate options]\n"
           "            a ring of N workers on this machine (child processes on loopback), then generate\n"
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "synth")) return cli_synth(argc, argv);
     if (!strcmp(cmd, "bench")) return cli_bench(argc, argv);
     if (!strcmp(cmd, "segment")) return cli_segment(argc, argv);
+    if (!strcmp(cmd, "profile")) return cli_profile(argc, argv);
     if (!strcmp(cmd, "run")) return cli_run(argc, argv);
     if (!strcmp(cmd, "worker")) return cli_worker(argc, argv);
     if (!strcmp(cmd, "coordinator")) return cli_coordinator(argc, argv);

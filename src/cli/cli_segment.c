@@ -1,6 +1,7 @@
 /*
  * cli_segment.c — `lingua segment`: the model's units with their costs, and
- * the dependency maps between them.
+ * the dependency maps between them; and `lingua profile`: how fast this
+ * device runs each of those units.
  *
  *   lingua segment -m MODEL [--json] [--graph] [--cuts N,N,...]
  *
@@ -10,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "model/graph.h"
 #include "model/model.h"
 #include "model/seg.h"
+#include "plan/profile.h"
 #include "plan/unit_cost.h"
 #include "util/json.h"
 
@@ -154,6 +157,96 @@ int cli_segment(int argc, char **argv)
 done:
     free(cuts);
     free(costs);
+    seg_destroy(&s);
+    graph_destroy(&g);
+    model_destroy(&m);
+    return rc;
+}
+
+/* lingua profile -m MODEL [-t T] [--rounds R] [--slowdown F] [--mem-limit MB] [--json]:
+ * this device's measured seconds per token for every unit, and the memory it offers. */
+int cli_profile(int argc, char **argv)
+{
+    cli_opts_t o;
+    int rounds = 10;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n_rest = 0;
+    if (!rest)
+        return 1;
+    for (int i = 0; i < argc; i++) {
+        if (i >= 2 && i + 1 < argc && !strcmp(argv[i], "--rounds")) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*end || v < 1 || v > 1000) {
+                fprintf(stderr, "error: --rounds expects an integer in 1..1000, got '%s'\n", argv[i + 1]);
+                free(rest);
+                return 2;
+            }
+            rounds = (int)v;
+            i++;
+        } else {
+            rest[n_rest++] = argv[i];
+        }
+    }
+    int rc = cli_parse(n_rest, rest, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_JSON | CLI_OPT_RING, &o);
+    free(rest);
+    if (rc)
+        return rc;
+    if (!o.model) {
+        fprintf(stderr, "error: give the model with -m MODEL.gguf\n");
+        return 2;
+    }
+    profile_opts_t po;
+    profile_opts_default(&po);
+    po.threads = o.threads;
+    po.isa = o.isa;
+    po.rounds = rounds;
+    double mem_mb = 0;
+    if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &po.slowdown) < 0 ||
+        cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &mem_mb) < 0)
+        return 2;
+    err_t err;
+    err_clear(&err);
+    model_t *m = NULL;
+    graph_t *g = NULL;
+    seg_t *s = NULL;
+    float *t = NULL, *sp = NULL;
+    rc = 1;
+    if (model_load(o.model, &m, &err) || graph_build(m, &g, &err) || seg_build_default(g, &s, &err)) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        goto done;
+    }
+    t = calloc((size_t)s->n_units, sizeof *t);
+    sp = calloc((size_t)s->n_units, sizeof *sp);
+    if (!t || !sp || profile_units(m, s, &po, t, sp, &err)) {
+        fprintf(stderr, "error: %s\n", t && sp ? err.msg : "out of memory");
+        goto done;
+    }
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double free_mb = pages > 0 && page > 0 ? (double)pages * (double)page / 1048576.0 : 0;
+    if (mem_mb > 0 && free_mb > mem_mb)
+        free_mb = mem_mb;
+    double total = 0;
+    for (int u = 0; u < s->n_units; u++)
+        total += t[u];
+    if (o.json) {
+        printf("{\"threads\": %d, \"rounds\": %d, \"free_mem_mb\": %.1f, \"seconds_per_token\": %.9f, \"units\": [",
+               o.threads, rounds, free_mb, total);
+        for (int u = 0; u < s->n_units; u++)
+            printf("%s{\"name\": \"%s\", \"time\": %.9f, \"spread\": %.9f}", u ? ", " : "", s->units[u].name, t[u],
+                   sp[u]);
+        printf("]}\n");
+    } else {
+        printf("%d thread%s, %d rounds, %.1f MiB offered\n", o.threads, o.threads == 1 ? "" : "s", rounds, free_mb);
+        printf("%5s  %-12s %12s %12s\n", "unit", "name", "ms/token", "spread ms");
+        for (int u = 0; u < s->n_units; u++)
+            printf("%5d  %-12s %12.4f %12.4f\n", u, s->units[u].name, 1e3 * t[u], 1e3 * sp[u]);
+        printf("whole model: %.3f ms per token (%.1f tokens/s)\n", 1e3 * total, total > 0 ? 1.0 / total : 0.0);
+    }
+    rc = fflush(stdout) == 0 ? 0 : 1;
+done:
+    free(t);
+    free(sp);
     seg_destroy(&s);
     graph_destroy(&g);
     model_destroy(&m);
