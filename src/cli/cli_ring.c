@@ -369,7 +369,8 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         if ((rc = plan_eval(problem, plan, &plan->objective, NULL, err)))
             return err_prefix(err, "the even split does not fit");
     } else {
-        rc = !strcmp(o->solver, "milp") ? plan_solve_milp(problem, NULL, plan, err) : plan_solve_dp(problem, plan, err);
+        plan_milp_opts_t mo = {.time_limit_ms = 60000};
+        rc = !strcmp(o->solver, "milp") ? plan_solve_milp(problem, &mo, plan, err) : plan_solve_dp(problem, plan, err);
         if (rc)
             return rc;
         n = coord_plan_stages(plan, st);
