@@ -5,8 +5,7 @@
 
 #include <math.h>
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
+size_t json_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -49,7 +48,7 @@ void json_write_string(FILE *f, const char *str, size_t len)
             i++;
             continue;
         }
-        size_t n = utf8_valid_len(s + i, len - i);
+        size_t n = json_utf8_len(s + i, len - i);
         if (n == 0) {
             fputs("\\ufffd", f);
             i++;

@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Length of the valid UTF-8 sequence at s (n bytes available; shortest form,
+ * no surrogates, at most U+10FFFF), or 0 when it is not one. */
+size_t json_utf8_len(const unsigned char *s, size_t n);
+
 /* Writes "..." with the escaped bytes of s[0..len). */
 void json_write_string(FILE *f, const char *s, size_t len);
 /* Writes [a, b, ...]. */

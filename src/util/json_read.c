@@ -11,6 +11,7 @@
  * bounded by max_depth, which bounds the recursion.
  */
 #include "util/json_read.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -99,30 +100,6 @@ static int new_val(parser_t *p, json_type_t type, uint32_t *idx)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t min;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; min = 0x10000; }
-    else return 0;
-    if (len > n)
-        return 0;
-    uint32_t cp = c & (0x7fu >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static size_t utf8_put(uint32_t cp, char *out)
 {
     if (cp < 0x80) { out[0] = (char)cp; return 1; }
@@ -182,7 +159,7 @@ static int parse_string(parser_t *p, size_t *off, size_t *n)
         if (c < 0x20)
             return fail(p, ERR_FORMAT, p->pos, "control byte 0x%02x inside a string (escape it)", c);
         if (c != '\\') {
-            size_t k = utf8_len(p->s + p->pos, p->len - p->pos);
+            size_t k = json_utf8_len(p->s + p->pos, p->len - p->pos);
             if (k == 0)
                 return fail(p, ERR_FORMAT, p->pos, "invalid UTF-8 in string");
             memcpy(out + w, p->s + p->pos, k);
