@@ -23,7 +23,6 @@
 
 #include "exec/kv.h"
 #include "exec/ops.h"
-#include "tensor/f16.h"
 #include "tensor/quant.h"
 #include "tensor/types.h"
 #include "util/pool.h"
@@ -324,19 +323,14 @@ static void attention_task(void *ctx, int ith, int nth)
         const int t = (int)(pair / n_head), h = (int)(pair % n_head), g = h / group;
         const int pos = j->b->pos0 + t;
         const float *q = j->q + (size_t)t * hp->n_embd + (size_t)h * hd;
-        for (int d = 0; d < hd; d++)
-            q16[d] = f32_to_f16(q[d]);
-        for (int p = 0; p <= pos; p++) {
-            const uint16_t *k = kv_k_row(&e->kv, j->b->seq, j->kv_layer, p) + (size_t)g * hd;
-            scores[p] = e->kern.dot_f16((size_t)hd, q16, k) * scale;
-        }
+        e->kern.f16.act_from_f32(q, q16, (size_t)hd);
+        e->kern.attn_scores_f16((size_t)hd, q16, kv_k_row(&e->kv, j->b->seq, j->kv_layer, 0) + (size_t)g * hd,
+                                e->kv.kv_dim, (size_t)pos + 1, scale, scores);
         ops_softmax(scores, pos + 1);
         float *out = j->out + (size_t)t * hp->n_embd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
-        for (int p = 0; p <= pos; p++) {
-            const uint16_t *v = kv_v_row(&e->kv, j->b->seq, j->kv_layer, p) + (size_t)g * hd;
-            e->kern.axpy_f16((size_t)hd, f16_to_f32(f32_to_f16(scores[p])), v, out);
-        }
+        e->kern.attn_values_f16((size_t)hd, scores, kv_v_row(&e->kv, j->b->seq, j->kv_layer, 0) + (size_t)g * hd,
+                                e->kv.kv_dim, (size_t)pos + 1, out);
     }
 }
 
@@ -367,7 +361,7 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
         }
         break;
     case OP_RMSNORM:
-        ops_rmsnorm(out, node_in(e, n, 0, first), n->norm, rows, width, hp->rms_eps);
+        ops_rmsnorm_par(&e->ops, out, node_in(e, n, 0, first), n->norm, rows, width, hp->rms_eps);
         break;
     case OP_MATMUL:
         ops_matmul(&e->ops, n->w, node_in(e, n, 0, first), rows, out);
@@ -392,11 +386,11 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
     }
     case OP_ADD:
         memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
-        ops_add(out, node_in(e, n, 1, first), (size_t)rows * width);
+        ops_add_par(&e->ops, out, node_in(e, n, 1, first), (size_t)rows * width);
         break;
     case OP_SWIGLU:
         memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
-        ops_swiglu(out, node_in(e, n, 1, first), (size_t)rows * width);
+        ops_swiglu_par(&e->ops, out, node_in(e, n, 1, first), (size_t)rows * width);
         break;
     }
 }

@@ -4,6 +4,8 @@
  * (FORMATS.md) so that greedy outputs match its golden files: rmsnorm sums
  * squares in double, scales then multiplies by the weight; rope advances the
  * angle by repeated multiplication with base^(-2/n_rot); softmax sums in double.
+ * The matmul driver only decides which tiles to ask of the kernel table and who
+ * computes them; the arithmetic of every output is the table's dot (kern.h).
  */
 #include "exec/ops.h"
 
@@ -19,17 +21,16 @@
 #define MATMUL_ROW_BLOCK 16
 /* Decode reads each weight row once per token: a thread walks its rows as
  * KERN_TILE_ROWS streams, far apart, which draws more bandwidth from memory than one. */
-#ifndef MATMUL_STREAMS
 #define MATMUL_STREAMS KERN_TILE_ROWS
-#endif
 
 /* Batches of at least this many rows convert their activations on the pool (fewer
  * take less time than a pool run). */
 #define MATMUL_PAR_CONVERT_ROWS 16
 /* Batches of at least this many rows take the packed path when the kernels have one:
  * activations packed once per call, weights once per KERN_TILE rows, both reused by
- * every tile. */
-#define MATMUL_PACK_MIN_ROWS 8
+ * every tile.  Smaller ones are memory-bound and take the multi-stream path of
+ * decode (measured crossover: 12-16 rows for the 110M shape). */
+#define MATMUL_PACK_MIN_ROWS 12
 /* The packed weights of KERN_TILE rows live on each thread's stack, and so does one
  * converted activation row on its way to being packed; rows longer than these take
  * the unpacked path. */
@@ -76,21 +77,34 @@ static void matmul_rows(size_t n_out, int ith, int nth, size_t *begin, size_t *e
     *end = e * MATMUL_ROW_BLOCK < n_out ? e * MATMUL_ROW_BLOCK : n_out;
 }
 
-/* One activation row: rows r_begin..r_end-1 as MATMUL_STREAMS interleaved runs. */
+/* Few activation rows (decode, small batches: memory-bound): rows r_begin..r_end-1
+ * as interleaved runs, one read stream each, far apart: MATMUL_STREAMS runs for one
+ * activation row, KERN_TILE for more (tiles of at most KERN_TILE_SIZE outputs). */
 static void matvec_rows(const matmul_job_t *j, size_t r_begin, size_t r_end)
 {
-    const size_t n_in = j->w->n_in, row_bytes = j->w->row_bytes;
+    const size_t n_in = j->w->n_in, n_out = j->w->n_out, row_bytes = j->w->row_bytes;
     const uint8_t *wdata = j->w->data;
-    const size_t run = (r_end - r_begin) / MATMUL_STREAMS;
-    float out[KERN_TILE_ROWS];
+    const int streams = j->n_rows == 1 ? MATMUL_STREAMS : KERN_TILE;
+    const size_t run = (r_end - r_begin) / (size_t)streams;
+    float out[KERN_TILE_SIZE];
     for (size_t i = 0; i < run; i++) {
-        j->mv->dot_tile(n_in, wdata + (r_begin + i) * row_bytes, run * row_bytes, MATMUL_STREAMS, j->act, 0, 1, out, 1);
-        for (int s = 0; s < MATMUL_STREAMS; s++)
-            j->y[r_begin + (size_t)s * run + i] = out[s];
+        const uint8_t *w = wdata + (r_begin + i) * row_bytes;
+        for (int t = 0; t < j->n_rows; t += KERN_TILE) {
+            int nc = j->n_rows - t < KERN_TILE ? j->n_rows - t : KERN_TILE;
+            j->mv->dot_tile(n_in, w, run * row_bytes, streams, j->act + (size_t)t * j->act_row, j->act_row, nc, out,
+                            (size_t)streams);
+            for (int c = 0; c < nc; c++)
+                for (int s = 0; s < streams; s++)
+                    j->y[(size_t)(t + c) * n_out + r_begin + (size_t)s * run + i] = out[c * streams + s];
+        }
     }
-    for (size_t r = r_begin + MATMUL_STREAMS * run; r < r_end; r += KERN_TILE_ROWS) {
-        int nr = r_end - r < KERN_TILE_ROWS ? (int)(r_end - r) : KERN_TILE_ROWS;
-        j->mv->dot_tile(n_in, wdata + r * row_bytes, row_bytes, nr, j->act, 0, 1, j->y + r, 1);
+    for (size_t r = r_begin + (size_t)streams * run; r < r_end; r += (size_t)streams) {
+        int nr = r_end - r < (size_t)streams ? (int)(r_end - r) : streams;
+        for (int t = 0; t < j->n_rows; t += KERN_TILE) {
+            int nc = j->n_rows - t < KERN_TILE ? j->n_rows - t : KERN_TILE;
+            j->mv->dot_tile(n_in, wdata + r * row_bytes, row_bytes, nr, j->act + (size_t)t * j->act_row, j->act_row,
+                            nc, j->y + (size_t)t * n_out + r, n_out);
+        }
     }
 }
 
@@ -120,12 +134,12 @@ static void matmul_task(void *ctx, int ith, int nth)
     const uint8_t *wdata = j->w->data;
     size_t r_begin, r_end;
     matmul_rows(n_out, ith, nth, &r_begin, &r_end);
-    if (j->n_rows == 1) {
-        matvec_rows(j, r_begin, r_end);
-        return;
-    }
     if (j->packed) {
         matmul_packed(j, r_begin, r_end);
+        return;
+    }
+    if (j->n_rows < MATMUL_PACK_MIN_ROWS) {
+        matvec_rows(j, r_begin, r_end);
         return;
     }
     for (size_t r0 = r_begin; r0 < r_end; r0 += MATMUL_ROW_BLOCK) {

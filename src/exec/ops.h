@@ -5,10 +5,12 @@
  *
  * Every output value is computed by the same sequence of floating-point
  * operations whatever the thread count and whatever the batch size: rows are
- * independent, the matmul computes each (token, output row) pair with one dot
- * (dot_x4 is bit-identical to dot), and threads only decide who computes which
- * rows.  This is what makes distributed output bit-identical to single-device
- * output.  Nothing here allocates; scratch comes from ops_ctx_t.
+ * independent, the matmul computes each (token, output row) pair with the kernel
+ * table's tiles, whose every output is bit-identical to dot whatever the tile
+ * shape or path (kern.h), and threads only decide who computes which rows.  This
+ * is what makes distributed output bit-identical to single-device output.
+ * Nothing here allocates; scratch comes from ops_ctx_t (and, for the packed
+ * matmul path, fixed buffers on each thread's stack: under 100 KB).
  */
 #ifndef LL_EXEC_OPS_H
 #define LL_EXEC_OPS_H
@@ -28,7 +30,12 @@ typedef struct {
 } ops_ctx_t;
 
 /* y[t] = W x[t] for t < n_rows.  x: [n_rows][w->n_in], y: [n_rows][w->n_out].
- * Requires n_rows * act_row_bytes(w) <= c->act_cap (checked by the executor at creation). */
+ * Requires n_rows * act_row_bytes(w) <= c->act_cap (checked by the executor at creation).
+ * Few rows (decode, small batches): each thread reads its weight rows as several
+ * streams far apart.  From MATMUL_PACK_MIN_ROWS (12) rows: 4 x 4 register tiles
+ * over row blocks, with operands packed first when the table has a packed path and
+ * the packed activations fit in act_cap (else unpacked tiles, same results).
+ * Activations of batches of 16+ rows are converted on the pool. */
 void ops_matmul(ops_ctx_t *c, const model_mat_t *w, const float *x, int n_rows, float *y);
 
 /* Bytes one activation row for w takes once converted to the type w's kernels want. */

@@ -3,24 +3,24 @@
  * (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512vnni plus the AVX2 set;
  * chosen at run time by kern.c).  It starts from the AVX2 table (the activation
  * conversions, which are byte-identical to quant.h, are kept) and replaces the
- * dot products and axpy with 512-bit versions.
+ * dot products, the tiles, the packed path and the attention kernels.
  *
- * As in kern_avx2.c, every dot is "prepare the weight" + "apply it to one
- * activation column"; dot_x4 prepares once and applies four times with the same
- * block order, accumulator assignment and final reduction as dot, so
- * dot_x4(...)[j] is bit-identical to dot on column j by construction.
+ * Every weight-row dot here is one instance of a register tile of NR weight rows
+ * by NC activation columns (compile-time shapes after inlining): each (row,
+ * column) pair owns one f32 accumulator vector that goes through the same
+ * operations whatever the tile shape and whatever the pair's place in it, and is
+ * reduced by the same additions.  dot is the 1x1 tile, dot_x4 the 1x4 tile,
+ * dot_tile any shape, dot_tile_packed the same arithmetic over operands packed
+ * beforehand: all agree with dot bit for bit by construction (and test_kern checks
+ * it).  Tiles share operand preparation: a weight pair is prepared once for NC
+ * columns, an activation pair once for NR rows.  Decode uses 8 x 1 tiles over rows
+ * far apart (eight read streams); prompt batches 4 x 4 tiles.
  *
- * Quantized dots work on quads of four blocks held as two pairs: the 32 quants of
- * block b and of block b+1 fill the low and high halves of one zmm.  The int8
- * products are summed exactly into 16 int32 lanes with VNNI (vpdpbusd: |w| as
- * unsigned bytes, the sign of w moved onto x, which is safe because activations
- * lie in [-127, 127]); the lanes are converted to f32 and fused-multiply-added with
- * the per-half scale d_w*d_x (the four scale products of a quad come from one f16
- * conversion and one multiply).  The two pairs of a quad feed two accumulators; a
- * row's last quad may hold 1..3 blocks, the missing ones reading as zero.  The
- * float order differs from the scalar reference (tested with a tolerance); the
- * integer part is exact.  Weight rows are software-prefetched 2 KB ahead, which
- * decode (memory-bound) needs to approach the read bandwidth.
+ * Numerics (per (row, column)): quantized types sum each block's int8 products
+ * exactly in int32 lanes (VNNI), then acc = fma(f32(lanes), d_w*d_x, acc) per pair
+ * of blocks; F16/F32 acc = fma(w, x, acc) per 16 elements; then a fixed 16-lane
+ * reduction.  The float order differs from the scalar reference (tested with a
+ * tolerance).  Weight rows are software-prefetched ahead of use.
  *
  * All loads are unaligned or masked loads; nothing here allocates or keeps state.
  */
@@ -50,23 +50,18 @@ static inline __m512i load_2x32(const unsigned char *pa, const unsigned char *pb
     return pb ? _mm512_inserti64x4(lo, _mm256_loadu_si256((const __m256i *)pb), 1) : lo;
 }
 
-/* Weight rows are streamed from memory once per token, faster than the hardware
- * prefetcher alone keeps up with: ask now for the bytes PREFETCH_AHEAD beyond the
- * current position (one request per cache line of the span just consumed).  A prefetch
- * never faults, so running past the end of a row is harmless; in a matrix-vector
- * product it warms the next row.  2 KB measured best on a Sapphire Rapids-class core. */
-#ifndef PREFETCH_AHEAD
+/* Weight rows are streamed from memory once per token: ask now for the bytes
+ * PREFETCH_AHEAD beyond the current position (one request per cache line of the span
+ * just consumed).  A prefetch never faults, so running past the end of a row is
+ * harmless; in a matrix-vector product it warms the next row.  2 KB measured best
+ * for one stream on a Sapphire Rapids-class core; with the eight streams of decode
+ * tiles, 1-4 KB (and no prefetch at all) measure within noise of each other. */
 #define PREFETCH_AHEAD 2048
-#endif
-
-#ifndef PREFETCH_HINT
-#define PREFETCH_HINT _MM_HINT_T0
-#endif
 
 static inline void prefetch_span(const unsigned char *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64)
-        _mm_prefetch((const char *)(p + PREFETCH_AHEAD + o), PREFETCH_HINT);
+        _mm_prefetch((const char *)(p + PREFETCH_AHEAD + o), _MM_HINT_T0);
 }
 
 /* Sum of the 16 lanes in a fixed order: halves, quarters, then as hsum8 of kern_avx2.c. */
@@ -81,12 +76,10 @@ static inline float hsum16(__m512 v)
 }
 
 /* ---- the tile skeleton ----------------------------------------------------------
- * Every dot product here is an instance of one tile of NR weight rows by NC
- * activation columns (NR, NC compile-time constants after inlining, 1..KERN_TILE):
- * each (r, c) pair owns one f32 accumulator vector, updated by the same sequence of
- * operations whatever the tile shape, and is reduced by hsum16 (or hsum16_x4, which
- * performs the very same additions four vectors at a time).  dot is the 1x1 tile,
- * dot_x4 the 1x4 tile, so everything agrees with dot bit for bit by construction. */
+ * Tiles of NR weight rows by NC activation columns, NR and NC compile-time constants
+ * after inlining (the shapes of kern.h); accumulators acc[r][c] are reduced by
+ * hsum16, or by hsum16_x4, which performs the very same additions four vectors at
+ * a time. */
 
 #define INLINE inline __attribute__((always_inline))
 /* Before every loop over tile rows or columns: unrolled early, the accumulator
@@ -110,7 +103,8 @@ static INLINE __m128 hsum16_x4(__m512 a, __m512 b, __m512 c, __m512 d)
     /* then (0 + 2, 1 + 3) and (0 + 1), as hsum16's movehl and movehdup steps */
     u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, _MM_SHUFFLE(3, 2, 3, 2)));
     u = _mm512_add_ps(u, _mm512_movehdup_ps(u));
-    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u));
+    const __m512i lane0s = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0);
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(lane0s, u));
 }
 
 /* Reduces acc[r][c] of an NR x NC tile into out[c*ldo + r], four rows at a time. */
@@ -205,8 +199,9 @@ static INLINE __m512 load_d2(const unsigned char *p, size_t stride, int cnt, __m
 /* 16 bytes at pa in the low half, 16 at pb (or zeros when NULL) in the high half. */
 static INLINE __m256i load_2x16(const unsigned char *pa, const unsigned char *pb)
 {
-    __m256i lo = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)pa));
-    return pb ? _mm256_inserti128_si256(lo, _mm_loadu_si128((const __m128i *)pb), 1) : _mm256_zextsi128_si256(_mm256_castsi256_si128(lo));
+    __m128i lo = _mm_loadu_si128((const __m128i *)pa);
+    return pb ? _mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_loadu_si128((const __m128i *)pb), 1)
+              : _mm256_zextsi128_si256(lo);
 }
 
 /* One pair step (blocks b, b+1; cnt of them present) of an NR x NC tile. */
@@ -551,16 +546,22 @@ static void dot_tile_f32(size_t n, const void *w, size_t w_stride, int nr, const
 }
 
 /* ---- F16: the packed path ----------------------------------------------------------
- * Both operands converted to f32 once, in chunks of 16 (the last one zero-padded,
- * as dot_tile's masked loads read it), so the tile only loads and multiply-adds:
- * the same values in the same order as dot_tile. */
+ * Weights converted to f32 once, in chunks of 16 (the last one zero-padded, as
+ * dot_tile's masked loads read it); activations stay halves (zero-padded likewise:
+ * as f32 they would double the cache traffic of the many columns a tile streams), so
+ * the tile converts only activations: the same values in the same order as dot_tile. */
 
-static size_t packed_bytes_f16(size_t n)
+static size_t packed_w_bytes_f16(size_t n)
 {
     return (n + 15) / 16 * 64;
 }
 
-static void pack_f16(size_t n, const void *src, void *dst)
+static size_t packed_x_bytes_f16(size_t n)
+{
+    return (n + 15) / 16 * 32;
+}
+
+static void pack_w_f16(size_t n, const void *src, void *dst)
 {
     const unsigned char *p = src;
     float *d = dst;
@@ -568,7 +569,15 @@ static void pack_f16(size_t n, const void *src, void *dst)
         _mm512_storeu_ps(d + i, fload(p + 2 * i, sub_mask(n - i, 0), 1));
 }
 
-static INLINE void fptile(size_t n, const float *wp, size_t ws, const float *xp, size_t xs, int NR, int NC,
+static void pack_x_f16(size_t n, const void *src, void *dst)
+{
+    const uint16_t *p = src;
+    uint16_t *d = dst;
+    for (size_t i = 0; i < n; i += 16)
+        _mm256_storeu_si256((__m256i *)(d + i), _mm256_maskz_loadu_epi16(sub_mask(n - i, 0), p + i));
+}
+
+static INLINE void fptile(size_t n, const float *wp, size_t ws, const uint16_t *xp, size_t xs, int NR, int NC,
                           float *out, size_t ldo)
 {
     __m512 acc[KERN_TILE_ROWS][KERN_TILE];
@@ -581,8 +590,10 @@ static INLINE void fptile(size_t n, const float *wp, size_t ws, const float *xp,
     for (size_t i = 0; i < n; i += 16) {
         __m512 xv[KERN_TILE];
         UNROLL
-        for (int c = 0; c < NC; c++)
-            xv[c] = _mm512_loadu_ps((const float *)((const unsigned char *)xp + (size_t)c * xs) + i);
+        for (int c = 0; c < NC; c++) {
+            const uint16_t *xc = (const uint16_t *)((const unsigned char *)xp + (size_t)c * xs);
+            xv[c] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xc + i)));
+        }
         UNROLL
         for (int r = 0; r < NR; r++) {
             __m512 wv = _mm512_loadu_ps((const float *)((const unsigned char *)wp + (size_t)r * ws) + i);
@@ -685,9 +696,7 @@ static INLINE void scores4(size_t n, const unsigned char *q, const unsigned char
 /* K and V rows of one head are short and a whole cache row apart, a pattern the
  * hardware prefetchers follow poorly: ask for the rows ATTN_PREFETCH_ROWS positions
  * ahead (a prefetch never faults, so asking past the last row is harmless). */
-#ifndef ATTN_PREFETCH_ROWS
 #define ATTN_PREFETCH_ROWS 8
-#endif
 
 static INLINE void prefetch_rows(const unsigned char *row, size_t stride_bytes, size_t bytes, int count)
 {
@@ -768,8 +777,10 @@ void kern_fill_avx512(kern_table_t *t)
     t->q4_0.dot = dot_q4_0;
     t->q4_0.dot_x4 = dot_x4_q4_0;
     t->q4_0.dot_tile = dot_tile_q4_0;
-    t->f16.packed_w_bytes = t->f16.packed_x_bytes = packed_bytes_f16;
-    t->f16.pack_w = t->f16.pack_x = pack_f16;
+    t->f16.packed_w_bytes = packed_w_bytes_f16;
+    t->f16.packed_x_bytes = packed_x_bytes_f16;
+    t->f16.pack_w = pack_w_f16;
+    t->f16.pack_x = pack_x_f16;
     t->f16.dot_tile_packed = dot_tile_packed_f16;
     t->q8_0.packed_w_bytes = t->q4_0.packed_w_bytes = packed_w_bytes_q;
     t->q8_0.packed_x_bytes = t->q4_0.packed_x_bytes = packed_x_bytes_q;
