@@ -28,85 +28,10 @@
 #include "net/msg.h"
 #include "net/transport.h"
 #include "node/link.h"
+#include "node/worker_internal.h"
 #include "node/ring.h"
-#include "plan/profile.h"
 #include "tensor/f16.h"
 #include "tensor/types.h"
-
-#define PENDING_PER_SLOT 8
-#define SEND_BUFFERS 16
-#define MAX_PUSH 16
-#define MAX_INPUTS 32
-#define TIMES_FLUSH_MS 250
-#define PROBE_SMALL 64
-#define SEND_BUFFER_MIN (256 << 10)   /* bytes: a link probe fits */
-
-typedef struct {
-    int used;
-    uint32_t pos0, n_tokens, flags;
-    uint32_t have;           /* bit i: exec input i arrived */
-    float *buf;              /* [n_inputs][max_batch * width_i], see input_offset */
-} pending_t;
-
-typedef struct {
-    int active;
-    uint64_t id;
-    /* header */
-    int32_t *prompt;
-    int n_prompt, prompt_fed, n_past;
-    int have_token;
-    int32_t token;
-    /* tail */
-    samp_t *samp;
-    int32_t *history;        /* [n_ctx] */
-    int n_hist, n_predict, n_gen, want_logits;
-    /* stages with several inputs */
-    pending_t pend[PENDING_PER_SLOT];
-} wsession_t;
-
-typedef struct {
-    void *buf;
-    size_t cap;
-    atomic_int in_use;
-} sendbuf_t;
-
-typedef struct {
-    const worker_opts_t *o;
-    model_t *m;
-    tok_t *tok;
-    graph_t *g;
-    seg_t *seg;
-    uint8_t hash[32];
-    void *zctx, *ctl, *data;
-    char endpoint[NET_ENDPOINT_MAX];
-    net_rx_t rx_ctl, rx_data;
-    net_stats_t stats;
-    int64_t last_heard, next_heartbeat;
-    uint64_t heartbeat_seq;
-    /* deployment */
-    exec_t *ex;
-    msg_deploy_t dep;
-    uint32_t epoch;
-    void *push[MAX_PUSH];
-    char push_ep[MAX_PUSH][MSG_ENDPOINT_MAX + 1];
-    int n_push;
-    int route_push[MSG_MAX_ROUTES];      /* push socket of each route */
-    int is_header, is_tail;
-    int n_inputs;
-    size_t input_offset[MAX_INPUTS + 1]; /* floats into pending_t.buf */
-    wsession_t *sess;                    /* [n_seq] */
-    int n_seq, rr;
-    sendbuf_t send[SEND_BUFFERS];
-    size_t send_cap;
-    int shutdown, refused;
-    /* emulated link and measured times */
-    link_t link;
-    msg_t times;             /* STAGE_TIMES being filled */
-    int64_t times_sent_ms;
-    /* link probes of a profile */
-    uint64_t probe_id;
-    int probe_arrived;
-} worker_t;
 
 void worker_opts_default(worker_opts_t *o)
 {
@@ -120,7 +45,7 @@ void worker_opts_default(worker_opts_t *o)
     o->slowdown = 1.0;
 }
 
-static void logf_(const worker_t *w, const char *fmt, const char *detail)
+void worker_log(const worker_t *w, const char *fmt, const char *detail)
 {
     fprintf(stderr, "worker %s: %s%s\n", w->o->name, fmt, detail ? detail : "");
 }
@@ -134,7 +59,7 @@ static void sendbuf_release(void *data, void *hint)
 }
 
 /* A free pooled buffer of at least n bytes, or NULL (then the caller copies). */
-static sendbuf_t *sendbuf_take(worker_t *w, size_t n)
+sendbuf_t *worker_sendbuf_take(worker_t *w, size_t n)
 {
     for (int i = 0; i < SEND_BUFFERS; i++) {
         sendbuf_t *s = &w->send[i];
@@ -145,9 +70,9 @@ static sendbuf_t *sendbuf_take(worker_t *w, size_t n)
     return NULL;
 }
 
-static int send_ctl(worker_t *w, const msg_t *m, err_t *err) { return net_send(w->ctl, NULL, 0, m, err); }
+int worker_send_ctl(worker_t *w, const msg_t *m, err_t *err) { return net_send(w->ctl, NULL, 0, m, err); }
 
-static void send_error(worker_t *w, int code, const char *text)
+void worker_send_error(worker_t *w, int code, const char *text)
 {
     msg_t m;
     msg_init(&m, MSG_ERROR);
@@ -155,15 +80,15 @@ static void send_error(worker_t *w, int code, const char *text)
     m.error.code = code;
     snprintf(m.error.text, sizeof m.error.text, "%s", text);
     err_t err;
-    if (send_ctl(w, &m, &err))
-        logf_(w, "cannot report an error: ", err.msg);
+    if (worker_send_ctl(w, &m, &err))
+        worker_log(w, "cannot report an error: ", err.msg);
 }
 
 static int64_t now_us(void) { return link_now_us(); }
 static void sleep_us(int64_t us) { link_sleep_us(us); }
 
 /* A data-path send through the (possibly emulated) link. */
-static int shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
+int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
 {
     return link_send(&w->link, sock, m, sb ? sendbuf_release : NULL, sb ? (void *)&sb->in_use : NULL, err);
 }
@@ -183,7 +108,7 @@ static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
     m.flags = flags;
     m.act = (msg_activation_t){.seq_slot = (uint32_t)(s - w->sess), .pos0 = pos0, .n_tokens = n,
                                .value_id = value, .dtype = f16 ? TYPE_F16 : TYPE_F32, .width = width};
-    sendbuf_t *sb = sendbuf_take(w, bytes);
+    sendbuf_t *sb = worker_sendbuf_take(w, bytes);
     float *tmp = NULL;
     void *dst = sb ? sb->buf : (tmp = malloc(bytes));   /* the pool is exhausted only under back-pressure */
     if (!dst)
@@ -195,7 +120,7 @@ static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
         memcpy(dst, rows, bytes);
     m.data = dst;
     m.data_len = bytes;
-    int rc = shaped_send(w, sock, &m, sb, err);
+    int rc = worker_shaped_send(w, sock, &m, sb, err);
     free(tmp);
     return rc;
 }
@@ -223,7 +148,7 @@ static void undeploy(worker_t *w)
 }
 
 /* The PUSH socket to a data endpoint, connected on first use. */
-static int push_to(worker_t *w, const char *endpoint, err_t *err)
+int worker_push_to(worker_t *w, const char *endpoint, err_t *err)
 {
     for (int i = 0; i < w->n_push; i++)
         if (!strcmp(w->push_ep[i], endpoint))
@@ -238,7 +163,7 @@ static int push_to(worker_t *w, const char *endpoint, err_t *err)
 }
 
 /* Makes every pooled send buffer at least need bytes. */
-static int grow_send_buffers(worker_t *w, size_t need)
+int worker_grow_send_buffers(worker_t *w, size_t need)
 {
     if (w->send_cap >= need)
         return 0;
@@ -293,7 +218,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
         w->input_offset[i + 1] =
             w->input_offset[i] + (size_t)batch * w->g->values[exec_input_value(w->ex, i)].width;
     for (uint32_t r = 0; r < d->n_routes; r++) {
-        int k = push_to(w, d->routes[r].endpoint, err);
+        int k = worker_push_to(w, d->routes[r].endpoint, err);
         if (k < 0)
             return k;
         w->route_push[r] = k;
@@ -304,7 +229,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     for (int i = 0; i < exec_n_outputs(w->ex); i++)
         if ((size_t)w->g->values[exec_output(w->ex, i).value].width > widest)
             widest = (size_t)w->g->values[exec_output(w->ex, i).value].width;
-    if (grow_send_buffers(w, (size_t)batch * widest * sizeof(float)) || !w->sess)
+    if (worker_grow_send_buffers(w, (size_t)batch * widest * sizeof(float)) || !w->sess)
         return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
     return 0;
 }
@@ -379,7 +304,7 @@ static int send_token(worker_t *w, wsession_t *s, int32_t id, uint32_t flags, er
     m.step = (uint64_t)s->n_gen;
     m.flags = flags;
     m.token = (msg_token_t){.token = (uint32_t)id, .seq_slot = (uint32_t)(s - w->sess)};
-    int rc = send_ctl(w, &m, err);   /* the coordinator streams it to the client */
+    int rc = worker_send_ctl(w, &m, err);   /* the coordinator streams it to the client */
     if (rc)
         return rc;
     if (w->is_header) {              /* a one-stage ring: the header is the tail */
@@ -390,7 +315,7 @@ static int send_token(worker_t *w, wsession_t *s, int32_t id, uint32_t flags, er
         return 0;
     }
     for (uint32_t r = 0; r < w->dep.n_routes; r++)
-        if (w->dep.routes[r].value_id == MSG_VALUE_TOKEN && (rc = shaped_send(w, w->push[w->route_push[r]], &m, NULL, err)))
+        if (w->dep.routes[r].value_id == MSG_VALUE_TOKEN && (rc = worker_shaped_send(w, w->push[w->route_push[r]], &m, NULL, err)))
             return rc;
     return 0;
 }
@@ -416,7 +341,7 @@ static int sample_and_send(worker_t *w, wsession_t *s, err_t *err)
                                    .width = w->m->hp.n_vocab};
         m.data = logits;
         m.data_len = w->m->hp.n_vocab * sizeof(float);
-        int rc = send_ctl(w, &m, err);
+        int rc = worker_send_ctl(w, &m, err);
         if (rc)
             return rc;
     }
@@ -463,7 +388,7 @@ static void report_times(worker_t *w)
     st->unit_begin = w->dep.unit_begin;
     st->unit_end = w->dep.unit_end;
     err_t ignored;
-    send_ctl(w, &w->times, &ignored);
+    worker_send_ctl(w, &w->times, &ignored);
     st->n = 0;
     w->times_sent_ms = now;
 }
@@ -509,145 +434,6 @@ static int header_step(worker_t *w, err_t *err, int *rc)
         return 1;
     }
     return 0;
-}
-
-/* ---- profiling: units and links ---------------------------------------------------- */
-
-/* Sends a probe of n bytes through the (possibly shaped) link. */
-static int send_probe(worker_t *w, int sock, uint64_t id, int echo, const char *reply, size_t n, err_t *err)
-{
-    sendbuf_t *sb = sendbuf_take(w, n);
-    if (!sb)
-        return err_set(err, ERR_RANGE, "no send buffer for a probe of %zu bytes", n);
-    memset(sb->buf, 0x5a, n);
-    msg_t m;
-    msg_init(&m, MSG_PROBE);
-    m.probe.id = id;
-    m.probe.echo = echo;
-    if (reply)
-        snprintf(m.probe.reply, sizeof m.probe.reply, "%s", reply);
-    m.data = sb->buf;
-    m.data_len = n;
-    return shaped_send(w, w->push[sock], &m, sb, err);
-}
-
-static int handle_probe(worker_t *w, const msg_t *m, err_t *err)
-{
-    if (!m->probe.echo) {
-        if (m->probe.id == w->probe_id)
-            w->probe_arrived = 1;
-        return 0;
-    }
-    int sock = push_to(w, m->probe.reply, err);
-    if (sock < 0)
-        return sock;
-    return send_probe(w, sock, m->probe.id, 0, NULL, m->data_len, err);
-}
-
-static int handle_data(worker_t *w, const msg_t *m, err_t *err);
-
-/* Round-trip seconds of one probe of n bytes to the peer behind sock (-1 on timeout). */
-static double probe_rtt(worker_t *w, int sock, size_t n, err_t *err)
-{
-    w->probe_id++;
-    w->probe_arrived = 0;
-    const int64_t t0 = now_us();
-    if (send_probe(w, sock, w->probe_id, 1, w->endpoint, n, err))
-        return -1;
-    while (!w->probe_arrived) {
-        if (now_us() - t0 > 5000000)
-            return -1;
-        int due = link_due_ms(&w->link);
-        void *socks[1] = {w->data};
-        uint32_t ready = 0;
-        net_wait(socks, 1, due >= 0 && due < 20 ? due : 20, &ready, err);
-        link_flush(&w->link, 0, err);
-        msg_t m;
-        while ((ready & 1) && net_recv(w->data, &w->rx_data, 0, &m, &w->stats, err) == 0)
-            handle_data(w, &m, err);   /* our echo, or a peer's probe to answer */
-    }
-    return (double)(now_us() - t0) / 1e6;
-}
-
-static double median_of(double *v, int n)
-{
-    for (int i = 1; i < n; i++)   /* insertion sort: n is small */
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static int run_profile(worker_t *w, const msg_t *req, err_t *err)
-{
-    const msg_profile_req_t *q = &req->profile_req;
-    const int n_units = w->seg->n_units, rounds = (int)q->rounds;
-    float *pairs = malloc((size_t)n_units * 2 * sizeof *pairs);
-    float *t = malloc((size_t)n_units * sizeof *t), *sp = malloc((size_t)n_units * sizeof *sp);
-    double *small = malloc((size_t)rounds * sizeof *small), *big = malloc((size_t)rounds * sizeof *big);
-    msg_t *out = calloc(1, sizeof *out);
-    int rc = pairs && t && sp && small && big && out ? 0 : err_set(err, ERR_NOMEM, "profile: out of memory");
-    profile_opts_t po;
-    profile_opts_default(&po);
-    po.threads = w->o->threads;
-    po.isa = w->o->isa;
-    po.slowdown = w->o->slowdown > 1.0 ? w->o->slowdown : 1.0;
-    po.rounds = rounds;
-    if (rc == 0)
-        rc = profile_units(w->m, w->seg, &po, t, sp, err);
-    size_t big_bytes = q->probe_bytes < PROBE_SMALL * 2 ? PROBE_SMALL * 2 : q->probe_bytes;
-    if (rc == 0 && grow_send_buffers(w, big_bytes))
-        rc = err_set(err, ERR_NOMEM, "profile: no memory for %zu-byte probes", big_bytes);
-    if (rc == 0) {
-        msg_init(out, MSG_PROFILE);
-        out->profile.n_units = (uint32_t)n_units;
-        for (int u = 0; u < n_units; u++) {
-            pairs[2 * u] = t[u];
-            pairs[2 * u + 1] = sp[u];
-        }
-    }
-    for (uint32_t i = 0; rc == 0 && i < q->n_peers; i++) {
-        if (!strcmp(q->peers[i], w->endpoint))
-            continue;
-        int sock = push_to(w, q->peers[i], err);
-        if (sock < 0) {
-            rc = sock;
-            break;
-        }
-        probe_rtt(w, sock, PROBE_SMALL, err);   /* warm-up: the connection is made */
-        for (int r = 0; rc == 0 && r < rounds; r++) {
-            small[r] = probe_rtt(w, sock, PROBE_SMALL, err);
-            big[r] = probe_rtt(w, sock, big_bytes, err);
-            if (small[r] < 0 || big[r] < 0)
-                rc = err_set(err, ERR_TIMEOUT, "profile: no echo from %s", q->peers[i]);
-        }
-        if (rc)
-            break;
-        double rtt_small = median_of(small, rounds), rtt_big = median_of(big, rounds);
-        double extra = rtt_big - rtt_small;   /* both directions carry the extra bytes */
-        uint32_t k = out->profile.n_links++;
-        snprintf(out->profile.links[k].endpoint, sizeof out->profile.links[k].endpoint, "%s", q->peers[i]);
-        out->profile.links[k].latency_s = rtt_small / 2;
-        out->profile.links[k].bandwidth = extra > 1e-9 ? 2.0 * (double)(big_bytes - PROBE_SMALL) / extra : 1e12;
-    }
-    if (rc == 0) {
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        out->profile.free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-        if (w->o->mem_limit_mb > 0 && out->profile.free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
-            out->profile.free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
-        out->data = pairs;
-        out->data_len = (size_t)n_units * 2 * sizeof *pairs;
-        rc = send_ctl(w, out, err);
-    }
-    free(pairs);
-    free(t);
-    free(sp);
-    free(small);
-    free(big);
-    free(out);
-    return rc;
 }
 
 /* ---- data messages ---------------------------------------------------------------- */
@@ -761,7 +547,7 @@ static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const ch
     m.flags = flags;
     m.ack.code = code;
     snprintf(m.ack.text, sizeof m.ack.text, "%s", text ? text : "");
-    return send_ctl(w, &m, err);
+    return worker_send_ctl(w, &m, err);
 }
 
 static int handle_control(worker_t *w, const msg_t *m, err_t *err)
@@ -776,14 +562,14 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     case MSG_DEPLOY:
         rc = deploy(w, m, &why);
         if (rc) {
-            logf_(w, "deploy failed: ", why.msg);
+            worker_log(w, "deploy failed: ", why.msg);
             undeploy(w);
         }
         return ack(w, 0, 0, rc, rc ? why.msg : "", err);
     case MSG_SESSION_OPEN:
         rc = session_open(w, m, &why);
         if (rc)
-            logf_(w, "session open failed: ", why.msg);
+            worker_log(w, "session open failed: ", why.msg);
         return ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);
     case MSG_SESSION_CLOSE:
         if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session)
@@ -793,10 +579,10 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
         w->shutdown = 1;
         return 0;
     case MSG_PROFILE_REQ:
-        rc = run_profile(w, m, &why);
+        rc = worker_run_profile(w, m, &why);
         if (rc) {
-            logf_(w, "profile failed: ", why.msg);
-            send_error(w, rc, why.msg);
+            worker_log(w, "profile failed: ", why.msg);
+            worker_send_error(w, rc, why.msg);
         }
         return 0;
     case MSG_ERROR:   /* the coordinator refuses this device: leave with its reason */
@@ -807,12 +593,12 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     }
 }
 
-static int handle_data(worker_t *w, const msg_t *m, err_t *err)
+int worker_handle_data(worker_t *w, const msg_t *m, err_t *err)
 {
     switch (m->type) {
     case MSG_ACTIVATION: return handle_activation(w, m, err);
     case MSG_TOKEN: return handle_token(w, m, err);
-    case MSG_PROBE: return handle_probe(w, m, err);
+    case MSG_PROBE: return worker_handle_probe(w, m, err);
     default: return err_set(err, ERR_PROTO, "unexpected %s on the data channel", msg_type_name(m->type));
     }
 }
@@ -836,7 +622,7 @@ static int hello(worker_t *w, err_t *err)
     snprintf(h->endpoint, sizeof h->endpoint, "%s", w->endpoint);
     h->n_cached = 1;
     memcpy(h->cached[0], w->hash, 32);
-    return send_ctl(w, &m, err);
+    return worker_send_ctl(w, &m, err);
 }
 
 static int setup(worker_t *w, err_t *err)
@@ -858,7 +644,7 @@ static int setup(worker_t *w, err_t *err)
     net_rx_init(&w->rx_data);
     link_init(&w->link, w->o->link_latency_ms, w->o->link_mbit);
     msg_init(&w->times, MSG_STAGE_TIMES);
-    if (grow_send_buffers(w, SEND_BUFFER_MIN))
+    if (worker_grow_send_buffers(w, SEND_BUFFER_MIN))
         return err_set(err, ERR_NOMEM, "out of memory for send buffers");
     return hello(w, err);
 }
@@ -922,7 +708,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
                 break;
             }
             if (r)
-                logf_(w, "control: ", why.msg);
+                worker_log(w, "control: ", why.msg);
         }
         for (int k = 0; k < 64 && (ready & 2) && rc == 0; k++) {
             int r = net_recv(w->data, &w->rx_data, 0, &m, &w->stats, &why);
@@ -933,20 +719,20 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
                 break;
             }
             if (r == 0)
-                r = handle_data(w, &m, &why);
+                r = worker_handle_data(w, &m, &why);
             if (r) {
-                logf_(w, "dropped a data message: ", why.msg);
+                worker_log(w, "dropped a data message: ", why.msg);
                 if (r != ERR_PROTO && r != ERR_STATE && r != ERR_RANGE)
-                    send_error(w, r, why.msg);
+                    worker_send_error(w, r, why.msg);
             }
         }
         int step_rc = 0;
         if (rc == 0 && header_step(w, &why, &step_rc) && step_rc) {
-            logf_(w, "header step failed: ", why.msg);
-            send_error(w, step_rc, why.msg);
+            worker_log(w, "header step failed: ", why.msg);
+            worker_send_error(w, step_rc, why.msg);
         }
         if (link_flush(&w->link, 0, &why))
-            logf_(w, "send failed: ", why.msg);
+            worker_log(w, "send failed: ", why.msg);
         if (w->ex)
             report_times(w);
         int64_t now = net_now_ms();
@@ -954,7 +740,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             msg_t hb;
             msg_init(&hb, MSG_HEARTBEAT);
             hb.heartbeat.seq = ++w->heartbeat_seq;
-            send_ctl(w, &hb, &why);
+            worker_send_ctl(w, &hb, &why);
             w->next_heartbeat = now + o->heartbeat_ms;
         }
         if (now - w->last_heard > o->timeout_ms)

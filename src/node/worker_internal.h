@@ -1,0 +1,118 @@
+/*
+ * worker_internal.h — the worker daemon's state and the helpers its files
+ * share: worker.c (deployment, sessions, the data path, the event loop) and
+ * worker_profile.c (timing units and probing links on request).  Not an
+ * interface for other modules: they use node/worker.h.
+ */
+#ifndef LL_NODE_WORKER_INTERNAL_H
+#define LL_NODE_WORKER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec/exec.h"
+#include "model/graph.h"
+#include "model/model.h"
+#include "model/samp.h"
+#include "model/seg.h"
+#include "model/tok.h"
+#include "net/msg.h"
+#include "net/transport.h"
+#include "node/link.h"
+#include "node/worker.h"
+
+#define PENDING_PER_SLOT 8
+#define SEND_BUFFERS 16
+#define MAX_PUSH 16
+#define MAX_INPUTS 32
+#define TIMES_FLUSH_MS 250
+#define PROBE_SMALL 64               /* bytes of a latency probe */
+#define SEND_BUFFER_MIN (256 << 10)   /* bytes: a link probe fits */
+
+typedef struct {
+    int used;
+    uint32_t pos0, n_tokens, flags;
+    uint32_t have;           /* bit i: exec input i arrived */
+    float *buf;              /* [n_inputs][max_batch * width_i], see input_offset */
+} pending_t;
+
+typedef struct {
+    int active;
+    uint64_t id;
+    /* header */
+    int32_t *prompt;
+    int n_prompt, prompt_fed, n_past;
+    int have_token;
+    int32_t token;
+    /* tail */
+    samp_t *samp;
+    int32_t *history;        /* [n_ctx] */
+    int n_hist, n_predict, n_gen, want_logits;
+    /* stages with several inputs */
+    pending_t pend[PENDING_PER_SLOT];
+} wsession_t;
+
+typedef struct {
+    void *buf;
+    size_t cap;
+    atomic_int in_use;
+} sendbuf_t;
+
+typedef struct {
+    const worker_opts_t *o;
+    model_t *m;
+    tok_t *tok;
+    graph_t *g;
+    seg_t *seg;
+    uint8_t hash[32];
+    void *zctx, *ctl, *data;
+    char endpoint[NET_ENDPOINT_MAX];
+    net_rx_t rx_ctl, rx_data;
+    net_stats_t stats;
+    int64_t last_heard, next_heartbeat;
+    uint64_t heartbeat_seq;
+    /* deployment */
+    exec_t *ex;
+    msg_deploy_t dep;
+    uint32_t epoch;
+    void *push[MAX_PUSH];
+    char push_ep[MAX_PUSH][MSG_ENDPOINT_MAX + 1];
+    int n_push;
+    int route_push[MSG_MAX_ROUTES];      /* push socket of each route */
+    int is_header, is_tail;
+    int n_inputs;
+    size_t input_offset[MAX_INPUTS + 1]; /* floats into pending_t.buf */
+    wsession_t *sess;                    /* [n_seq] */
+    int n_seq, rr;
+    sendbuf_t send[SEND_BUFFERS];
+    size_t send_cap;
+    int shutdown, refused;
+    /* emulated link and measured times */
+    link_t link;
+    msg_t times;             /* STAGE_TIMES being filled */
+    int64_t times_sent_ms;
+    /* link probes of a profile */
+    uint64_t probe_id;
+    int probe_arrived;
+} worker_t;
+
+void worker_log(const worker_t *w, const char *what, const char *detail);
+int worker_send_ctl(worker_t *w, const msg_t *m, err_t *err);
+void worker_send_error(worker_t *w, int code, const char *text);
+/* A free pooled send buffer of at least n bytes, or NULL. */
+sendbuf_t *worker_sendbuf_take(worker_t *w, size_t n);
+/* Makes every pooled send buffer at least need bytes (0, or -1 when out of memory). */
+int worker_grow_send_buffers(worker_t *w, size_t need);
+/* Sends on the data path through the (possibly emulated) link; sb: pooled data sent without a copy. */
+int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err);
+/* Index of the PUSH socket to a data endpoint, connected on first use (negative ERR_* on failure). */
+int worker_push_to(worker_t *w, const char *endpoint, err_t *err);
+/* Handles one message from the data socket. */
+int worker_handle_data(worker_t *w, const msg_t *m, err_t *err);
+
+/* worker_profile.c */
+int worker_handle_probe(worker_t *w, const msg_t *m, err_t *err);
+int worker_run_profile(worker_t *w, const msg_t *req, err_t *err);
+
+#endif
