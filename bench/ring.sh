@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/ring.sh — the distributed ring on loopback against one device, with the
 # 110M-shape Q8_0 model (written by `lingua synth`, seed 1):
-#  - decode tokens/s of `lingua generate` (1 thread) and of `lingua run --local K`
-#    for K = 1, 2, 3 (each worker 1 thread), medians of REPS runs, interleaved;
+#  - decode tokens/s of `lingua generate` (1 thread) and of `lingua run --local K --plan even`
+#    for K = 1, 2, 3 (each worker 1 thread; the even split, so every worker holds a
+#    stage — the optimal plan would put this model on one device), medians of REPS runs;
 #  - per-hop overhead: (1/ring − 1/single) per token, divided by the hops a token
 #    makes (K−1 activations forward + 1 token back; for K = 1 the coordinator's
 #    stream is the only extra);
@@ -25,7 +26,7 @@ declare -A runs
 for ((r = 0; r < reps; r++)); do
   runs[single]+=" $($lingua generate -m "$m" -p "Once upon a time" -n 128 --temp 0 -t 1 --json | tps)"
   for k in 1 2 3; do
-    runs[ring$k]+=" $($lingua run -m "$m" --local "$k" -p "Once upon a time" -n 128 --temp 0 -t 1 --json 2>/dev/null | tps)"
+    runs[ring$k]+=" $($lingua run -m "$m" --local "$k" --plan even -p "Once upon a time" -n 128 --temp 0 -t 1 --json 2>/dev/null | tps)"
   done
 done
 single=$(median ${runs[single]})
@@ -48,7 +49,7 @@ for k in 2 3; do
 for i in range(int(sys.argv[1])): print(["Once upon a time", "The little dog", "Lily wanted to", "One day", "The sun was", "Tom and his mom", "A big red ball", "In the park"][i])' "$s" > bench/out/prompts-$s.txt
     vals=""
     for ((r = 0; r < reps; r++)); do
-      vals+=" $($lingua run -m "$m" --local "$k" --prompts bench/out/prompts-$s.txt --seq 8 -n 64 --temp 0 -t 1 --json 2>/dev/null | tps)"
+      vals+=" $($lingua run -m "$m" --local "$k" --plan even --prompts bench/out/prompts-$s.txt --seq 8 -n 64 --temp 0 -t 1 --json 2>/dev/null | tps)"
     done
     printf '| %d workers | %d | %.1f |\n' "$k" "$s" "$(median $vals)"
   done

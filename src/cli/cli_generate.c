@@ -167,6 +167,7 @@ int cli_generate(int argc, char **argv)
         fputc('\n', stdout);
     } else {
         fputc('\n', stdout);
+        fflush(stdout);
         fprintf(stderr, "prompt: %zu tokens, %.2f tokens/s | generation: %zu tokens, %.2f tokens/s | %d thread%s, %s kernels\n",
                 st.n_prompt, pp, st.n_gen, tg, o.threads, o.threads == 1 ? "" : "s", exec_isa_name(ex));
     }

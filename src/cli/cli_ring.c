@@ -285,6 +285,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->len, j->text);
         } else {
             fputc('\n', stdout);
+            fflush(stdout);
             fprintf(stderr, "prompt: %zu tokens, %.2f tokens/s | generation: %zu tokens, %.2f tokens/s | %d workers\n",
                     j->n_prompt, pp, j->n_gen, tg, coord_n_workers(c));
         }
