@@ -78,6 +78,16 @@ int cli_write_floats(const char *path, const float *v, size_t n);
 /* Tokenizes text; a heap array of *n_ids ids, or NULL after printing why. */
 int32_t *cli_text_ids(const tok_t *tok, const char *text, size_t len, int add_bos, int special, size_t *n_ids);
 
+/* The text of generated tokens, grown as they come. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} cli_text_t;
+
+/* Appends the printable piece of token id to t and, when stream, writes it to
+ * stdout at once.  Returns 0, or -1 when out of memory.  Free t->s when done. */
+int cli_text_add(cli_text_t *t, const tok_t *tok, int32_t id, int stream);
+
 /* The result object of generate --json and run --json (no newline). */
 void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
                      const char *text, size_t len, double prompt_tps, double gen_tps);

@@ -20,23 +20,13 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/clock.h"
+#include "util/stats.h"
 #include "exec/exec.h"
 #include "exec/generate.h"
 #include "model/model.h"
 #include "util/json.h"
 #include "util/pool.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Interleaved read streams per thread in the second read loop. */
 #define BW_STREAMS 8
@@ -99,16 +89,16 @@ static double measure_bandwidth(pool_t *pool, size_t bytes, int reps)
     for (int r = 0; r < reps; r++) {
         for (int k = 0; k < 2; k++) {
             job.streams = k == 0 ? 1 : BW_STREAMS;
-            double t0 = gen_now();
+            double t0 = clock_now();
             pool_run(pool, bw_task, &job);
-            t[k][r] = gen_now() - t0;
+            t[k][r] = clock_now() - t0;
         }
     }
     uint64_t sink = 0;
     for (int i = 0; i < 64; i++)
         sink ^= job.sums[i];
     free(buf);
-    double bw1 = read[0] / median(t[0], reps), bw8 = read[1] / median(t[1], reps);
+    double bw1 = read[0] / stats_median(t[0], reps), bw8 = read[1] / stats_median(t[1], reps);
     double bw = bw1 > bw8 ? bw1 : bw8;
     return sink == 42 ? 0.0 : bw;   /* the comparison keeps the reads alive */
 }
@@ -184,10 +174,10 @@ int cli_bench(int argc, char **argv)
     for (int r = 0; r < reps + 1; r++) {   /* repetition 0 warms up and is not counted */
         exec_seq_clear(ex, 0);
         exec_batch_t b = {.seq = 0, .pos0 = 0, .n_tokens = n_prompt, .tokens = tokens, .n_logits = 1};
-        double t0 = gen_now();
+        double t0 = clock_now();
         if (exec_run(ex, &b, &err))
             goto fail;
-        double t1 = gen_now();
+        double t1 = clock_now();
         for (int i = 0; i < n_gen; i++) {
             /* Fed ids are pseudo-random, as llama-bench does: the time is the forward pass alone. */
             int32_t next = tokens[i % n_prompt];
@@ -195,7 +185,7 @@ int cli_bench(int argc, char **argv)
             if (exec_run(ex, &s, &err))
                 goto fail;
         }
-        double t2 = gen_now();
+        double t2 = clock_now();
         if (r > 0) {
             pp[r - 1] = n_prompt / (t1 - t0);
             tg[r - 1] = n_gen / (t2 - t1);
@@ -211,7 +201,7 @@ int cli_bench(int argc, char **argv)
     double bw = measure_bandwidth(pool, per_token, 9);
     pool_destroy(&pool);
     double floor_tps = bw / (double)per_token;
-    double pp_med = median(pp, reps), tg_med = median(tg, reps);
+    double pp_med = stats_median(pp, reps), tg_med = stats_median(tg, reps);
     if (o.json) {
         printf("{\"model\": ");
         json_write_string(stdout, o.model, strlen(o.model));

@@ -55,37 +55,41 @@ int32_t *cli_text_ids(const tok_t *tok, const char *text, size_t len, int add_bo
     return ids;
 }
 
+int cli_text_add(cli_text_t *t, const tok_t *tok, int32_t id, int stream)
+{
+    char piece[256];
+    int n = tok_piece(tok, id, piece, sizeof piece);
+    if (n <= 0)
+        return 0;
+    if ((size_t)n > sizeof piece)
+        n = (int)sizeof piece;
+    if (t->len + (size_t)n > t->cap) {
+        size_t cap = (t->cap + (size_t)n) * 2;
+        char *bigger = realloc(t->s, cap);
+        if (!bigger)
+            return -1;
+        t->s = bigger;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, piece, (size_t)n);
+    t->len += (size_t)n;
+    if (stream) {
+        fwrite(piece, 1, (size_t)n, stdout);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 typedef struct {
     const tok_t *tok;
     int stream;             /* print pieces as they come */
-    char *text;             /* accumulated text of the generated tokens */
-    size_t len, cap;
+    cli_text_t text;        /* the generated tokens' text */
 } piece_sink_t;
 
 static int on_token(void *user, int32_t id)
 {
     piece_sink_t *s = user;
-    char piece[256];
-    int n = tok_piece(s->tok, id, piece, sizeof piece);
-    if (n < 0)
-        return 0;
-    if ((size_t)n > sizeof piece)
-        n = (int)sizeof piece;
-    if (s->len + (size_t)n > s->cap) {
-        size_t cap = (s->cap + (size_t)n) * 2;
-        char *bigger = realloc(s->text, cap);
-        if (!bigger)
-            return 1;
-        s->text = bigger;
-        s->cap = cap;
-    }
-    memcpy(s->text + s->len, piece, (size_t)n);
-    s->len += (size_t)n;
-    if (s->stream) {
-        fwrite(piece, 1, (size_t)n, stdout);
-        fflush(stdout);
-    }
-    return 0;
+    return cli_text_add(&s->text, s->tok, id, s->stream) ? 1 : 0;
 }
 
 static int load(const cli_opts_t *o, model_t **m, tok_t **tok)
@@ -163,7 +167,7 @@ int cli_generate(int argc, char **argv)
     double pp = st.prompt_seconds > 0 ? (double)st.n_prompt / st.prompt_seconds : 0.0;
     double tg = st.gen_seconds > 0 && st.n_eval > 0 ? (double)st.n_eval / st.gen_seconds : 0.0;
     if (o.json) {
-        cli_json_result(stdout, history, n_prompt, history + n_prompt, st.n_gen, sink.text, sink.len, pp, tg);
+        cli_json_result(stdout, history, n_prompt, history + n_prompt, st.n_gen, sink.text.s, sink.text.len, pp, tg);
         fputc('\n', stdout);
     } else {
         fputc('\n', stdout);
@@ -173,7 +177,7 @@ int cli_generate(int argc, char **argv)
     }
     rc = fflush(stdout) == 0 ? 0 : 1;
 done:
-    free(sink.text);
+    free(sink.text.s);
     free(history);
     free(ids);
     samp_destroy(&samp);

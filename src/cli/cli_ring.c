@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/clock.h"
 #include "coord/coord.h"
 #include "coord/coord_plan.h"
 #include "coord/spawn.h"
@@ -91,8 +92,7 @@ int cli_worker(int argc, char **argv)
 typedef struct {
     int32_t *ids;           /* prompt then generated */
     size_t n_prompt, n_gen, cap;
-    char *text;
-    size_t len, text_cap;
+    cli_text_t text;
     uint64_t session;
     int started, done;
     double t_start, t_first, t_last;
@@ -112,24 +112,13 @@ static void on_token(void *user, uint64_t session, int32_t id, int final)
         job_t *j = &js->jobs[i];
         if (!j->started || j->done || j->session != session)
             continue;
-        double now = gen_now();
+        double now = clock_now();
         if (j->n_gen == 0)
             j->t_first = now;
         j->t_last = now;
         if (j->n_prompt + j->n_gen < j->cap)
             j->ids[j->n_prompt + j->n_gen++] = id;
-        char piece[256];
-        int n = tok_piece(js->tok, id, piece, sizeof piece);
-        if (n > (int)sizeof piece)
-            n = (int)sizeof piece;
-        if (n > 0 && j->len + (size_t)n <= j->text_cap) {
-            memcpy(j->text + j->len, piece, (size_t)n);
-            j->len += (size_t)n;
-            if (js->stream && i == 0) {
-                fwrite(piece, 1, (size_t)n, stdout);
-                fflush(stdout);
-            }
-        }
+        cli_text_add(&j->text, js->tok, id, js->stream && i == 0);   /* out of memory: the text is short */
         j->done = final;
         return;
     }
@@ -197,9 +186,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             goto done;
         j->cap = j->n_prompt + (size_t)o->n_predict;
         j->ids = realloc(ids, j->cap * sizeof *ids);
-        j->text_cap = (size_t)o->n_predict * 256;
-        j->text = malloc(j->text_cap ? j->text_cap : 1);
-        if (!j->ids || !j->text) {
+        if (!j->ids) {
             fprintf(stderr, "error: out of memory\n");
             goto done;
         }
@@ -217,7 +204,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
                 next++;
                 continue;
             }
-            j->t_start = gen_now();
+            j->t_start = clock_now();
             if (coord_session_start(c, j->ids, j->n_prompt, o->n_predict, &o->samp, o->dump_logits != NULL,
                                     on_token, &js, &j->session, &err)) {
                 fprintf(stderr, "\nerror: %s\n", err.msg);
@@ -256,7 +243,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         goto done;
     }
     if (o->verbose) {
-        for (double until = gen_now() + 0.4; gen_now() < until;)   /* the last step times */
+        for (double until = clock_now() + 0.4; clock_now() < until;)   /* the last step times */
             coord_poll(c, 50, &err);
         for (int s = 0; s < coord_n_stages(c); s++) {
             coord_stage_info_t si;
@@ -278,11 +265,11 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         double tg = j->n_gen > 1 && j->t_last > j->t_first ? (double)(j->n_gen - 1) / (j->t_last - j->t_first) : 0.0;
         if (o->json) {
             fputs(!o->prompts ? "" : i == 0 ? "{\"results\": [" : ",\n ", stdout);
-            cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text, j->len, pp, tg);
+            cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len, pp, tg);
             if (!o->prompts)
                 fputc('\n', stdout);
         } else if (o->prompts) {
-            printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->len, j->text);
+            printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->text.len, j->text.s ? j->text.s : "");
         } else {
             fputc('\n', stdout);
             fflush(stdout);
@@ -303,7 +290,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
 done:
     for (int i = 0; js.jobs && i < n_prompts; i++) {
         free(js.jobs[i].ids);
-        free(js.jobs[i].text);
+        free(js.jobs[i].text.s);
     }
     free(js.jobs);
     for (int i = 0; texts && i < n_prompts; i++)

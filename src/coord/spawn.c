@@ -3,12 +3,13 @@
  */
 #include "coord/spawn.h"
 
+#include "util/clock.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -58,12 +59,6 @@ int spawn_check(spawn_set_t *s, err_t *err)
     return 0;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 void spawn_stop_all(spawn_set_t *s, int grace_ms)
 {
     for (int i = 0; i < s->n; i++)
@@ -92,7 +87,7 @@ void spawn_stop_all(spawn_set_t *s, int grace_ms)
             }
             break;
         }
-        sleep_ms(10);
+        clock_sleep(0.01);
     }
     s->n = 0;
 }

@@ -4,14 +4,7 @@
 #include "exec/generate.h"
 
 #include <string.h>
-#include <time.h>
-
-double gen_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "util/clock.h"
 
 int gen_run(const gen_request_t *r, const int32_t *prompt, size_t n_prompt, gen_stats_t *stats, err_t *err)
 {
@@ -29,7 +22,7 @@ int gen_run(const gen_request_t *r, const int32_t *prompt, size_t n_prompt, gen_
     stats->n_prompt = n_prompt;
 
     /* Prompt, in batches; logits only for the last token of the last batch. */
-    double t0 = gen_now();
+    double t0 = clock_now();
     int rc;
     for (size_t done = 0; done < n_prompt;) {
         size_t n = n_prompt - done;
@@ -41,7 +34,7 @@ int gen_run(const gen_request_t *r, const int32_t *prompt, size_t n_prompt, gen_
             return rc;
         done += n;
     }
-    double t1 = gen_now();
+    double t1 = clock_now();
     stats->prompt_seconds = t1 - t0;
 
     size_t n_hist = n_prompt;
@@ -66,6 +59,6 @@ int gen_run(const gen_request_t *r, const int32_t *prompt, size_t n_prompt, gen_
             return rc;
         stats->n_eval++;
     }
-    stats->gen_seconds = gen_now() - t1;
+    stats->gen_seconds = clock_now() - t1;
     return 0;
 }

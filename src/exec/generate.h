@@ -43,7 +43,4 @@ typedef struct {
 
 int gen_run(const gen_request_t *r, const int32_t *prompt, size_t n_prompt, gen_stats_t *stats, err_t *err);
 
-/* Wall clock in seconds (monotonic). */
-double gen_now(void);
-
 #endif

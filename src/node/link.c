@@ -3,6 +3,8 @@
  */
 #include "node/link.h"
 
+#include "util/clock.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -15,10 +17,7 @@ int64_t link_now_us(void)
 
 void link_sleep_us(int64_t us)
 {
-    if (us <= 0)
-        return;
-    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
-    nanosleep(&ts, NULL);
+    clock_sleep((double)us / 1e6);
 }
 
 void link_init(link_t *l, double latency_ms, double mbit)

@@ -14,6 +14,7 @@
 
 #include "node/worker_internal.h"
 #include "plan/profile.h"
+#include "util/stats.h"
 
 
 /* Sends a probe of n bytes through the (possibly shaped) link. */
@@ -70,17 +71,6 @@ static double probe_rtt(worker_t *w, int sock, size_t n, err_t *err)
     return (double)(link_now_us() - t0) / 1e6;
 }
 
-static double median_of(double *v, int n)
-{
-    for (int i = 1; i < n; i++)   /* insertion sort: n is small */
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
 {
     const msg_profile_req_t *q = &req->profile_req;
@@ -126,7 +116,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
         }
         if (rc)
             break;
-        double rtt_small = median_of(small, rounds), rtt_big = median_of(big, rounds);
+        double rtt_small = stats_median(small, rounds), rtt_big = stats_median(big, rounds);
         double extra = rtt_big - rtt_small;   /* both directions carry the extra bytes */
         uint32_t k = out->profile.n_links++;
         snprintf(out->profile.links[k].endpoint, sizeof out->profile.links[k].endpoint, "%s", q->peers[i]);

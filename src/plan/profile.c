@@ -5,9 +5,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "exec/exec.h"
+#include "util/clock.h"
+#include "util/stats.h"
 
 void profile_opts_default(profile_opts_t *o)
 {
@@ -17,27 +18,6 @@ void profile_opts_default(profile_opts_t *o)
     o->slowdown = 1.0;
     o->rounds = 10;
     o->context = 32;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    if (s <= 0)
-        return;
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, float *time_s, float *spread_s,
@@ -93,12 +73,12 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
             exec_batch_t b = {.seq = 0, .pos0 = r < 0 ? 0 : o->context + r, .n_tokens = r < 0 ? o->context : 1,
                               .tokens = r < 0 ? tokens : tokens + (r % o->context), .inputs = in, .n_inputs = n_in,
                               .n_logits = 1};
-            double t0 = now_s();
+            double t0 = clock_now();
             rc = exec_run(ex[u], &b, err);
-            double t = now_s() - t0;
+            double t = clock_now() - t0;
             if (r >= 0) {
-                sleep_s((o->slowdown - 1.0) * t);   /* the emulated device's extra time, as when serving */
-                all[(size_t)u * o->rounds + r] = now_s() - t0;
+                clock_sleep((o->slowdown - 1.0) * t);   /* the emulated device's extra time, as when serving */
+                all[(size_t)u * o->rounds + r] = clock_now() - t0;
             }
             const float *h = exec_hidden(ex[u]);
             prev = h ? h : buf;
@@ -107,9 +87,8 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
     for (int u = 0; u < U && rc == 0; u++) {
         double *v = all + (size_t)u * o->rounds;
         int n = o->rounds;
-        qsort(v, (size_t)n, sizeof *v, cmp_double);
-        time_s[u] = (float)(n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
-        spread_s[u] = (float)(0.5 * (v[(3 * (n - 1)) / 4] - v[(n - 1) / 4]));
+        time_s[u] = (float)stats_median(v, n);
+        spread_s[u] = (float)stats_half_iqr(v, n);
     }
     for (int u = 0; ex && u < U; u++)
         exec_destroy(&ex[u]);
