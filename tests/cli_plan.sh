@@ -117,7 +117,7 @@ expect 2 "units 12..12 fit on no device" --problem "$tmp/huge.json" --solver mil
 
 # Malformed input -> exit 1 naming the problem.
 printf '{"objective": "latency", "header": 0,' >"$tmp/trunc.json"
-expect 1 "byte 37: expected a member name" --problem "$tmp/trunc.json"
+expect 1 "byte 36: malformed JSON" --problem "$tmp/trunc.json"
 sed 's/"token_bytes": 4/"token_bytez": 4/' "$tmp/ll_latency.json" >"$tmp/typo.json"
 expect 1 "unknown field 'token_bytez'" --problem "$tmp/typo.json"
 python3 - "$tmp/ll_latency.json" "$tmp" <<'PY'

@@ -25,7 +25,7 @@
 #include "exec/exec.h"
 #include "exec/generate.h"
 #include "model/model.h"
-#include "util/json.h"
+#include "json/jdoc.h"
 #include "util/pool.h"
 
 /* Interleaved read streams per thread in the second read loop. */
@@ -203,14 +203,24 @@ int cli_bench(int argc, char **argv)
     double floor_tps = bw / (double)per_token;
     double pp_med = stats_median(pp, reps), tg_med = stats_median(tg, reps);
     if (o.json) {
-        printf("{\"model\": ");
-        json_write_string(stdout, o.model, strlen(o.model));
-        printf(", \"threads\": %d, \"isa\": \"%s\", \"prompt_tokens\": %d, \"gen_tokens\": %d, \"reps\": %d, "
-               "\"prompt_tokens_per_s\": %.2f, \"gen_tokens_per_s\": %.2f, \"weight_bytes\": %zu, "
-               "\"bytes_per_token\": %zu, \"read_bandwidth_gbs\": %.3f, \"bandwidth_floor_tokens_per_s\": %.2f, "
-               "\"fraction_of_floor\": %.3f}\n",
-               o.threads, exec_isa_name(ex), n_prompt, n_gen, reps, pp_med, tg_med, weights, per_token, bw / 1e9,
-               floor_tps, tg_med / floor_tps);
+        cJSON *j = cJSON_CreateObject();
+        if (!j)
+            goto done;
+        jdoc_add_text(j, "model", o.model, strlen(o.model));
+        cJSON_AddNumberToObject(j, "threads", o.threads);
+        cJSON_AddStringToObject(j, "isa", exec_isa_name(ex));
+        cJSON_AddNumberToObject(j, "prompt_tokens", n_prompt);
+        cJSON_AddNumberToObject(j, "gen_tokens", n_gen);
+        cJSON_AddNumberToObject(j, "reps", reps);
+        jdoc_add_number(j, "prompt_tokens_per_s", pp_med);
+        jdoc_add_number(j, "gen_tokens_per_s", tg_med);
+        cJSON_AddNumberToObject(j, "weight_bytes", (double)weights);
+        cJSON_AddNumberToObject(j, "bytes_per_token", (double)per_token);
+        jdoc_add_number(j, "read_bandwidth_gbs", bw / 1e9);
+        jdoc_add_number(j, "bandwidth_floor_tokens_per_s", floor_tps);
+        jdoc_add_number(j, "fraction_of_floor", tg_med / floor_tps);
+        jdoc_write(stdout, j);
+        cJSON_Delete(j);
     } else {
         printf("model %s, %d thread%s, %s kernels, %d reps (medians)\n", o.model, o.threads,
                o.threads == 1 ? "" : "s", exec_isa_name(ex), reps);

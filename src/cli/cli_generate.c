@@ -13,7 +13,7 @@
 #include "exec/generate.h"
 #include "model/model.h"
 #include "model/tok.h"
-#include "util/json.h"
+#include "json/jdoc.h"
 
 static int32_t *prompt_ids(const tok_t *tok, const cli_opts_t *o, int add_bos, int special, size_t *n_ids)
 {
@@ -225,15 +225,17 @@ int cli_tokenize(int argc, char **argv)
 void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
                      const char *text, size_t len, double prompt_tps, double gen_tps)
 {
-    fputs("{\"prompt_ids\": ", f);
-    json_write_i32_array(f, prompt, n_prompt);
-    fputs(", \"gen_ids\": ", f);
-    json_write_i32_array(f, gen, n_gen);
-    fputs(", \"text\": ", f);
-    json_write_string(f, text ? text : "", len);
-    fputs(", \"prompt_tokens_per_s\": ", f);
-    json_write_number(f, prompt_tps);
-    fputs(", \"gen_tokens_per_s\": ", f);
-    json_write_number(f, gen_tps);
-    fputc('}', f);
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return;
+    cJSON_AddItemToObject(o, "prompt_ids", jdoc_i32_array(prompt, n_prompt));
+    cJSON_AddItemToObject(o, "gen_ids", jdoc_i32_array(gen, n_gen));
+    jdoc_add_text(o, "text", text, len);
+    jdoc_add_number(o, "prompt_tokens_per_s", prompt_tps);
+    jdoc_add_number(o, "gen_tokens_per_s", gen_tps);
+    char *s = jdoc_print(o);
+    if (s)
+        fputs(s, f);
+    free(s);
+    cJSON_Delete(o);
 }

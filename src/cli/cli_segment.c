@@ -19,7 +19,7 @@
 #include "model/seg.h"
 #include "plan/profile.h"
 #include "plan/unit_cost.h"
-#include "util/json.h"
+#include "json/jdoc.h"
 
 static int parse_cuts(const char *s, int **cuts, int *n)
 {
@@ -40,16 +40,23 @@ static int parse_cuts(const char *s, int **cuts, int *n)
     return *n > 0 ? 0 : -1;
 }
 
-static void print_edges_json(const seg_t *s, const seg_edge_t *e, int n)
+static cJSON *edges_json(const seg_t *s, const seg_edge_t *e, int n)
 {
-    fputc('[', stdout);
-    for (int i = 0; i < n; i++) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) {
         const graph_value_t *v = &s->graph->values[e[i].value];
-        printf("%s{\"from\": %d, \"to\": %d, \"tensor\": ", i ? ", " : "", e[i].from_unit, e[i].to_unit);
-        json_write_string(stdout, v->name, strlen(v->name));
-        printf(", \"width\": %d, \"recomputed\": %s}", v->width, e[i].recomputed ? "true" : "false");
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(a, o)) {
+            cJSON_Delete(o);
+            break;
+        }
+        cJSON_AddNumberToObject(o, "from", e[i].from_unit);
+        cJSON_AddNumberToObject(o, "to", e[i].to_unit);
+        jdoc_add_text(o, "tensor", v->name, strlen(v->name));
+        cJSON_AddNumberToObject(o, "width", v->width);
+        cJSON_AddBoolToObject(o, "recomputed", e[i].recomputed);
     }
-    fputc(']', stdout);
+    return a;
 }
 
 static void print_edges_text(const seg_t *s, const char *title, const seg_edge_t *e, int n)
@@ -112,28 +119,39 @@ int cli_segment(int argc, char **argv)
     }
     static const char *const type_names[UNIT_COST_TYPES] = {"F32", "F16", "Q4_0", "Q8_0"};
     if (json) {
-        printf("{\"model\": ");
-        json_write_string(stdout, model_path, strlen(model_path));
-        printf(", \"units\": [");
+        cJSON *root = cJSON_CreateObject(), *units = cJSON_CreateArray();
+        if (!root || !units) {
+            cJSON_Delete(root);
+            cJSON_Delete(units);
+            fprintf(stderr, "error: out of memory\n");
+            goto done;
+        }
+        jdoc_add_text(root, "model", model_path, strlen(model_path));
+        cJSON_AddItemToObject(root, "units", units);
         for (int u = 0; u < s->n_units; u++) {
             const unit_cost_t *c = &costs[u];
-            printf("%s{\"index\": %d, \"name\": ", u ? ", " : "", u);
-            json_write_string(stdout, s->units[u].name, strlen(s->units[u].name));
-            printf(", \"layer\": %d, \"nodes\": [%d, %d], \"weight_bytes\": %zu, \"weight_bytes_by_type\": {",
-                   s->units[u].layer, s->units[u].node_begin, s->units[u].node_end, c->weight_bytes);
+            cJSON *o = cJSON_CreateObject(), *by = cJSON_CreateObject();
+            const int32_t nodes[2] = {s->units[u].node_begin, s->units[u].node_end};
+            cJSON_AddItemToArray(units, o);
+            cJSON_AddNumberToObject(o, "index", u);
+            jdoc_add_text(o, "name", s->units[u].name, strlen(s->units[u].name));
+            cJSON_AddNumberToObject(o, "layer", s->units[u].layer);
+            cJSON_AddItemToObject(o, "nodes", jdoc_i32_array(nodes, 2));
+            cJSON_AddNumberToObject(o, "weight_bytes", (double)c->weight_bytes);
+            cJSON_AddItemToObject(o, "weight_bytes_by_type", by);
             for (int t = 0; t < UNIT_COST_TYPES; t++)
-                printf("%s\"%s\": %zu", t ? ", " : "", type_names[t], c->weight_bytes_by_type[t]);
-            printf("}, \"flops_per_token\": %.0f, \"attn_flops_per_token_per_pos\": %.0f, "
-                   "\"kv_bytes_per_token\": %zu, \"out_bytes_per_token\": %zu, \"out_wire_bytes_per_token\": %zu, "
-                   "\"scratch_bytes_per_token\": %zu}",
-                   c->flops_per_token, c->attn_flops_per_token_per_pos, c->kv_bytes_per_token,
-                   c->out_bytes_per_token, c->out_wire_bytes_per_token, c->scratch_bytes_per_token);
+                cJSON_AddNumberToObject(by, type_names[t], (double)c->weight_bytes_by_type[t]);
+            cJSON_AddNumberToObject(o, "flops_per_token", c->flops_per_token);
+            cJSON_AddNumberToObject(o, "attn_flops_per_token_per_pos", c->attn_flops_per_token_per_pos);
+            cJSON_AddNumberToObject(o, "kv_bytes_per_token", (double)c->kv_bytes_per_token);
+            cJSON_AddNumberToObject(o, "out_bytes_per_token", (double)c->out_bytes_per_token);
+            cJSON_AddNumberToObject(o, "out_wire_bytes_per_token", (double)c->out_wire_bytes_per_token);
+            cJSON_AddNumberToObject(o, "scratch_bytes_per_token", (double)c->scratch_bytes_per_token);
         }
-        printf("], \"sdm\": ");
-        print_edges_json(s, s->sdm, s->n_sdm);
-        printf(", \"rdm\": ");
-        print_edges_json(s, s->rdm, s->n_rdm);
-        printf("}\n");
+        cJSON_AddItemToObject(root, "sdm", edges_json(s, s->sdm, s->n_sdm));
+        cJSON_AddItemToObject(root, "rdm", edges_json(s, s->rdm, s->n_rdm));
+        jdoc_write(stdout, root);
+        cJSON_Delete(root);
     } else {
         if (show_graph) {
             printf("graph: %d nodes, %d values\n", g->n_nodes, g->n_values);
