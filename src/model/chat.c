@@ -101,47 +101,27 @@ static int role_of(const char *r)
     return !strcmp(r, "system") ? SYSTEM : !strcmp(r, "user") ? USER : !strcmp(r, "assistant") ? ASSISTANT : -1;
 }
 
-/* <|im_start|>role\ncontent<|im_end|>\n */
-static void render_chatml(buf_t *b, const chat_msg_t *m, size_t n, int add)
+/* The families that write every turn as open role mid content end:
+ *   ChatML   <|im_start|>role\ncontent<|im_end|>\n
+ *   Llama 3  <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
+ *   Phi-3    <|role|>\ncontent<|end|>\n
+ *   Zephyr   <|role|>\ncontent</s>\n
+ * and open the assistant's turn as open assistant mid. */
+static void render_marked(buf_t *b, const chat_msg_t *m, size_t n, int add, const char *open, const char *mid,
+                          const char *end)
 {
     for (size_t i = 0; i < n; i++) {
-        put(b, "<|im_start|>");
+        put(b, open);
         put(b, m[i].role);
-        put(b, "\n");
-        put(b, m[i].content);
-        put(b, "<|im_end|>\n");
-    }
-    if (add)
-        put(b, "<|im_start|>assistant\n");
-}
-
-/* <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> */
-static void render_llama3(buf_t *b, const chat_msg_t *m, size_t n, int add)
-{
-    for (size_t i = 0; i < n; i++) {
-        put(b, "<|start_header_id|>");
-        put(b, m[i].role);
-        put(b, "<|end_header_id|>\n\n");
-        put(b, m[i].content);
-        put(b, "<|eot_id|>");
-    }
-    if (add)
-        put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
-}
-
-/* Phi-3: <|role|>\ncontent<|end|>\n; Zephyr: the same with </s> closing a turn. */
-static void render_tagged(buf_t *b, const chat_msg_t *m, size_t n, int add, const char *end)
-{
-    for (size_t i = 0; i < n; i++) {
-        put(b, "<|");
-        put(b, m[i].role);
-        put(b, "|>\n");
+        put(b, mid);
         put(b, m[i].content);
         put(b, end);
-        put(b, "\n");
     }
-    if (add)
-        put(b, "<|assistant|>\n");
+    if (add) {
+        put(b, open);
+        put(b, "assistant");
+        put(b, mid);
+    }
 }
 
 /* Gemma: no system role (its text opens the first user turn); assistant is "model". */
@@ -229,10 +209,12 @@ int chat_render(chat_tmpl_t t, const chat_msg_t *msgs, size_t n, int add_assista
     buf_t b = {0};
     put(&b, "");
     switch (t) {
-    case CHAT_CHATML: render_chatml(&b, msgs, n, add_assistant); break;
-    case CHAT_LLAMA3: render_llama3(&b, msgs, n, add_assistant); break;
-    case CHAT_PHI3: render_tagged(&b, msgs, n, add_assistant, "<|end|>"); break;
-    case CHAT_ZEPHYR: render_tagged(&b, msgs, n, add_assistant, "</s>"); break;
+    case CHAT_CHATML: render_marked(&b, msgs, n, add_assistant, "<|im_start|>", "\n", "<|im_end|>\n"); break;
+    case CHAT_LLAMA3:
+        render_marked(&b, msgs, n, add_assistant, "<|start_header_id|>", "<|end_header_id|>\n\n", "<|eot_id|>");
+        break;
+    case CHAT_PHI3: render_marked(&b, msgs, n, add_assistant, "<|", "|>\n", "<|end|>\n"); break;
+    case CHAT_ZEPHYR: render_marked(&b, msgs, n, add_assistant, "<|", "|>\n", "</s>\n"); break;
     case CHAT_GEMMA: render_gemma(&b, msgs, n, add_assistant); break;
     case CHAT_LLAMA2: render_inst(&b, msgs, n, 1); break;
     case CHAT_MISTRAL: render_inst(&b, msgs, n, 0); break;
