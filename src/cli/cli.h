@@ -8,8 +8,13 @@
 #ifndef LL_CLI_CLI_H
 #define LL_CLI_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "coord/coord.h"
+#include "coord/spawn.h"
+#include "plan/plan.h"
 
 #include "model/samp.h"
 #include "model/tok.h"
@@ -94,6 +99,24 @@ void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int3
 
 /* Reads a whole file into a NUL-terminated heap buffer; returns NULL and prints why on failure. */
 char *cli_read_file(const char *path, size_t *len);
+
+/* A deployed ring for run, coordinator, serve and chat. */
+typedef struct {
+    coord_t *c;
+    spawn_set_t kids;          /* local workers (--local N) */
+    plan_problem_t problem;    /* what the plan was made for (when planned) */
+    plan_t plan;
+    int planned;               /* 0 with --ranges */
+    volatile sig_atomic_t *stop;
+} cli_ring_t;
+
+/* Binds the coordinator on bind, starts o->local workers on loopback (or waits
+ * for o->workers to connect), and deploys --ranges or the plan (--plan,
+ * --objective, --solver); progress on stderr with -v.  On failure r is still
+ * to be passed to cli_ring_down.  *stop set (by a signal) aborts the wait. */
+int cli_ring_up(const cli_opts_t *o, const char *bind, cli_ring_t *r, volatile sig_atomic_t *stop, err_t *err);
+/* Tells the workers to leave, stops local ones, frees everything. */
+void cli_ring_down(cli_ring_t *r);
 
 int cli_generate(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);

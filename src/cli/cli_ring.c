@@ -370,28 +370,102 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
     return coord_deploy_stages(c, st, n, 60000, err);
 }
 
-static int deploy_and_generate(coord_t *c, const cli_opts_t *o, int n, err_t *err)
+static int check_children(void *user, err_t *err)
 {
-    plan_problem_t problem;
-    memset(&problem, 0, sizeof problem);
-    plan_t plan;
-    memset(&plan, 0, sizeof plan);
-    int rc = o->ranges ? deploy_ranges(c, o, n, err) : deploy_planned(c, o, &problem, &plan, err);
-    if (rc == 0 && ring_generate(c, o))
-        rc = err_set(err, ERR_STATE, "generation failed");
-    if (rc == 0 && o->verbose && !o->ranges) {
-        fprintf(stderr, "predicted vs measured:\n");
-        coord_print_plan(stderr, c, &problem, &plan, 1);
+    cli_ring_t *r = user;
+    if (r->stop && *r->stop)
+        return err_set(err, ERR_STATE, "interrupted");
+    return spawn_check(&r->kids, err);
+}
+
+/* Starts o->local workers on loopback as child processes of this one. */
+static int spawn_local(const cli_opts_t *o, cli_ring_t *r, err_t *err)
+{
+    int rc = 0;
+    char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    snprintf(chunk, sizeof chunk, "%d", o->chunk);
+    snprintf(lat, sizeof lat, "%g", o->link_latency_ms);
+    snprintf(bw, sizeof bw, "%g", o->link_mbit);
+    for (int i = 0; rc == 0 && i < o->local; i++) {
+        double slowdown = 1.0, mem_mb = 0.0;
+        if (cli_list_value("--slowdown", o->slowdown, i, 1.0, 1000.0, &slowdown) < 0 ||
+            cli_list_value("--mem-limit", o->mem_limit, i, 1.0, 1e9, &mem_mb) < 0)
+            return err_set(err, ERR_INVAL, "bad --slowdown or --mem-limit");
+        snprintf(name, sizeof name, "local-%d", i);
+        snprintf(slow, sizeof slow, "%g", slowdown);
+        snprintf(mem, sizeof mem, "%g", mem_mb);
+        char *args[32] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(r->c), "--listen",
+                          "tcp://127.0.0.1:*", "-m", (char *)o->model, "-t", threads, "--chunk", chunk, "--name", name,
+                          "--isa", (char *)kern_isa_name(o->isa == KERN_ISA_AUTO ? kern_isa_best() : o->isa),
+                          "--slowdown", slow};
+        int n = 18;
+        if (mem_mb > 0) {
+            args[n++] = "--mem-limit";
+            args[n++] = mem;
+        }
+        if (o->link_latency_ms > 0) {
+            args[n++] = "--link-latency";
+            args[n++] = lat;
+        }
+        if (o->link_mbit > 0) {
+            args[n++] = "--link-bandwidth";
+            args[n++] = bw;
+        }
+        args[n] = NULL;
+        rc = spawn_start(&r->kids, args, err);
     }
-    plan_problem_fini(&problem);
     return rc;
 }
 
-static int check_children(void *user, err_t *err)
+int cli_ring_up(const cli_opts_t *o, const char *bind, cli_ring_t *r, volatile sig_atomic_t *stop, err_t *err)
 {
-    if (stop_requested)
-        return err_set(err, ERR_STATE, "interrupted");
-    return spawn_check(user, err);
+    memset(r, 0, sizeof *r);
+    spawn_init(&r->kids);
+    r->stop = stop;
+    int n = o->local > 0 ? o->local : o->workers;
+    int rc = make_coordinator(o, bind, &r->c, err);
+    if (rc == 0 && o->local > 0) {
+        rc = spawn_local(o, r, err);
+    } else if (rc == 0) {
+        fprintf(stderr, "coordinator: listening on %s, waiting for %d workers\n", coord_endpoint(r->c), n);
+    }
+    if (rc == 0)
+        rc = coord_wait_workers(r->c, n, o->local > 0 ? 60000 : 300000, check_children, r, err);
+    if (rc == 0) {
+        r->planned = !o->ranges;
+        rc = o->ranges ? deploy_ranges(r->c, o, n, err) : deploy_planned(r->c, o, &r->problem, &r->plan, err);
+    }
+    return rc;
+}
+
+void cli_ring_down(cli_ring_t *r)
+{
+    if (r->c)
+        coord_shutdown(r->c);
+    spawn_stop_all(&r->kids, 3000);
+    coord_destroy(&r->c);
+    plan_problem_fini(&r->problem);
+}
+
+/* run and coordinator: a ring, the prompts, and the plan's predictions against the measurements. */
+static int ring_main(const cli_opts_t *o, const char *bind)
+{
+    catch_signals();
+    err_t err;
+    err_clear(&err);
+    cli_ring_t r;
+    int rc = cli_ring_up(o, bind, &r, &stop_requested, &err);
+    if (rc == 0 && ring_generate(r.c, o))
+        rc = err_set(&err, ERR_STATE, "generation failed");
+    if (rc == 0 && o->verbose && r.planned) {
+        fprintf(stderr, "predicted vs measured:\n");
+        coord_print_plan(stderr, r.c, &r.problem, &r.plan, 1);
+    }
+    cli_ring_down(&r);
+    if (rc && err.msg[0])
+        fprintf(stderr, "error: %s\n", err.msg);
+    return rc ? 1 : 0;
 }
 
 int cli_run(int argc, char **argv)
@@ -405,59 +479,7 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "error: run needs -m MODEL and --local N (workers to start on this machine)\n");
         return 2;
     }
-    catch_signals();
-    err_t err;
-    err_clear(&err);
-    coord_t *c = NULL;
-    spawn_set_t kids;
-    spawn_init(&kids);
-    rc = make_coordinator(&o, "tcp://127.0.0.1:*", &c, &err);
-    char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
-    snprintf(threads, sizeof threads, "%d", o.threads);
-    snprintf(chunk, sizeof chunk, "%d", o.chunk);
-    snprintf(lat, sizeof lat, "%g", o.link_latency_ms);
-    snprintf(bw, sizeof bw, "%g", o.link_mbit);
-    for (int i = 0; rc == 0 && i < o.local; i++) {
-        double slowdown = 1.0, mem_mb = 0.0;
-        if (cli_list_value("--slowdown", o.slowdown, i, 1.0, 1000.0, &slowdown) < 0 ||
-            cli_list_value("--mem-limit", o.mem_limit, i, 1.0, 1e9, &mem_mb) < 0) {
-            rc = ERR_INVAL;
-            break;
-        }
-        snprintf(name, sizeof name, "local-%d", i);
-        snprintf(slow, sizeof slow, "%g", slowdown);
-        snprintf(mem, sizeof mem, "%g", mem_mb);
-        char *args[32] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
-                          "tcp://127.0.0.1:*", "-m", (char *)o.model, "-t", threads, "--chunk", chunk, "--name", name,
-                          "--isa", (char *)kern_isa_name(o.isa == KERN_ISA_AUTO ? kern_isa_best() : o.isa),
-                          "--slowdown", slow};
-        int n = 18;
-        if (mem_mb > 0) {
-            args[n++] = "--mem-limit";
-            args[n++] = mem;
-        }
-        if (o.link_latency_ms > 0) {
-            args[n++] = "--link-latency";
-            args[n++] = lat;
-        }
-        if (o.link_mbit > 0) {
-            args[n++] = "--link-bandwidth";
-            args[n++] = bw;
-        }
-        args[n] = NULL;
-        rc = spawn_start(&kids, args, &err);
-    }
-    if (rc == 0)
-        rc = coord_wait_workers(c, o.local, 60000, check_children, &kids, &err);
-    if (rc == 0)
-        rc = deploy_and_generate(c, &o, o.local, &err);
-    if (c)
-        coord_shutdown(c);
-    spawn_stop_all(&kids, 3000);
-    coord_destroy(&c);
-    if (rc && err.msg[0])
-        fprintf(stderr, "error: %s\n", err.msg);
-    return rc ? 1 : 0;
+    return ring_main(&o, "tcp://127.0.0.1:*");
 }
 
 int cli_coordinator(int argc, char **argv)
@@ -471,21 +493,6 @@ int cli_coordinator(int argc, char **argv)
         fprintf(stderr, "error: coordinator needs -m MODEL, --bind tcp://ADDR:PORT and --workers N\n");
         return 2;
     }
-    catch_signals();
-    err_t err;
-    err_clear(&err);
-    coord_t *c = NULL;
-    rc = make_coordinator(&o, o.bind, &c, &err);
-    if (rc == 0) {
-        fprintf(stderr, "coordinator: listening on %s, waiting for %d workers\n", coord_endpoint(c), o.workers);
-        rc = coord_wait_workers(c, o.workers, 300000, NULL, NULL, &err);
-    }
-    if (rc == 0)
-        rc = deploy_and_generate(c, &o, o.workers, &err);
-    if (c)
-        coord_shutdown(c);
-    coord_destroy(&c);
-    if (rc && err.msg[0])
-        fprintf(stderr, "error: %s\n", err.msg);
-    return rc ? 1 : 0;
+    o.local = 0;
+    return ring_main(&o, o.bind);
 }
