@@ -16,6 +16,7 @@
 #include "coord/spawn.h"
 #include "plan/plan.h"
 
+#include "model/chat.h"
 #include "model/samp.h"
 #include "model/tok.h"
 #include "model/synth.h"
@@ -60,6 +61,13 @@ typedef struct {
     const char *solver;      /* --solver dp|milp */
     int profile_rounds;      /* --profile-rounds R */
     int verbose;             /* -v */
+    /* the service (serve, status, chat) */
+    const char *host;        /* --host ADDR */
+    int port;                /* --port P */
+    const char *api_key;     /* --api-key KEY */
+    const char *chat_template; /* --chat-template NAME */
+    int queue;               /* --queue N: requests waiting for a slot */
+    const char *url;         /* --url http://HOST:PORT (status) */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
 
@@ -67,7 +75,7 @@ typedef struct {
 enum {
     CLI_OPT_MODEL = 1 << 0, CLI_OPT_PROMPT = 1 << 1, CLI_OPT_GEN = 1 << 2, CLI_OPT_THREADS = 1 << 3,
     CLI_OPT_SAMPLING = 1 << 4, CLI_OPT_JSON = 1 << 5, CLI_OPT_TOKENIZE = 1 << 6, CLI_OPT_LOGITS = 1 << 7,
-    CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9, CLI_OPT_RING = 1 << 10,
+    CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9, CLI_OPT_RING = 1 << 10, CLI_OPT_SERVE = 1 << 11,
 };
 
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
@@ -114,9 +122,15 @@ typedef struct {
  * for o->workers to connect), and deploys --ranges or the plan (--plan,
  * --objective, --solver); progress on stderr with -v.  On failure r is still
  * to be passed to cli_ring_down.  *stop set (by a signal) aborts the wait. */
+/* Installs the SIGINT/SIGTERM handler and returns the flag it sets. */
+volatile sig_atomic_t *cli_catch_signals(void);
+
 int cli_ring_up(const cli_opts_t *o, const char *bind, cli_ring_t *r, volatile sig_atomic_t *stop, err_t *err);
 /* Tells the workers to leave, stops local ones, frees everything. */
 void cli_ring_down(cli_ring_t *r);
+
+/* The chat template: --chat-template NAME, else the model's; 2 after printing why. */
+int cli_chat_template(const cli_opts_t *o, const coord_t *c, chat_tmpl_t *t);
 
 int cli_generate(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
@@ -130,5 +144,8 @@ int cli_plan(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_coordinator(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_chat(int argc, char **argv);
 
 #endif

@@ -39,6 +39,12 @@ static void usage(FILE *f)
           "            one device of the ring\n"
           "  coordinator --bind tcp://ADDR:PORT --workers N -m MODEL (-p PROMPT | --prompts FILE) [options]\n"
           "            wait for N workers, deploy the model over them, generate\n"
+          "  serve     -m MODEL (--local N | --workers N --bind EP) [--host 127.0.0.1] [--port 8080]\n"
+          "            [--api-key KEY] [--parallel S] [--queue Q] [-c CTX] [--chat-template NAME] [generate options]\n"
+          "            the ring as an OpenAI-compatible HTTP service, with a live page at /\n"
+          "  status    [--url http://HOST:PORT]   the cluster of a running serve, in the terminal\n"
+          "  chat      -m MODEL [--local N] [-p SYSTEM] [--chat-template NAME] [generate options]\n"
+          "            an interactive conversation in the terminal, streamed\n"
           "  plan      --problem FILE.json [--solver dp|milp] [--json] [--overlap] [--time-limit MS]\n"
           "            device order and unit ranges minimising latency or maximising throughput\n"
           "  help      this text\n",
@@ -63,6 +69,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return cli_run(argc, argv);
     if (!strcmp(cmd, "worker")) return cli_worker(argc, argv);
     if (!strcmp(cmd, "coordinator")) return cli_coordinator(argc, argv);
+    if (!strcmp(cmd, "serve")) return cli_serve(argc, argv);
+    if (!strcmp(cmd, "status")) return cli_status(argc, argv);
+    if (!strcmp(cmd, "chat")) return cli_chat(argc, argv);
     if (!strcmp(cmd, "plan")) return cli_plan(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);

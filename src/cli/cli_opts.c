@@ -71,6 +71,10 @@ static void set_defaults(cli_opts_t *o)
     o->objective = "latency";
     o->solver = "dp";
     o->profile_rounds = 7;
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->queue = 64;
+    o->url = "http://127.0.0.1:8080";
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -153,6 +157,15 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
+        }
+        if (rc < 0 && (accepted & CLI_OPT_SERVE)) {
+            if (!strcmp(a, "--host")) { o->host = v; rc = 0; }
+            else if (!strcmp(a, "--port")) rc = parse_int(a, v, 0, 65535, &o->port);
+            else if (!strcmp(a, "--api-key")) { o->api_key = v; rc = 0; }
+            else if (!strcmp(a, "--parallel")) rc = parse_int(a, v, 1, 4096, &o->n_seq);
+            else if (!strcmp(a, "--chat-template")) { o->chat_template = v; rc = 0; }
+            else if (!strcmp(a, "--queue")) rc = parse_int(a, v, 1, 1 << 16, &o->queue);
+            else if (!strcmp(a, "--url")) { o->url = v; rc = 0; }
         }
         if (rc < 0 && (accepted & CLI_OPT_OUT)) {
             if (!strcmp(a, "-o") || !strcmp(a, "--output")) { o->out = v; rc = 0; }

@@ -41,6 +41,12 @@ static void catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+volatile sig_atomic_t *cli_catch_signals(void)
+{
+    catch_signals();
+    return &stop_requested;
+}
+
 /* ---- lingua worker ------------------------------------------------------------ */
 
 int cli_worker(int argc, char **argv)

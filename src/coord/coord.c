@@ -591,3 +591,11 @@ int coord_stage_info(const coord_t *c, int stage, coord_stage_info_t *info)
     info->send_ms = w->steps ? w->send_us_sum / (double)w->steps / 1000.0 : 0.0;
     return 0;
 }
+
+int coord_n_ctx(const coord_t *c) { return c->o.n_ctx; }
+int coord_n_seq(const coord_t *c) { return c->o.n_seq; }
+uint32_t coord_epoch(const coord_t *c) { return c->epoch; }
+uint64_t coord_worker_free_mem(const coord_t *c, int i)
+{
+    return i >= 0 && i < c->n_workers ? c->workers[i].free_mem : 0;
+}

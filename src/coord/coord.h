@@ -110,6 +110,13 @@ typedef struct {
 int coord_n_stages(const coord_t *c);
 int coord_stage_info(const coord_t *c, int stage, coord_stage_info_t *info);
 
+/* For status reports (the HTTP service): the context and slots sessions get,
+ * the deployment epoch, and the free memory worker i reported in its HELLO. */
+int coord_n_ctx(const coord_t *c);
+int coord_n_seq(const coord_t *c);
+uint32_t coord_epoch(const coord_t *c);
+uint64_t coord_worker_free_mem(const coord_t *c, int i);
+
 /* Tells every worker to leave. */
 void coord_shutdown(coord_t *c);
 

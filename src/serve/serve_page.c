@@ -1,0 +1,77 @@
+/*
+ * serve_page.c — GET /: one self-contained HTML page (no external assets)
+ * that polls /v1/cluster every second and draws the cluster: each device
+ * with its unit range as a bar along the model, predicted and measured stage
+ * times, tokens/s over the last minute, requests in flight and slots.
+ */
+#include "serve/serve_internal.h"
+
+static const char page[] =
+"<!DOCTYPE html>\n"
+"<html lang=\"en\"><head><meta charset=\"utf-8\"><title>LinguaLinked</title>\n"
+"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+"<style>\n"
+"body{font:14px/1.4 system-ui,sans-serif;margin:24px;background:#f6f7f9;color:#1d2433}\n"
+"h1{font-size:20px;margin:0 0 4px}.sub{color:#5b6478;margin-bottom:16px}\n"
+".cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}\n"
+".card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:10px 14px;min-width:120px}\n"
+".card b{display:block;font-size:22px}\n"
+".device{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:10px 14px;margin-bottom:8px}\n"
+".device .name{font-weight:600}.device .range{color:#5b6478;margin-left:8px}\n"
+".bar{position:relative;height:14px;background:#e9ecf1;border-radius:7px;margin:8px 0}\n"
+".bar .fill{position:absolute;top:0;height:14px;border-radius:7px;background:#3d7be0}\n"
+".times{color:#5b6478;font-size:13px}\n"
+"svg{background:#fff;border:1px solid #dde1e8;border-radius:8px}\n"
+"#err{color:#b3261e}\n"
+"</style></head><body>\n"
+"<h1>LinguaLinked cluster</h1><div class=\"sub\" id=\"model\">loading…</div>\n"
+"<div class=\"cards\">\n"
+"<div class=\"card\">tokens/s (10 s)<b id=\"tps\">–</b></div>\n"
+"<div class=\"card\">requests in flight<b id=\"inflight\">–</b></div>\n"
+"<div class=\"card\">slots busy<b id=\"slots\">–</b></div>\n"
+"<div class=\"card\">queue<b id=\"queue\">–</b></div>\n"
+"<div class=\"card\">epoch<b id=\"epoch\">–</b></div>\n"
+"</div>\n"
+"<div>tokens/s over the last minute</div>\n"
+"<svg id=\"spark\" width=\"600\" height=\"80\" viewBox=\"0 0 600 80\"><polyline id=\"line\" fill=\"none\" "
+"stroke=\"#3d7be0\" stroke-width=\"2\" points=\"\"/></svg>\n"
+"<h2 style=\"font-size:16px\">Devices in ring order</h2><div id=\"devices\"></div><div id=\"err\"></div>\n"
+"<script>\n"
+"function el(t,c,x){var e=document.createElement(t);if(c)e.className=c;if(x!=null)e.textContent=x;return e;}\n"
+"function ms(v){return v==null?'–':v.toFixed(3)+' ms';}\n"
+"function mib(v){return (v/1048576).toFixed(1)+' MiB';}\n"
+"function draw(c){\n"
+" document.getElementById('model').textContent=c.model+' · '+c.n_units+' units · context '+c.n_ctx+"
+"' · chat template '+c.chat_template;\n"
+" document.getElementById('tps').textContent=c.tokens_per_s.toFixed(1);\n"
+" document.getElementById('inflight').textContent=c.requests_in_flight;\n"
+" document.getElementById('slots').textContent=c.slots.busy+' / '+c.slots.total;\n"
+" document.getElementById('queue').textContent=c.queue.depth+' / '+c.queue.capacity;\n"
+" document.getElementById('epoch').textContent=c.epoch;\n"
+" var w=c.tokens_per_s_last_minute,mx=1;w.forEach(function(v){if(v>mx)mx=v;});\n"
+" document.getElementById('line').setAttribute('points',w.map(function(v,i){return (i*600/(w.length-1)).toFixed(1)"
+"+','+(76-v*72/mx).toFixed(1);}).join(' '));\n"
+" var box=document.getElementById('devices');box.textContent='';\n"
+" c.devices.forEach(function(d){\n"
+"  var row=el('div','device');row.setAttribute('data-name',d.name);\n"
+"  row.appendChild(el('span','name',d.name));\n"
+"  row.appendChild(el('span','range','units '+d.unit_begin+'-'+d.unit_end));\n"
+"  var bar=el('div','bar'),f=el('div','fill');\n"
+"  f.style.left=(100*d.unit_begin/c.n_units)+'%';f.style.width=(100*(d.unit_end-d.unit_begin)/c.n_units)+'%';\n"
+"  bar.appendChild(f);row.appendChild(bar);\n"
+"  row.appendChild(el('div','times','stage '+d.stage+' · '+d.endpoint+' · predicted '+ms(d.predicted_ms)+"
+"' · measured compute '+ms(d.measured_compute_ms)+' + send '+ms(d.measured_send_ms)+' per token ('+d.steps+"
+"' steps) · weights '+mib(d.weight_bytes)));\n"
+"  box.appendChild(row);\n"
+" });\n"
+"}\n"
+"function tick(){fetch('/v1/cluster').then(function(r){return r.json();}).then(function(c){"
+"document.getElementById('err').textContent='';draw(c);}).catch(function(e){"
+"document.getElementById('err').textContent='cannot reach the server: '+e;});}\n"
+"tick();setInterval(tick,1000);\n"
+"</script></body></html>\n";
+
+const char *serve_page_html(void)
+{
+    return page;
+}
