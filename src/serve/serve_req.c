@@ -46,7 +46,7 @@ static int get_num(const cJSON *root, const char *name, double lo, double hi, do
         return bad(e, name, ERR_FORMAT, "'%s' must be a number, not %s", name, jdoc_type_name(v));
     if (!(v->valuedouble >= lo && v->valuedouble <= hi)) {
         char range[64];
-        snprintf(range, sizeof range, "%g..%g", lo, hi);
+        snprintf(range, sizeof range, "%.15g..%.15g", lo, hi);
         return bad(e, name, ERR_RANGE, "'%s' must be in %s, got %g", name, range, v->valuedouble);
     }
     *out = v->valuedouble;
