@@ -223,6 +223,8 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
             return send_open_to_header(c, s, err);
         return 0;
     case MSG_TOKEN:
+        if (!find_session(c, m->session) && m->session < c->next_session)
+            return 0;   /* released before its end (cancelled): tokens still in flight are dropped */
         if (!(s = find_session(c, m->session)) || s->done)
             return err_set(err, ERR_STATE, "TOKEN for session %llu, which is not running",
                            (unsigned long long)m->session);
@@ -232,6 +234,8 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
             s->fn(s->user, s->id, (int32_t)m->token.token, (m->flags & RING_TOKEN_FINAL) != 0);
         return 0;
     case MSG_ACTIVATION:   /* the final logits of a session that asked for them */
+        if (!find_session(c, m->session) && m->session < c->next_session)
+            return 0;   /* released meanwhile */
         if (!(s = find_session(c, m->session)) || m->act.value_id != (uint32_t)c->g->logits ||
             m->act.dtype != TYPE_F32 || m->act.width != c->m->hp.n_vocab || m->act.n_tokens != 1)
             return err_set(err, ERR_PROTO, "unexpected ACTIVATION from %s", w->name);

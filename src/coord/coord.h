@@ -93,7 +93,8 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err);
 int coord_session_done(const coord_t *c, uint64_t session);
 /* The final logits of a session started with want_logits (n_vocab floats), or NULL. */
 const float *coord_session_logits(const coord_t *c, uint64_t session);
-/* Frees the session's slot (after it is done). */
+/* Frees the session's slot.  Before the session is done this cancels it: the
+ * stages are told to drop it, and its tokens still in flight are ignored. */
 void coord_session_release(coord_t *c, uint64_t session);
 int coord_sessions_free(const coord_t *c);
 

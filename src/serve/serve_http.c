@@ -22,7 +22,7 @@
 #include "util/clock.h"
 
 #define BODY_MAX ((size_t)1 << 20)
-#define KEEPALIVE_MS 500
+#define KEEPALIVE_MS 250
 
 /* Per connection: the request body as it arrives. */
 typedef struct {

@@ -107,9 +107,30 @@ static void on_token(void *user, uint64_t session, int32_t id, int final)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Drops queued jobs whose client went away, so their places free at once (mu held). */
+static void purge_cancelled(serve_t *s)
+{
+    serve_job_t **pp = &s->q_head, *last = NULL;
+    while (*pp) {
+        serve_job_t *j = *pp;
+        if (j->cancelled) {
+            *pp = j->next;
+            s->q_len--;
+            s->cancelled++;
+            j->state = JOB_DONE;
+            serve_job_unref(s, j);
+        } else {
+            last = j;
+            pp = &j->next;
+        }
+    }
+    s->q_tail = last;
+}
+
 /* Starts queued jobs while slots are free (mu held). */
 static void admit(serve_t *s, coord_t *c, loop_ctx_t *lc)
 {
+    purge_cancelled(s);
     while (s->q_head && coord_sessions_free(c) > 0) {
         serve_job_t *j = s->q_head;
         s->q_head = j->next;
@@ -221,6 +242,8 @@ int serve_loop(serve_t *s, coord_t *c, volatile sig_atomic_t *stop, err_t *err)
         }
         if (s->accepting)
             admit(s, c, &lc);
+        else
+            purge_cancelled(s);
         retire(s, c, !s->accepting && clock_now() >= drain_until);
         snapshot(s, c);
         int busy = 0;
