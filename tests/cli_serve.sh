@@ -3,7 +3,9 @@
 #  - on one device (--local 1) and on a ring of three (--local 3 --plan even):
 #    greedy completions (whole and streamed as SSE) equal `lingua generate`'s
 #    text for the same prompt; usage and finish_reason; stop strings; chat
-#    completions whole and streamed agree; /v1/models, /health, /v1/cluster;
+#    completions whole and streamed agree; /v1/models, /health, /v1/cluster,
+#    `lingua status`; on the ring also 24 concurrent streaming clients
+#    (tests/serve_load.py), each with its single-run text;
 #  - bad input, each an OpenAI-shaped JSON error while the server keeps serving:
 #    missing/wrong API key (401), malformed JSON and wrong types (400 naming the
 #    field), a body over the limit (413), a prompt longer than the context (400
@@ -63,6 +65,12 @@ check_ring() {  # check_ring NAME ARGS...
   [ "$(curl -s "http://127.0.0.1:$port/health")" = '{"status":"ok"}' ] && ok || bad "$name: health"
   curl -s "http://127.0.0.1:$port/v1/cluster" >"$tmp/cl.json"
   [ "$(jget "$tmp/cl.json" '"%s %d" % ([d["unit_begin"] for d in j["devices"]] == [0] + [d["unit_end"] for d in j["devices"]][:-1] and j["devices"][-1]["unit_end"] == j["n_units"], len(j["ring"]))')" = "True ${name#local}" ] && ok || bad "$name: cluster: $(cat "$tmp/cl.json")"
+  # concurrent streaming clients, each with its single-run output (a bounded sample of bench/serve.sh)
+  if [ "$name" = local3 ]; then
+    local ps=("Once upon a time" "The little dog" "Lily wanted to" "One day, a bird")
+    for i in "${!ps[@]}"; do "$lingua" generate -m "$model" -p "${ps[$i]}" -n 48 --temp 0 --json >"$tmp/ref$i.json" 2>/dev/null; done
+    python3 "$(dirname "$0")/serve_load.py" "$port" 24 48 "$tmp" "${ps[@]}" >"$tmp/load.txt" 2>&1 && ok || bad "$name: concurrent clients: $(cat "$tmp/load.txt")"
+  fi
   "$lingua" status --url "http://127.0.0.1:$port" >"$tmp/status.txt" && grep -c "^  stage" "$tmp/status.txt" | grep -qx "${name#local}" && ok || bad "$name: lingua status: $(cat "$tmp/status.txt")"
   stop_server "$name"
 }

@@ -2,11 +2,15 @@
  * test_serve.c — the service's pure parts: request bodies (serve/serve_req.h)
  * accepted with their fields and defaults, refused with the field named;
  * growing text with stop strings and the hold-back of serve_text_ready
- * (serve/serve_text.h).  The HTTP service itself is tested end to end by
+ * (serve/serve_text.h); and the fuzz target fuzz/fuzz_request.c (included here)
+ * on deterministic mutations of valid bodies — byte flips, inserted JSON
+ * tokens, truncations — so its checks also run in CI under the sanitizers.
+ * The HTTP service itself is tested end to end by
  * tests/cli_serve*.sh with curl, the openai npm client and Chromium.
  */
 #include <string.h>
 
+#include "../fuzz/fuzz_request.c"
 #include "check.h"
 #include "serve/serve_req.h"
 #include "serve/serve_text.h"
@@ -121,8 +125,47 @@ static void test_text(void)
     serve_text_fini(&t);
 }
 
+/* Mutations of valid bodies through the fuzz target (which traps on a broken promise). */
+static void test_mutations(void)
+{
+    static const char *const seeds[] = {
+        "\x00{\"model\":\"m\",\"prompt\":\"Once upon a time\",\"max_tokens\":16,\"temperature\":0,"
+        "\"stop\":[\"\\n\",\"time\"],\"stream\":true}",
+        "\x01{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
+        "[{\"type\":\"text\",\"text\":\"Hi\"}]}],\"top_p\":0.9,\"seed\":7,\"stop\":\"<|im_end|>\"}",
+    };
+    static const char *const tokens[] = {"{", "}", "[", "]", ",", ":", "\"", "\\", "1e999", "-1", "null", "true",
+                                         "\"\\u0000\"", "\"\\ud800\"", "\xff", "\xc3", "0.5", "\"x\""};
+    uint8_t buf[512];
+    unsigned rng = 12345;
+    int runs = 0;
+    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+        size_t n = strlen(seeds[s] + 1) + 1;   /* byte 0 may be NUL */
+        for (size_t cut = 0; cut <= n; cut++, runs++)   /* every truncation */
+            LLVMFuzzerTestOneInput((const uint8_t *)seeds[s], cut);
+        for (int k = 0; k < 3000; k++, runs++) {
+            memcpy(buf, seeds[s], n);
+            size_t len = n;
+            rng = rng * 1103515245u + 12345u;
+            size_t at = 1 + (rng >> 8) % (n - 1);
+            if (k % 2) {
+                buf[at] ^= (uint8_t)(1u << ((rng >> 4) % 8));   /* a bit flip */
+            } else {   /* a JSON token inserted */
+                const char *t = tokens[(rng >> 16) % (sizeof tokens / sizeof tokens[0])];
+                size_t tl = strlen(t);
+                memmove(buf + at + tl, buf + at, len - at);
+                memcpy(buf + at, t, tl);
+                len += tl;
+            }
+            LLVMFuzzerTestOneInput(buf, len);
+        }
+    }
+    CHECK(runs > 6000);   /* reaching here means no promise broke */
+}
+
 int main(void)
 {
+    test_mutations();
     test_accept();
     test_refuse();
     test_text();

@@ -312,9 +312,11 @@ int coord_pump(coord_t *c, int timeout_ms, err_t *err)
 {
     msg_t m;
     int rc = net_recv(c->router, &c->rx, timeout_ms, &m, &c->stats, err);
-    for (int k = 0; rc == 0 && k < 256; k++) {
+    for (int k = 1; rc == 0; k++) {
         if ((rc = handle(c, &m, err)))
             return rc;
+        if (k == 256)
+            break;   /* a bounded batch; a message received is always handled first */
         rc = net_recv(c->router, &c->rx, 0, &m, &c->stats, err);
     }
     if (rc == ERR_PROTO) {   /* a malformed message: dropped and counted; the rest goes on */
