@@ -123,5 +123,20 @@ if start_server errors -m "$model" --local 1 --parallel 1 --queue 1 --api-key se
   stop_server errors
 fi
 
+# ---- lingua chat: a conversation of two turns on stdin, greedy ----------------------------
+printf 'Tell me a story.\nAnd then?\n/quit\n' | timeout 120 "$lingua" chat -m "$model" --local 1 -n 12 --temp 0 \
+  -p "You tell stories." >"$tmp/chat.out" 2>"$tmp/chat.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(grep -c . "$tmp/chat.out")" -ge 2 ] && grep -q "template plain" "$tmp/chat.err" && ok || bad "chat: status $rc, out '$(cat "$tmp/chat.out")', err '$(tail -3 "$tmp/chat.err")'"
+# the first answer is the greedy continuation of the rendered conversation
+first=$(head -1 "$tmp/chat.out")
+"$lingua" generate -m "$model" -p "System: You tell stories.
+User: Tell me a story.
+Assistant:" -n 12 --temp 0 --json >"$tmp/chatref.json" 2>/dev/null
+want=$(jget "$tmp/chatref.json" 'j["text"].split("\nUser:")[0]')
+[ "$first" = "$want" ] && ok || bad "chat: first answer '$first', generate '$want'"
+timeout 30 "$lingua" chat -m "$model" --chat-template jinja </dev/null >/dev/null 2>"$tmp/ct.err"
+[ $? -ne 0 ] && grep -q "unknown chat template 'jinja'" "$tmp/ct.err" && ok || bad "chat: bad template name: $(cat "$tmp/ct.err")"
+
 echo "cli_serve: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
