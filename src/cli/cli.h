@@ -129,7 +129,8 @@ int cli_ring_up(const cli_opts_t *o, const char *bind, cli_ring_t *r, volatile s
 /* Tells the workers to leave, stops local ones, frees everything. */
 void cli_ring_down(cli_ring_t *r);
 
-/* The chat template: --chat-template NAME, else the model's; 2 after printing why. */
+/* The chat template: --chat-template NAME, else the model's (c may be NULL to
+ * check the name only); 2 after printing why. */
 int cli_chat_template(const cli_opts_t *o, const coord_t *c, chat_tmpl_t *t);
 
 int cli_generate(int argc, char **argv);

@@ -130,6 +130,9 @@ int cli_chat(int argc, char **argv)
         fprintf(stderr, "error: chat needs -m MODEL\n");
         return 2;
     }
+    chat_tmpl_t tmpl = CHAT_PLAIN;
+    if (cli_chat_template(&o, NULL, &tmpl))   /* a bad name fails before any worker starts */
+        return 2;
     if (o.local < 1)
         o.local = 1;
     o.n_seq = 1;
@@ -139,7 +142,6 @@ int cli_chat(int argc, char **argv)
     cli_ring_t r;
     fprintf(stderr, "chat: starting %d local worker%s...\n", o.local, o.local == 1 ? "" : "s");
     rc = cli_ring_up(&o, "tcp://127.0.0.1:*", &r, stop, &err);
-    chat_tmpl_t tmpl = CHAT_PLAIN;
     if (rc == 0 && cli_chat_template(&o, r.c, &tmpl))
         rc = ERR_INVAL;
     conv_t conv = {0};

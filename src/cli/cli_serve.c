@@ -17,7 +17,6 @@
 #include "serve/serve.h"
 #include "serve/serve_client.h"
 
-/* The chat template: --chat-template NAME, else the model's. */
 int cli_chat_template(const cli_opts_t *o, const coord_t *c, chat_tmpl_t *t)
 {
     err_t err;
@@ -28,7 +27,8 @@ int cli_chat_template(const cli_opts_t *o, const coord_t *c, chat_tmpl_t *t)
         }
         return 0;
     }
-    *t = chat_tmpl_from_gguf(coord_model(c)->gguf);
+    if (c)
+        *t = chat_tmpl_from_gguf(coord_model(c)->gguf);
     return 0;
 }
 
@@ -43,14 +43,10 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "error: serve needs -m MODEL and --local N, or --workers N with --bind tcp://ADDR:PORT\n");
         return 2;
     }
-    if (o.chat_template) {
-        chat_tmpl_t t;
-        err_t e;
-        if (chat_tmpl_from_name(o.chat_template, &t, &e)) {
-            fprintf(stderr, "error: --chat-template: %s\n", e.msg);
-            return 2;
-        }
-    }
+    chat_tmpl_t checked = CHAT_PLAIN;
+    if (cli_chat_template(&o, NULL, &checked))   /* a bad name fails before any worker starts */
+        return 2;
+    o.verbose = 1;   /* progress of profiling and planning, and the plan, on stderr */
     volatile sig_atomic_t *stop = cli_catch_signals();
     err_t err;
     err_clear(&err);
