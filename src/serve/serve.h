@@ -11,8 +11,10 @@
  * connection waiting for it (streamed as Server-Sent Events, or answered
  * whole when done).  One mutex guards the queue, the jobs and the status
  * snapshot the loop publishes for /metrics, /v1/cluster and the page.  A
- * client that goes away marks its job cancelled; the loop then releases the
- * session at once, so the slot is free for the next request.
+ * streaming client that goes away (noticed at the next event or keep-alive
+ * comment, at most 250 ms apart) marks its job cancelled; the loop then
+ * releases the session at once, so the slot is free for the next request.  A
+ * non-streaming request runs to its end even if its client has gone.
  *
  * Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models,
  * GET /health, GET /metrics (Prometheus text), GET /v1/cluster (JSON), GET /
