@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/deps.sh — makes sure the Debian packages a task needs are installed.
 #   tools/deps.sh build   compiler and CMake (the main job)
-#   tools/deps.sh test    + clang/libFuzzer, the arm64 cross compiler and qemu-user (the test suite)
+#   tools/deps.sh test    + clang/libFuzzer, the arm64 cross compiler and qemu-user, curl, chromium, node
+#                         and npm (the test suite)
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line and exits 1.
 set -euo pipefail
@@ -22,6 +23,11 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
+# npm for the openai client test: Debian ships it apart from nodejs; NodeSource's nodejs bundles it (and
+# conflicts with Debian's npm package), so it is only asked for when no npm is on the PATH.
+if [ "${1:-build}" = test ] && ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
