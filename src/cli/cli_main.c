@@ -42,7 +42,7 @@ static void usage(FILE *f)
           "  serve     -m MODEL (--local N | --workers N --bind EP) [--host 127.0.0.1] [--port 8080]\n"
           "            [--api-key KEY] [--parallel S] [--queue Q] [-c CTX] [--chat-template NAME] [generate options]\n"
           "            the ring as an OpenAI-compatible HTTP service, with a live page at /\n"
-          "  status    [--url http://HOST:PORT]   the cluster of a running serve, in the terminal\n"
+          "  status    [--url http://HOST:PORT] [--json]   the cluster of a running serve, in the terminal\n"
           "  chat      -m MODEL [--local N] [-p SYSTEM] [--chat-template NAME] [generate options]\n"
           "            an interactive conversation in the terminal, streamed\n"
           "  plan      --problem FILE.json [--solver dp|milp] [--json] [--overlap] [--time-limit MS]\n"
