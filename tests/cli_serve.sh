@@ -13,7 +13,8 @@
 #    queue (429);
 #  - kill -9 of a client mid-stream (and of one waiting in the queue): its slot
 #    (queue place) is free again in /metrics within a second;
-#  - SIGTERM: a clean exit and no worker process left.
+#  - SIGTERM: new requests get 503, a running stream finishes, then a clean
+#    exit and no worker process left.
 # usage: cli_serve.sh LINGUA SHARED_DIR
 set -u
 lingua=$1
@@ -71,6 +72,7 @@ check_ring() {  # check_ring NAME ARGS...
     for i in "${!ps[@]}"; do "$lingua" generate -m "$model" -p "${ps[$i]}" -n 48 --temp 0 --json >"$tmp/ref$i.json" 2>/dev/null; done
     python3 "$(dirname "$0")/serve_load.py" "$port" 24 48 "$tmp" "${ps[@]}" >"$tmp/load.txt" 2>&1 && ok || bad "$name: concurrent clients: $(cat "$tmp/load.txt")"
   fi
+  [ "$(curl -s "http://127.0.0.1:$port/metrics" | grep -c '^lingua_stage_compute_ms{stage=')" = "${name#local}" ] && [ "$(metric lingua_slots_total)" = 8 ] && ok || bad "$name: per-stage metrics"
   "$lingua" status --url "http://127.0.0.1:$port" >"$tmp/status.txt" && grep -c "^  stage" "$tmp/status.txt" | grep -qx "${name#local}" && ok || bad "$name: lingua status: $(cat "$tmp/status.txt")"
   stop_server "$name"
 }
@@ -120,6 +122,14 @@ if start_server errors -m "$model" --local 1 --parallel 1 --queue 1 --api-key se
   [ "$(metric 'lingua_completions_total{outcome="cancelled"}')" = 2 ] && ok || bad "cancelled count $(metric 'lingua_completions_total{outcome="cancelled"}')"
   # still serving
   err_is "after all that" "$(st "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"Once","max_tokens":2}')" 200 'j["usage"]["completion_tokens"] == 2'
+  # SIGTERM while a stream runs: new requests are refused, the running one finishes
+  curl -s -N --max-time 60 "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"Once","max_tokens":12,"stream":true}' >"$tmp/d.txt" & dpid=$!
+  for _ in $(seq 1 100); do [ "$(metric lingua_slots_busy)" = 1 ] && break; sleep 0.1; done
+  kill -TERM "$spid"
+  sleep 0.3
+  [ "$(st "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"a","max_tokens":1}')" = 503 ] && ok || bad "new request during shutdown not refused: $(cat "$tmp/e.json")"
+  wait $dpid
+  grep -q '"completion_tokens":12' "$tmp/d.txt" && tail -2 "$tmp/d.txt" | grep -q '^data: \[DONE\]' && ok || bad "the running stream did not finish on SIGTERM: $(tail -c 400 "$tmp/d.txt")"
   stop_server errors
 fi
 

@@ -22,7 +22,7 @@ start_server() {
 # stop_server NAME: SIGTERM, a clean exit within 30 s, and no worker left behind.
 stop_server() {
   local name=$1 rc
-  kill -TERM "$spid"
+  kill -TERM "$spid" 2>/dev/null
   for _ in $(seq 1 300); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$spid" 2>/dev/null; then bad "$name: server still running 30 s after SIGTERM"; kill -9 "$spid"; fi
   wait "$spid"; rc=$?
