@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "coord/coord.h"
+#include "json/jdoc.h"
 #include "coord/spawn.h"
 #include "plan/plan.h"
 
@@ -101,7 +102,10 @@ typedef struct {
  * stdout at once.  Returns 0, or -1 when out of memory.  Free t->s when done. */
 int cli_text_add(cli_text_t *t, const tok_t *tok, int32_t id, int stream);
 
-/* The result object of generate --json and run --json (no newline). */
+/* The result object of generate --json and run --json (caller frees with cJSON_Delete; NULL: out of memory). */
+cJSON *cli_json_result_obj(const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
+                           const char *text, size_t len, double prompt_tps, double gen_tps);
+/* The same object written to f (no newline). */
 void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
                      const char *text, size_t len, double prompt_tps, double gen_tps);
 

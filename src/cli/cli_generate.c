@@ -222,18 +222,25 @@ int cli_tokenize(int argc, char **argv)
     return rc;
 }
 
-void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
-                     const char *text, size_t len, double prompt_tps, double gen_tps)
+cJSON *cli_json_result_obj(const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
+                           const char *text, size_t len, double prompt_tps, double gen_tps)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
-        return;
+        return NULL;
     cJSON_AddItemToObject(o, "prompt_ids", jdoc_i32_array(prompt, n_prompt));
     cJSON_AddItemToObject(o, "gen_ids", jdoc_i32_array(gen, n_gen));
     jdoc_add_text(o, "text", text, len);
     jdoc_add_number(o, "prompt_tokens_per_s", prompt_tps);
     jdoc_add_number(o, "gen_tokens_per_s", gen_tps);
-    char *s = jdoc_print(o);
+    return o;
+}
+
+void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int32_t *gen, size_t n_gen,
+                     const char *text, size_t len, double prompt_tps, double gen_tps)
+{
+    cJSON *o = cli_json_result_obj(prompt, n_prompt, gen, n_gen, text, len, prompt_tps, gen_tps);
+    char *s = o ? jdoc_print(o) : NULL;
     if (s)
         fputs(s, f);
     free(s);

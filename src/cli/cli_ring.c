@@ -260,6 +260,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     }
     double t0 = 0, t1 = 0;
     size_t total_gen = 0;
+    cJSON *all = o->json && o->prompts ? cJSON_CreateObject() : NULL, *results = cJSON_AddArrayToObject(all, "results");
     for (int i = 0; i < n_prompts; i++) {
         job_t *j = &js.jobs[i];
         if (i == 0 || j->t_start < t0)
@@ -269,11 +270,12 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         total_gen += j->n_gen;
         double pp = j->t_first > j->t_start ? (double)j->n_prompt / (j->t_first - j->t_start) : 0.0;
         double tg = j->n_gen > 1 && j->t_last > j->t_first ? (double)(j->n_gen - 1) / (j->t_last - j->t_first) : 0.0;
-        if (o->json) {
-            fputs(!o->prompts ? "" : i == 0 ? "{\"results\": [" : ",\n ", stdout);
+        if (o->json && o->prompts) {
+            cJSON_AddItemToArray(results, cli_json_result_obj(j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen,
+                                                              j->text.s, j->text.len, pp, tg));
+        } else if (o->json) {
             cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len, pp, tg);
-            if (!o->prompts)
-                fputc('\n', stdout);
+            fputc('\n', stdout);
         } else if (o->prompts) {
             printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->text.len, j->text.s ? j->text.s : "");
         } else {
@@ -285,13 +287,17 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     }
     if (o->prompts) {   /* all sequences together: generated tokens over the wall time they took */
         double agg = t1 > t0 ? (double)total_gen / (t1 - t0) : 0.0;
-        if (o->json)
-            printf("], \"sequences\": %d, \"gen_tokens\": %zu, \"seconds\": %.6f, \"gen_tokens_per_s\": %.3f}\n",
-                   n_prompts, total_gen, t1 - t0, agg);
-        else
+        if (o->json) {
+            cJSON_AddNumberToObject(all, "sequences", n_prompts);
+            cJSON_AddNumberToObject(all, "gen_tokens", (double)total_gen);
+            jdoc_add_number(all, "seconds", t1 - t0);
+            jdoc_add_number(all, "gen_tokens_per_s", agg);
+            jdoc_write(stdout, all);
+        } else
             fprintf(stderr, "%d sequences: %zu tokens generated in %.3f s: %.2f tokens/s\n", n_prompts, total_gen,
                     t1 - t0, agg);
     }
+    cJSON_Delete(all);
     rc = fflush(stdout) == 0 ? 0 : 1;
 done:
     for (int i = 0; js.jobs && i < n_prompts; i++) {

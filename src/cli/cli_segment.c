@@ -248,12 +248,22 @@ int cli_profile(int argc, char **argv)
     for (int u = 0; u < s->n_units; u++)
         total += t[u];
     if (o.json) {
-        printf("{\"threads\": %d, \"rounds\": %d, \"free_mem_mb\": %.1f, \"seconds_per_token\": %.9f, \"units\": [",
-               o.threads, rounds, free_mb, total);
-        for (int u = 0; u < s->n_units; u++)
-            printf("%s{\"name\": \"%s\", \"time\": %.9f, \"spread\": %.9f}", u ? ", " : "", s->units[u].name, t[u],
-                   sp[u]);
-        printf("]}\n");
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "threads", o.threads);
+        cJSON_AddNumberToObject(j, "rounds", rounds);
+        jdoc_add_number(j, "free_mem_mb", free_mb);
+        jdoc_add_number(j, "seconds_per_token", total);
+        cJSON *units = cJSON_AddArrayToObject(j, "units");
+        for (int u = 0; units && u < s->n_units; u++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddItemToArray(units, e);
+            jdoc_add_text(e, "name", s->units[u].name, strlen(s->units[u].name));
+            jdoc_add_number(e, "time", t[u]);
+            jdoc_add_number(e, "spread", sp[u]);
+        }
+        if (!j || jdoc_write(stdout, j))
+            fprintf(stderr, "error: out of memory\n");
+        cJSON_Delete(j);
     } else {
         printf("%d thread%s, %d rounds, %.1f MiB offered\n", o.threads, o.threads == 1 ? "" : "s", rounds, free_mb);
         printf("%5s  %-12s %12s %12s\n", "unit", "name", "ms/token", "spread ms");
