@@ -82,9 +82,15 @@ check_ring local3 --local 3 --plan even
 
 # ---- bad input, a full queue, clients that vanish ---------------------------------------
 # One slot, a queue of one, and a slowed device so requests stay in flight.
-if start_server errors -m "$model" --local 1 --parallel 1 --queue 1 --api-key sekrit --slowdown 1000; then
+# (It also overrides the chat template: the prompt is the ChatML rendering.)
+if start_server errors -m "$model" --local 1 --parallel 1 --queue 1 --api-key sekrit --slowdown 1000 --chat-template chatml; then
   auth=(-H "Authorization: Bearer sekrit")
   st() { curl -s --max-time 30 -o "$tmp/e.json" -w '%{http_code}' "$@"; }
+  curl -s "http://127.0.0.1:$port/v1/cluster" >"$tmp/cl.json"
+  printf '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n' >"$tmp/chatml.txt"
+  want=$("$lingua" tokenize -m "$model" -f "$tmp/chatml.txt" | wc -w)
+  st "${auth[@]}" "http://127.0.0.1:$port/v1/chat/completions" -d '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":1}' >/dev/null
+  [ "$(jget "$tmp/cl.json" 'j["chat_template"]')" = chatml ] && [ "$(jget "$tmp/e.json" 'j["usage"]["prompt_tokens"]')" = "$want" ] && ok || bad "--chat-template chatml: $(cat "$tmp/e.json"), want $want prompt tokens"
   err_is() {  # err_is WHAT STATUS WANT_STATUS PYTHON_CHECK
     [ "$2" = "$3" ] && [ "$(jget "$tmp/e.json" "$4")" = True ] && ok || bad "$1: status $2 (want $3): $(head -c 300 "$tmp/e.json")"
   }
