@@ -3,7 +3,7 @@
  * jdoc.h).  The pre-scan walks the text once, tracking whether it is inside a
  * string, to bound the depth and to find "\u0000" before cJSON recurses or
  * truncates; cJSON then checks the grammar, and the tree walk after it refuses
- * non-finite numbers.
+ * non-finite numbers (a second scan finds the literal's offset for the message).
  */
 #include "json/jdoc.h"
 
@@ -39,15 +39,39 @@ static int prescan(const unsigned char *s, size_t len, int max_depth, err_t *err
     return 0;
 }
 
-static int check_finite(const cJSON *v, err_t *err)
+/* Offset of the first number literal (outside strings) that overflows a double, or len. */
+static size_t overflow_at(const unsigned char *s, size_t len)
 {
-    for (; v; v = v->next) {
-        if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
-            return err_set(err, ERR_FORMAT, "byte 0: a number overflows a double%s%s%s",
-                           v->string ? " (member '" : "", v->string ? v->string : "", v->string ? "')" : "");
-        if (v->child && check_finite(v->child, err))
-            return err ? err->code : ERR_FORMAT;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in_str) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_str = 0;
+        } else if (s[i] == '"') {
+            in_str = 1;
+        } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+            size_t k = i;
+            while (k < len && strchr("+-.eE0123456789", s[k]))
+                k++;
+            char num[512];
+            size_t n = k - i < sizeof num - 1 ? k - i : sizeof num - 1;
+            memcpy(num, s + i, n);
+            num[n] = '\0';
+            if (!isfinite(strtod(num, NULL)))
+                return i;
+            i = k - 1;
+        }
     }
+    return len;
+}
+
+static int has_nonfinite(const cJSON *v)
+{
+    for (; v; v = v->next)
+        if ((cJSON_IsNumber(v) && !isfinite(v->valuedouble)) || (v->child && has_nonfinite(v->child)))
+            return 1;
     return 0;
 }
 
@@ -90,9 +114,9 @@ int jdoc_parse(const char *text, size_t len, const jdoc_limits_t *lim, cJSON **o
         cJSON_Delete(root);
         return err_set(err, ERR_FORMAT, "byte %zu: expected end of input after the value", at);
     }
-    if ((rc = check_finite(root, err)) != 0) {
+    if (has_nonfinite(root)) {   /* cJSON turned an overflowing literal into infinity */
         cJSON_Delete(root);
-        return rc;
+        return err_set(err, ERR_FORMAT, "byte %zu: a number overflows a double", overflow_at(s, len));
     }
     *out = root;
     return 0;
