@@ -12,6 +12,7 @@
 
 #include "../fuzz/fuzz_request.c"
 #include "check.h"
+#include "serve/serve_client.h"
 #include "serve/serve_req.h"
 #include "serve/serve_text.h"
 
@@ -163,8 +164,36 @@ static void test_mutations(void)
     CHECK(runs > 6000);   /* reaching here means no promise broke */
 }
 
+/* The head of an HTTP reply (what `lingua status` reads; fuzz/fuzz_http_reply.c fuzzes it). */
+static void test_reply(void)
+{
+    int status = 0;
+    size_t off = 0;
+    err_t err;
+    const char *r = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}";
+    CHECK(serve_http_parse_reply(r, strlen(r), &status, &off, &err) == 0 && status == 200 && !strcmp(r + off, "{\"a\":1}"));
+    r = "HTTP/1.0 404 Not Found\r\n\r\n";
+    CHECK(serve_http_parse_reply(r, strlen(r), &status, &off, &err) == 0 && status == 404 && off == strlen(r));
+    static const struct {
+        const char *reply, *want;
+    } bad[] = {
+        {"", "status line"}, {"HTTP/2 200 OK\r\n\r\n", "status line"}, {"HTTP/1.1 2x0 OK\r\n\r\n", "three digits"},
+        {"HTTP/1.1 999 X\r\n\r\n", "out of 100..599"}, {"HTTP/1.1 2000\r\n\r\n", "not followed"},
+        {"HTTP/1.1 200 OK\r\nA: b\r\n", "do not end"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err_clear(&err);
+        int rc = serve_http_parse_reply(bad[i].reply, strlen(bad[i].reply), &status, &off, &err);
+        CHECKF(rc == ERR_PROTO && strstr(err.msg, bad[i].want), "'%s': %s", bad[i].reply, err.msg);
+    }
+    /* The blank line must lie inside the given length. */
+    r = "HTTP/1.1 200 OK\r\n\r\n";
+    CHECK(serve_http_parse_reply(r, strlen(r) - 1, &status, &off, &err) == ERR_PROTO);
+}
+
 int main(void)
 {
+    test_reply();
     test_mutations();
     test_accept();
     test_refuse();

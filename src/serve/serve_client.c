@@ -40,6 +40,28 @@ static int connect_to(const char *host, const char *port, int timeout_ms, err_t 
     return fd;
 }
 
+int serve_http_parse_reply(const char *buf, size_t len, int *status, size_t *body_off, err_t *err)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    if (len < 12 || memcmp(b, "HTTP/1.", 7) != 0 || b[7] < '0' || b[7] > '9' || b[8] != ' ')
+        return err_set(err, ERR_PROTO, "the reply does not start with an HTTP/1.x status line");
+    int code = 0;
+    for (int i = 9; i < 12; i++) {
+        if (b[i] < '0' || b[i] > '9')
+            return err_set(err, ERR_PROTO, "the status code is not three digits");
+        code = code * 10 + (b[i] - '0');
+    }
+    if (code < 100 || code > 599 || (len > 12 && b[12] != ' ' && b[12] != '\r'))
+        return err_set(err, ERR_PROTO, "status code %d out of 100..599 or not followed by a space", code);
+    for (size_t i = 12; i + 4 <= len; i++)
+        if (memcmp(b + i, "\r\n\r\n", 4) == 0) {
+            *status = code;
+            *body_off = i + 4;
+            return 0;
+        }
+    return err_set(err, ERR_PROTO, "the reply's headers do not end (no blank line)");
+}
+
 int serve_http_get(const char *url, const char *path, int timeout_ms, size_t max_bytes, char **body, size_t *len,
                    int *status, err_t *err)
 {
@@ -109,12 +131,11 @@ int serve_http_get(const char *url, const char *path, int timeout_ms, size_t max
     }
     buf[got] = '\0';
     int code = 0;
-    char *sep = strstr(buf, "\r\n\r\n");
-    if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1 || !sep) {
+    size_t off = 0;
+    if ((rc = serve_http_parse_reply(buf, got, &code, &off, err)) != 0) {
         free(buf);
-        return err_set(err, ERR_PROTO, "%s did not answer with HTTP", url);
+        return err_prefix(err, "%s", url);
     }
-    size_t off = (size_t)(sep + 4 - buf);
     memmove(buf, buf + off, got - off + 1);
     *body = buf;
     *len = got - off;
