@@ -32,6 +32,7 @@
  *   PROBE          u64 id, u8 echo, str reply, u32 data bytes
  *   PROFILE_REQ    u32 rounds, u32 probe_bytes, [n] str peers
  *   PROFILE        u32 n_units, u64 free_mem, [n](str endpoint, f64 latency_s, f64 bandwidth)
+ *   PEER_KEYS      [n](str endpoint, key32)
  */
 #include "net/msg.h"
 
@@ -546,6 +547,16 @@ static void body_io(io_t *io, msg_t *m)
         }
         io_data_len(io, "bytes", m->data_len, 4);
         break;
+    case MSG_PEER_KEYS:
+        io_count(io, "n", &m->peer_keys.n, MSG_MAX_PEERS, 2 + MSG_KEY_BYTES);
+        io->list = "peer";
+        for (uint32_t i = 0; i < m->peer_keys.n && !io->rc; i++) {
+            io->item = i;
+            io_str(io, "endpoint", m->peer_keys.peer[i].endpoint, MSG_ENDPOINT_MAX);
+            io_raw(io, "key", m->peer_keys.peer[i].key, MSG_KEY_BYTES);
+        }
+        io->list = NULL;
+        break;
     default:
         io_fail(io, io_code(io), "type", "%u is not a message type", (unsigned)m->type);
     }
@@ -669,6 +680,11 @@ static int validate(const msg_t *m, int code, err_t *err)
                 !(m->profile.links[i].bandwidth > 0) || !isfinite(m->profile.links[i].bandwidth))
                 return err_set(err, code, "%s: link %u has latency %g s, bandwidth %g B/s", tn, i,
                                m->profile.links[i].latency_s, m->profile.links[i].bandwidth);
+        return 0;
+    case MSG_PEER_KEYS:
+        for (uint32_t i = 0; i < m->peer_keys.n && i < MSG_MAX_PEERS; i++)
+            if (!m->peer_keys.peer[i].endpoint[0])
+                return err_set(err, code, "%s: field 'peer[%u].endpoint' is empty", tn, i);
         return 0;
     default:
         return 0;

@@ -83,13 +83,14 @@
     X(ERROR,         13, "ERROR")          /* both ways */                  \
     X(PROBE,         14, "PROBE")          /* link latency/bandwidth probe */ \
     X(PROFILE_REQ,   15, "PROFILE_REQ")    /* coordinator -> worker */      \
-    X(PROFILE,       16, "PROFILE")        /* worker -> coordinator */
+    X(PROFILE,       16, "PROFILE")        /* worker -> coordinator */      \
+    X(PEER_KEYS,     17, "PEER_KEYS")      /* coordinator -> worker (CURVE) */
 
 typedef enum {
 #define MSG_TYPE_ENUM(name, value, text) MSG_##name = (value),
     MSG_TYPE_MAP(MSG_TYPE_ENUM)
 #undef MSG_TYPE_ENUM
-    MSG_TYPE_END = 17    /* one past the last type */
+    MSG_TYPE_END = 18    /* one past the last type */
 } msg_type_t;
 
 /* Why a message was rejected; indexes drop counters (net_stats_t). */
@@ -257,6 +258,17 @@ typedef struct {
     } links[MSG_MAX_PEERS];
 } msg_profile_t;
 
+/* PEER_KEYS: the CURVE server keys of other workers' data endpoints, so this
+ * worker may probe them (profiling) and admit their pushes while no deployment
+ * names its peers; a DEPLOY then narrows the admitted senders to its peers. */
+typedef struct {
+    uint32_t n;             /* <= MSG_MAX_PEERS */
+    struct {
+        char endpoint[MSG_ENDPOINT_MAX + 1];   /* non-empty */
+        uint8_t key[MSG_KEY_BYTES];
+    } peer[MSG_MAX_PEERS];
+} msg_peer_keys_t;
+
 /* A message: header fields, the bulk data frame, and the type's fields. */
 typedef struct {
     msg_type_t type;
@@ -283,6 +295,7 @@ typedef struct {
         msg_probe_t probe;
         msg_profile_req_t profile_req;
         msg_profile_t profile;
+        msg_peer_keys_t peer_keys;
     };
 } msg_t;
 
