@@ -14,6 +14,7 @@
 #include "model/samp.h"
 #include "model/tok.h"
 #include "model/synth.h"
+#include "net/security.h"
 #include "tensor/kern.h"
 
 typedef struct {
@@ -55,6 +56,12 @@ typedef struct {
     const char *solver;      /* --solver dp|milp */
     int profile_rounds;      /* --profile-rounds R */
     int verbose;             /* -v */
+    /* security (cli_secure.c) */
+    int secure;              /* --secure */
+    int insecure;            /* --insecure */
+    const char *keys;        /* --keys DIR */
+    const char *allow;       /* --allow FILE */
+    const char *coord_key;   /* --coordinator-key KEY */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
 
@@ -62,7 +69,7 @@ typedef struct {
 enum {
     CLI_OPT_MODEL = 1 << 0, CLI_OPT_PROMPT = 1 << 1, CLI_OPT_GEN = 1 << 2, CLI_OPT_THREADS = 1 << 3,
     CLI_OPT_SAMPLING = 1 << 4, CLI_OPT_JSON = 1 << 5, CLI_OPT_TOKENIZE = 1 << 6, CLI_OPT_LOGITS = 1 << 7,
-    CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9, CLI_OPT_RING = 1 << 10,
+    CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9, CLI_OPT_RING = 1 << 10, CLI_OPT_SECURE = 1 << 11,
 };
 
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
@@ -107,5 +114,32 @@ int cli_plan(int argc, char **argv);
 int cli_worker(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_coordinator(int argc, char **argv);
+int cli_keygen(int argc, char **argv);
+
+/* ---- security of the ring commands (cli_secure.c) ---- */
+
+/* What a ring command runs with: CURVE on or off and, when on, its keys. */
+typedef struct {
+    int on;
+    sec_keypair_t kp;               /* this process's key pair */
+    uint8_t coord_key[SEC_KEY_BYTES];   /* worker: the coordinator's public key */
+    sec_allow_t *allow;             /* coordinator: the admitted workers (heap) */
+    char tmp_dir[256];              /* run --local --secure: the ephemeral worker keys ("" otherwise) */
+} cli_sec_t;
+
+/* Decides and loads the security of a coordinator (is_worker 0: --keys,
+ * --allow) or a worker (1: --keys, --coordinator-key) whose socket binds
+ * bind_ep: on with --secure or when bind_ep is not loopback, unless --insecure
+ * (then a warning).  Returns 0, or 1 after printing why. */
+int cli_sec_setup(const cli_opts_t *o, int is_worker, const char *bind_ep, cli_sec_t *s);
+
+/* run --local N --secure: an ephemeral coordinator key pair and n worker key
+ * pairs in a private temporary directory, the workers allow-listed.  Worker i's
+ * key directory is then cli_sec_local_dir(s, i, ...).  0, or 1 after printing why. */
+int cli_sec_local(cli_sec_t *s, int n);
+void cli_sec_local_dir(const cli_sec_t *s, int i, char *buf, size_t cap);
+
+/* Frees the allow-list, wipes the keys, removes the temporary key files. */
+void cli_sec_fini(cli_sec_t *s, int n_local);
 
 #endif

@@ -33,12 +33,17 @@ static void usage(FILE *f)
           "  profile   -m MODEL [-t T] [--rounds R] [--slowdown F] [--mem-limit MB] [--json]\n"
           "            this device's measured time per token for every unit\n"
           "  run       -m MODEL --local N (-p PROMPT | --prompts FILE) [--ranges A-B,C-D,...] [--chunk T]\n"
-          "            [--seq S] [--act-f16] [generate options]\n"
+          "            [--seq S] [--act-f16] [--secure] [generate options]\n"
           "            a ring of N workers on this machine (child processes on loopback), then generate\n"
           "  worker    --coordinator tcp://HOST:PORT -m MODEL [--listen tcp://ADDR:PORT] [--name N] [-t T]\n"
+          "            [--secure --keys DIR --coordinator-key KEY | --insecure]\n"
           "            one device of the ring\n"
           "  coordinator --bind tcp://ADDR:PORT --workers N -m MODEL (-p PROMPT | --prompts FILE) [options]\n"
+          "            [--secure --keys DIR --allow FILE | --insecure]\n"
           "            wait for N workers, deploy the model over them, generate\n"
+          "            (CURVE is on by default when a socket binds a non-loopback address)\n"
+          "  keygen    [--keys DIR]\n"
+          "            write this device's CURVE key pair (default DIR ~/.config/lingua), print the public key\n"
           "  plan      --problem FILE.json [--solver dp|milp] [--json] [--overlap] [--time-limit MS]\n"
           "            device order and unit ranges minimising latency or maximising throughput\n"
           "  help      this text\n",
@@ -64,6 +69,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "worker")) return cli_worker(argc, argv);
     if (!strcmp(cmd, "coordinator")) return cli_coordinator(argc, argv);
     if (!strcmp(cmd, "plan")) return cli_plan(argc, argv);
+    if (!strcmp(cmd, "keygen")) return cli_keygen(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

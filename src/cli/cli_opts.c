@@ -87,6 +87,8 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (strcmp(a, "--no-special") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_special = 1; continue; }
         if (strcmp(a, "--act-f16") == 0 && (accepted & CLI_OPT_RING)) { o->act_f16 = 1; continue; }
         if (strcmp(a, "-v") == 0 && (accepted & CLI_OPT_RING)) { o->verbose = 1; continue; }
+        if (strcmp(a, "--secure") == 0 && (accepted & CLI_OPT_SECURE)) { o->secure = 1; continue; }
+        if (strcmp(a, "--insecure") == 0 && (accepted & CLI_OPT_SECURE)) { o->insecure = 1; continue; }
 
         if (i + 1 >= argc) {
             fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
@@ -153,6 +155,11 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
+        }
+        if (rc < 0 && (accepted & CLI_OPT_SECURE)) {
+            if (!strcmp(a, "--keys")) { o->keys = v; rc = 0; }
+            else if (!strcmp(a, "--allow")) { o->allow = v; rc = 0; }
+            else if (!strcmp(a, "--coordinator-key")) { o->coord_key = v; rc = 0; }
         }
         if (rc < 0 && (accepted & CLI_OPT_OUT)) {
             if (!strcmp(a, "-o") || !strcmp(a, "--output")) { o->out = v; rc = 0; }

@@ -46,7 +46,7 @@ static void catch_signals(void)
 int cli_worker(int argc, char **argv)
 {
     cli_opts_t o;
-    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING, &o);
+    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.coordinator || !o.model) {
@@ -77,10 +77,19 @@ int cli_worker(int argc, char **argv)
     if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
         cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &wo.mem_limit_mb) < 0)
         return 2;
+    cli_sec_t sec;
+    if (cli_sec_setup(&o, 1, wo.listen, &sec))
+        return 1;
+    if (sec.on) {
+        wo.curve = &sec.kp;
+        wo.coordinator_key = sec.coord_key;
+    }
     catch_signals();
     err_t err;
     err_clear(&err);
-    if (worker_main(&wo, &stop_requested, &err)) {
+    rc = worker_main(&wo, &stop_requested, &err);
+    cli_sec_fini(&sec, 0);
+    if (rc) {
         fprintf(stderr, "worker %s: error: %s\n", name, err.msg);
         return 1;
     }
@@ -299,7 +308,7 @@ done:
     return rc;
 }
 
-static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, err_t *err)
+static int make_coordinator(const cli_opts_t *o, const char *bind, const cli_sec_t *sec, coord_t **c, err_t *err)
 {
     coord_opts_t co;
     coord_opts_default(&co);
@@ -309,6 +318,10 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, 
     co.n_seq = o->n_seq;
     co.threads = o->threads;
     co.act_f16 = o->act_f16;
+    if (sec->on) {
+        co.curve = &sec->kp;
+        co.allow = sec->allow;
+    }
     return coord_create(&co, c, err);
 }
 
@@ -398,7 +411,7 @@ int cli_run(int argc, char **argv)
 {
     cli_opts_t o;
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
-                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING, &o);
+                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.model || o.local < 1) {
@@ -411,7 +424,15 @@ int cli_run(int argc, char **argv)
     coord_t *c = NULL;
     spawn_set_t kids;
     spawn_init(&kids);
-    rc = make_coordinator(&o, "tcp://127.0.0.1:*", &c, &err);
+    cli_sec_t sec;   /* --secure: throwaway keys for this ring */
+    memset(&sec, 0, sizeof sec);
+    if (o.secure && cli_sec_local(&sec, o.local)) {
+        cli_sec_fini(&sec, o.local);
+        return 1;
+    }
+    char coord_z85[SEC_Z85_LEN + 1], keydir[512];
+    sec_key_to_z85(sec.kp.pub, coord_z85);
+    rc = make_coordinator(&o, "tcp://127.0.0.1:*", &sec, &c, &err);
     char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
     snprintf(threads, sizeof threads, "%d", o.threads);
     snprintf(chunk, sizeof chunk, "%d", o.chunk);
@@ -427,7 +448,7 @@ int cli_run(int argc, char **argv)
         snprintf(name, sizeof name, "local-%d", i);
         snprintf(slow, sizeof slow, "%g", slowdown);
         snprintf(mem, sizeof mem, "%g", mem_mb);
-        char *args[32] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
+        char *args[40] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
                           "tcp://127.0.0.1:*", "-m", (char *)o.model, "-t", threads, "--chunk", chunk, "--name", name,
                           "--isa", (char *)kern_isa_name(o.isa == KERN_ISA_AUTO ? kern_isa_best() : o.isa),
                           "--slowdown", slow};
@@ -444,6 +465,14 @@ int cli_run(int argc, char **argv)
             args[n++] = "--link-bandwidth";
             args[n++] = bw;
         }
+        if (sec.on) {
+            cli_sec_local_dir(&sec, i, keydir, sizeof keydir);
+            args[n++] = "--secure";
+            args[n++] = "--keys";
+            args[n++] = keydir;
+            args[n++] = "--coordinator-key";
+            args[n++] = coord_z85;
+        }
         args[n] = NULL;
         rc = spawn_start(&kids, args, &err);
     }
@@ -455,6 +484,7 @@ int cli_run(int argc, char **argv)
         coord_shutdown(c);
     spawn_stop_all(&kids, 3000);
     coord_destroy(&c);
+    cli_sec_fini(&sec, o.local);
     if (rc && err.msg[0])
         fprintf(stderr, "error: %s\n", err.msg);
     return rc ? 1 : 0;
@@ -464,7 +494,7 @@ int cli_coordinator(int argc, char **argv)
 {
     cli_opts_t o;
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
-                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING, &o);
+                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.model || !o.bind || o.workers < 1) {
@@ -475,9 +505,15 @@ int cli_coordinator(int argc, char **argv)
     err_t err;
     err_clear(&err);
     coord_t *c = NULL;
-    rc = make_coordinator(&o, o.bind, &c, &err);
+    cli_sec_t sec;
+    if (cli_sec_setup(&o, 0, o.bind, &sec))
+        return 1;
+    rc = make_coordinator(&o, o.bind, &sec, &c, &err);
     if (rc == 0) {
-        fprintf(stderr, "coordinator: listening on %s, waiting for %d workers\n", coord_endpoint(c), o.workers);
+        char z85[SEC_Z85_LEN + 1];
+        sec_key_to_z85(sec.kp.pub, z85);
+        fprintf(stderr, "coordinator: listening on %s%s%s%s, waiting for %d workers\n", coord_endpoint(c),
+                sec.on ? " (CURVE; its key: " : "", sec.on ? z85 : "", sec.on ? ")" : "", o.workers);
         rc = coord_wait_workers(c, o.workers, 300000, NULL, NULL, &err);
     }
     if (rc == 0)
@@ -485,6 +521,7 @@ int cli_coordinator(int argc, char **argv)
     if (c)
         coord_shutdown(c);
     coord_destroy(&c);
+    cli_sec_fini(&sec, 0);
     if (rc && err.msg[0])
         fprintf(stderr, "error: %s\n", err.msg);
     return rc ? 1 : 0;

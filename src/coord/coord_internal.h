@@ -30,6 +30,8 @@ typedef struct {
     int has_model;
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
+    int has_key;               /* CURVE public key (authenticated by the handshake) */
+    uint8_t key[MSG_KEY_BYTES];
     /* measured single-token steps (STAGE_TIMES), this epoch */
     uint64_t steps;
     double compute_us_sum, send_us_sum;
@@ -61,6 +63,7 @@ struct coord {
     seg_t *seg;
     uint8_t hash[32];
     void *zctx, *router;
+    sec_zap_t *zap;            /* CURVE: the allow-list of workers (coord_secure.c); NULL in plaintext */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx;
     net_stats_t stats;
@@ -77,6 +80,8 @@ struct coord {
 
 /* Sends m to worker i over the ROUTER. */
 int coord_send_to(coord_t *c, int worker, const msg_t *m, err_t *err);
+/* Appends stage s's routes to d (every value it produces, to each later consumer; tokens to the header). */
+int coord_routes_for(coord_t *c, int s, msg_deploy_t *d, err_t *err);
 /* Receives and handles one batch of messages (as coord_poll, without the liveness check). */
 int coord_pump(coord_t *c, int timeout_ms, err_t *err);
 

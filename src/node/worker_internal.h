@@ -21,6 +21,7 @@
 #include "net/transport.h"
 #include "node/link.h"
 #include "node/worker.h"
+#include "node/worker_secure.h"
 
 #define PENDING_PER_SLOT 8
 #define SEND_BUFFERS 16
@@ -67,6 +68,7 @@ typedef struct {
     seg_t *seg;
     uint8_t hash[32];
     void *zctx, *ctl, *data;
+    worker_sec_t *sec;       /* CURVE state; NULL for a plaintext worker */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx_ctl, rx_data;
     net_stats_t stats;
