@@ -4,6 +4,7 @@
 #include "coord/coord.h"
 #include "coord/coord_internal.h"
 #include "coord/coord_secure.h"
+#include "coord/coord_weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
         goto fail;
     }
     ring_model_hash(c->m, c->hash);
+    if ((rc = coord_weights_init(c, err)))
+        goto fail;
     c->sess = calloc((size_t)c->o.n_seq, sizeof *c->sess);
     if (!c->sess) {
         rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -83,6 +86,7 @@ void coord_destroy(coord_t **cp)
         net_close(&c->router);
     }
     coord_sec_stop(c);
+    coord_weights_fini(c);
     net_ctx_destroy(&c->zctx);
     for (int i = 0; i < c->n_workers; i++) {
         free(c->workers[i].prof.time);
@@ -194,7 +198,8 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     msg_init(&reply, MSG_WELCOME);
     reply.welcome.device_id = (uint32_t)(w - c->workers);
     reply.welcome.heartbeat_ms = (uint32_t)c->o.heartbeat_ms;
-    return coord_send_to(c, (int)(w - c->workers), &reply, err);
+    int rc = coord_send_to(c, (int)(w - c->workers), &reply, err);
+    return rc ? rc : coord_weights_welcome(c, (int)(w - c->workers), err);
 }
 
 static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)

@@ -10,6 +10,7 @@
 #include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
+#include "node/manifest.h"
 
 /* What a worker measured when asked to profile (coord_profile). */
 typedef struct {
@@ -63,6 +64,8 @@ struct coord {
     seg_t *seg;
     uint8_t hash[32];
     void *zctx, *router;
+    manifest_t manifest;       /* every tensor's size and hash (coord_weights.c) */
+    uint8_t *manifest_wire;    /* its MANIFEST data */
     sec_zap_t *zap;            /* CURVE: the allow-list of workers (coord_secure.c); NULL in plaintext */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx;

@@ -21,7 +21,8 @@
 #define RING_OPEN_WANT_LOGITS 0x1u  /* the tail sends the logits behind the final token (ACTIVATION, value = logits) */
 #define RING_OPEN_HEADER 0x2u       /* this stage is the header: it holds the prompt and starts the session */
 
-/* SHA-256 of the whole model file (the mapping the model was loaded from). */
+/* The model's identity: SHA-256 of its GGUF metadata, touching no weight
+ * (node/manifest.h; the weights themselves are checked per tensor, per stage). */
 void ring_model_hash(const model_t *m, uint8_t hash[32]);
 
 #endif

@@ -209,6 +209,8 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     p.isa = w->o->isa;
     int rc = wsec_on_deploy(w->sec, d, err);
     if (!rc)
+        rc = worker_weights_stage(w, d, err);
+    if (!rc)
         rc = exec_create(w->m, &p, &w->ex, err);
     if (rc)
         return rc;
@@ -585,6 +587,8 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     case MSG_SHUTDOWN:
         w->shutdown = 1;
         return 0;
+    case MSG_MANIFEST:
+        return worker_weights_manifest(w, m, err);
     case MSG_PEER_KEYS:
         wsec_on_peer_keys(w->sec, &m->peer_keys);
         return 0;
@@ -683,6 +687,7 @@ static void teardown(worker_t *w)
     net_close(&w->ctl);
     net_close(&w->data);
     wsec_destroy(&w->sec);
+    worker_weights_fini(w);
     for (int i = 0; i < SEND_BUFFERS; i++) {
         for (int spins = 0; atomic_load(&w->send[i].in_use) && spins < 1000; spins++)
             usleep(1000);

@@ -88,6 +88,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
     po.rounds = rounds;
     if (rc == 0)
         rc = profile_units(w->m, w->seg, &po, t, sp, err);
+    worker_weights_release(w);   /* profiling touched one unit of each kind: not this worker's stage */
     size_t big_bytes = q->probe_bytes < PROBE_SMALL * 2 ? PROBE_SMALL * 2 : q->probe_bytes;
     if (rc == 0 && worker_grow_send_buffers(w, big_bytes))
         rc = err_set(err, ERR_NOMEM, "profile: no memory for %zu-byte probes", big_bytes);
