@@ -4,7 +4,7 @@ coordinator and K workers started as separate `lingua` processes on loopback, ag
 stages need: the stage's weights + its KV cache + its scratch (from `lingua segment --json`), and
 for the coordinator the tokenizer + metadata.  A process's fixed cost (code, libraries, libzmq's
 threads), measured as the peak RSS of `lingua worker` started against no coordinator, is counted in
-scratch.  usage: memory.py LINGUA MODEL K [--ctx C] [--shipped CACHE_DIR] [--extra ARGS]"""
+scratch.  usage: memory.py LINGUA MODEL K [--ctx C] [--chunk T]"""
 import json, os, re, subprocess, sys, time, argparse
 
 ap = argparse.ArgumentParser()
@@ -61,5 +61,9 @@ for i, (b, e) in enumerate(ranges):
     need = wb + kv + scratch
     rows.append(dict(worker=i, units="%d-%d" % (b, e), weights=wb, kv=kv, scratch=scratch, need=need,
                      peak=wkb[i] * 1024, ratio=wkb[i] * 1024 / need))
-print(json.dumps(dict(k=a.k, ranges=rs, base=base_kb * 1024, coordinator_peak=ckb * 1024, workers=rows,
+info = subprocess.check_output([a.lingua, "info", "-m", a.model], text=True)
+n_vocab = int(re.search(r"vocabulary:\s+(\d+)", info).group(1))
+coord_buffers = 1 * (a.ctx * 4 + n_vocab * 4)   # its one sequence slot: prompt ids and logits
+print(json.dumps(dict(k=a.k, ranges=rs, base=base_kb * 1024, coord_buffers=coord_buffers,
+                      coordinator_peak=ckb * 1024, workers=rows,
                       gen_ids=res.get("gen_ids"))))

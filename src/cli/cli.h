@@ -62,6 +62,8 @@ typedef struct {
     const char *keys;        /* --keys DIR */
     const char *allow;       /* --allow FILE */
     const char *coord_key;   /* --coordinator-key KEY */
+    const char *cache;       /* --cache DIR: where a worker without -m keeps shipped weights */
+    float cache_max_mb;      /* --cache-max MB */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
 

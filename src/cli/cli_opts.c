@@ -155,6 +155,8 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
+            else if (!strcmp(a, "--cache")) { o->cache = v; rc = 0; }
+            else if (!strcmp(a, "--cache-max")) rc = parse_float(a, v, 1.0, 1e9, &o->cache_max_mb);
         }
         if (rc < 0 && (accepted & CLI_OPT_SECURE)) {
             if (!strcmp(a, "--keys")) { o->keys = v; rc = 0; }

@@ -22,6 +22,7 @@
 #include "coord/split.h"
 #include "exec/generate.h"
 #include "node/worker.h"
+#include "node/worker_fetch.h"
 #include "plan/unit_cost.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -49,8 +50,15 @@ int cli_worker(int argc, char **argv)
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
-    if (!o.coordinator || !o.model) {
-        fprintf(stderr, "error: worker needs --coordinator tcp://HOST:PORT and -m MODEL\n");
+    if (!o.coordinator) {
+        fprintf(stderr, "error: worker needs --coordinator tcp://HOST:PORT (and -m MODEL, or none to fetch the "
+                        "weights into --cache DIR)\n");
+        return 2;
+    }
+    char cache[1024];
+    err_t cerr;
+    if (!o.model && !o.cache && worker_cache_default(cache, sizeof cache, &cerr)) {
+        fprintf(stderr, "error: %s\n", cerr.msg);
         return 2;
     }
     char name[64];
@@ -67,6 +75,8 @@ int cli_worker(int argc, char **argv)
     if (o.listen)
         wo.listen = o.listen;
     wo.model_path = o.model;
+    wo.cache_dir = o.model ? NULL : o.cache ? o.cache : cache;
+    wo.cache_max_mb = o.cache_max_mb;
     wo.name = name;
     wo.isa = o.isa;
     wo.chunk = o.chunk;

@@ -211,6 +211,10 @@ static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
 static int handle(coord_t *c, const msg_t *m, err_t *err)
 {
     worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
+    if (m->type == MSG_HELLO && (m->flags & RING_HELLO_FETCH))
+        return coord_weights_announce(c, m, err);
+    if (m->type == MSG_WEIGHTS_CHUNK)
+        return coord_weights_serve(c, m, err);
     if (m->type == MSG_HELLO)
         return register_worker(c, m, err);
     if (!w)

@@ -44,6 +44,15 @@ typedef struct {
     int begin, end;
 } stage_t;
 
+/* Weights shipped to one asker (coord_weights.c). */
+typedef struct {
+    uint8_t id[NET_MAX_ID];
+    size_t id_len;
+    int active;
+    double t0, last;
+    uint64_t bytes;
+} coord_ship_t;
+
 typedef struct {
     int used, done, failed;
     uint64_t id;
@@ -66,6 +75,10 @@ struct coord {
     void *zctx, *router;
     manifest_t manifest;       /* every tensor's size and hash (coord_weights.c) */
     uint8_t *manifest_wire;    /* its MANIFEST data */
+    int ship_fd;               /* the model file, read with pread to serve weights */
+    uint8_t *ship_buf;         /* one chunk */
+    uint64_t ship_chunks;      /* chunks served */
+    coord_ship_t ships[COORD_MAX_WORKERS];
     sec_zap_t *zap;            /* CURVE: the allow-list of workers (coord_secure.c); NULL in plaintext */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx;

@@ -630,6 +630,8 @@ static int hello(worker_t *w, err_t *err)
     h->free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     if (w->o->mem_limit_mb > 0 && h->free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
         h->free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
+    if (w->o->cache_max_mb > 0 && h->free_mem > (uint64_t)(w->o->cache_max_mb * 1048576.0))
+        h->free_mem = (uint64_t)(w->o->cache_max_mb * 1048576.0);   /* it cannot keep more weights than that */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     h->cores = cores > 0 ? (uint32_t)cores : 1;
     snprintf(h->cpu_features, sizeof h->cpu_features, "%s", kern_isa_name(kern_isa_best()));
@@ -640,10 +642,11 @@ static int hello(worker_t *w, err_t *err)
     return worker_send_ctl(w, &m, err);
 }
 
-static int setup(worker_t *w, err_t *err)
+/* The model: this device's file, or (no -m) the coordinator's, from the cache or fetched. */
+static int load_model(worker_t *w, err_t *err)
 {
-    int rc;
-    if ((rc = model_load(w->o->model_path, &w->m, err)))
+    int rc = w->o->model_path ? model_load(w->o->model_path, &w->m, err) : worker_fetch_model(w, err);
+    if (rc)
         return rc;
     if ((rc = tok_create(w->m->gguf, &w->tok, err)))
         w->tok = NULL;   /* no tokenizer: generation stops only at n_predict */
@@ -651,6 +654,12 @@ static int setup(worker_t *w, err_t *err)
     if ((rc = graph_build(w->m, &w->g, err)) || (rc = seg_build_default(w->g, &w->seg, err)))
         return rc;
     ring_model_hash(w->m, w->hash);
+    return 0;
+}
+
+static int setup(worker_t *w, err_t *err)
+{
+    int rc;
     net_opts_t pull_o, dealer_o;
     net_opts_default(&pull_o);
     net_opts_default(&dealer_o);
@@ -670,6 +679,8 @@ static int setup(worker_t *w, err_t *err)
         return rc;
     net_rx_init(&w->rx_ctl);
     net_rx_init(&w->rx_data);
+    if ((rc = load_model(w, err)))
+        return rc;
     link_init(&w->link, w->o->link_latency_ms, w->o->link_mbit);
     msg_init(&w->times, MSG_STAGE_TIMES);
     if (worker_grow_send_buffers(w, SEND_BUFFER_MIN))
@@ -687,6 +698,7 @@ static void teardown(worker_t *w)
     net_close(&w->ctl);
     net_close(&w->data);
     wsec_destroy(&w->sec);
+    worker_fetch_fini(w);
     worker_weights_fini(w);
     for (int i = 0; i < SEND_BUFFERS; i++) {
         for (int spins = 0; atomic_load(&w->send[i].in_use) && spins < 1000; spins++)
@@ -702,8 +714,8 @@ static void teardown(worker_t *w)
 
 int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
 {
-    if (!o->coordinator || !o->model_path || !o->name || !o->name[0] || o->chunk < 1)
-        return err_set(err, ERR_INVAL, "worker needs --coordinator, --model and a name");
+    if (!o->coordinator || (!o->model_path && !o->cache_dir) || !o->name || !o->name[0] || o->chunk < 1)
+        return err_set(err, ERR_INVAL, "worker needs --coordinator, --model or a cache, and a name");
     worker_t *w = calloc(1, sizeof *w);
     if (!w)
         return err_set(err, ERR_NOMEM, "out of memory");

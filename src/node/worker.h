@@ -54,6 +54,9 @@ typedef struct {
     /* CURVE (node/worker_secure.h): NULL curve = plaintext */
     const sec_keypair_t *curve;        /* this device's key pair (borrowed) */
     const uint8_t *coordinator_key;    /* the coordinator's public key, 32 bytes, with curve */
+    /* no model_path: the weights come from the coordinator into this cache (node/worker_fetch.h) */
+    const char *cache_dir;
+    double cache_max_mb;               /* > 0: the cache may hold at most this (also caps the memory offered) */
 } worker_opts_t;
 
 void worker_opts_default(worker_opts_t *o);

@@ -22,6 +22,7 @@
 #include "node/link.h"
 #include "node/worker.h"
 #include "node/manifest.h"
+#include "node/worker_fetch.h"
 #include "node/worker_secure.h"
 #include "node/worker_weights.h"
 
@@ -72,6 +73,7 @@ typedef struct worker {
     void *zctx, *ctl, *data;
     worker_sec_t *sec;       /* CURVE state; NULL for a plaintext worker */
     manifest_t manifest;     /* the coordinator's tensor hashes (worker_weights.c) */
+    worker_fetch_t fetch;    /* running from a cache (worker_fetch.c) */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx_ctl, rx_data;
     net_stats_t stats;

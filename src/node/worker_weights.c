@@ -45,8 +45,25 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
     if (!idx)
         return err_set(err, ERR_NOMEM, "out of memory");
     int n = manifest_stage_tensors(w->seg, w->m->gguf, (int)d->unit_begin, (int)d->unit_end, idx, cap);
-    int rc = n < 0 ? err_set(err, ERR_RANGE, "stage uses more tensors than the model has")
-                   : manifest_verify(&w->manifest, w->m->gguf, idx, n, err);
+    int rc = n < 0 ? err_set(err, ERR_RANGE, "stage uses more tensors than the model has") : 0;
+    for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        if (worker_fetching(w) && (rc = worker_fetch_tensors(w, idx, n, err)))
+            break;
+        int bad = 0;
+        for (int i = 0; i < n && rc == 0; i++) {
+            int r = manifest_verify(&w->manifest, w->m->gguf, &idx[i], 1, err);
+            if (r && worker_fetching(w) && pass == 0) {   /* the cached copy went bad on disk: fetch it again */
+                worker_log(w, "cache: ", err->msg);
+                worker_fetch_forget(w, idx[i]);
+                bad++;
+            } else {
+                rc = r;
+            }
+        }
+        if (!bad)
+            break;
+        worker_weights_release(w);
+    }
     free(idx);
     return rc;
 }
