@@ -42,7 +42,7 @@ typedef struct {
     int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
     const sec_keypair_t *curve;  /* CURVE key pair (borrowed; coord/coord_secure.h); NULL: plaintext */
     const sec_allow_t *allow;    /* with curve: the workers admitted (borrowed) */
-    int corrupt_chunk;           /* > 0: emulate a faulty link by flipping a byte of the N-th weights chunk served */
+    const char *corrupt_tensor;  /* emulate a faulty link: flip a byte of the first chunk of this tensor served */
 } coord_opts_t;
 
 void coord_opts_default(coord_opts_t *o);

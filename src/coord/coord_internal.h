@@ -78,6 +78,7 @@ struct coord {
     int ship_fd;               /* the model file, read with pread to serve weights */
     uint8_t *ship_buf;         /* one chunk */
     uint64_t ship_chunks;      /* chunks served */
+    int corrupted;             /* the emulated fault (coord_opts_t.corrupt_tensor) has happened */
     coord_ship_t ships[COORD_MAX_WORKERS];
     sec_zap_t *zap;            /* CURVE: the allow-list of workers (coord_secure.c); NULL in plaintext */
     char endpoint[NET_ENDPOINT_MAX];

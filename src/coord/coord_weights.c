@@ -70,7 +70,7 @@ int coord_weights_announce(coord_t *c, const msg_t *hello, err_t *err)
     for (uint32_t i = 0; i < hello->hello.n_cached; i++)
         cached |= memcmp(hello->hello.cached[i], c->hash, 32) == 0;
     fprintf(stderr, "coordinator: %s has no model file; %s\n", hello->hello.device,
-            cached ? "it has this model in its cache" : "it will fetch the metadata and its stage's tensors");
+            cached ? "its cache lists this model" : "it will fetch the metadata and its stage's tensors");
     return reply(c, &m, err);
 }
 
@@ -105,7 +105,10 @@ static void ship_progress(coord_t *c, coord_ship_t *s, size_t len, uint64_t rema
     double dt = now - s->t0, rate = dt > 0 ? (double)s->bytes / dt : 0;
     int last_one = remaining <= len;
     if (last_one || now - s->last >= 1.0) {
-        if (last_one)
+        if (last_one && dt < 0.01)
+            fprintf(stderr, "coordinator: shipped %.1f MiB to %.*s\n", s->bytes / 1048576.0, (int)s->id_len,
+                    (const char *)s->id);
+        else if (last_one)
             fprintf(stderr, "coordinator: shipped %.1f MiB to %.*s in %.2f s (%.1f MiB/s)\n", s->bytes / 1048576.0,
                     (int)s->id_len, (const char *)s->id, dt, rate / 1048576.0);
         else
@@ -151,10 +154,10 @@ int coord_weights_serve(coord_t *c, const msg_t *m, err_t *err)
         got += (size_t)n;
     }
     c->ship_chunks++;
-    if (c->o.corrupt_chunk > 0 && c->ship_chunks == (uint64_t)c->o.corrupt_chunk) {
-        c->ship_buf[len / 2] ^= 0x5a;   /* an emulated faulty link (coord_opts_t.corrupt_chunk) */
-        fprintf(stderr, "coordinator: corrupting chunk %llu of '%s' on purpose\n",
-                (unsigned long long)c->ship_chunks, q->name);
+    if (c->o.corrupt_tensor && !c->corrupted && !strcmp(c->o.corrupt_tensor, q->name)) {
+        c->ship_buf[len / 2] ^= 0x5a;   /* an emulated faulty link (coord_opts_t.corrupt_tensor) */
+        c->corrupted = 1;
+        fprintf(stderr, "coordinator: corrupting a chunk of '%s' on purpose\n", q->name);
     }
     msg_t out;
     msg_init(&out, MSG_WEIGHTS_CHUNK);
