@@ -4,14 +4,14 @@ coordinator and K workers started as separate `lingua` processes on loopback, ag
 stages need: the stage's weights + its KV cache + its scratch (from `lingua segment --json`), and
 for the coordinator the tokenizer + metadata.  A process's fixed cost (code, libraries, libzmq's
 threads), measured as the peak RSS of `lingua worker` started against no coordinator, is counted in
-scratch.  usage: memory.py LINGUA MODEL K [--ctx C] [--chunk T]"""
+scratch.  usage: memory.py LINGUA MODEL K [--ctx C] [--chunk T] [--shipped CACHE_DIR]"""
 import json, os, re, subprocess, sys, time, argparse
 
 ap = argparse.ArgumentParser()
 ap.add_argument("lingua"); ap.add_argument("model"); ap.add_argument("k", type=int)
 ap.add_argument("--ctx", type=int, default=256)
 ap.add_argument("--chunk", type=int, default=64)
-ap.add_argument("--json", action="store_true")
+ap.add_argument("--shipped", metavar="CACHE_DIR", help="workers get no model file: weights shipped into this cache")
 a = ap.parse_args()
 
 def peak_kb(pid):
@@ -47,7 +47,8 @@ ep = None
 for line in co.stderr:
     m = re.search(r"listening on (tcp://\S+?)[ ,]", line)
     if m: ep = m.group(1); break
-ws = [subprocess.Popen([a.lingua, "worker", "--coordinator", ep, "-m", a.model, "--name", "w%d" % i, "--chunk",
+src = lambda i: ["--cache", "%s/w%d" % (a.shipped, i)] if a.shipped else ["-m", a.model]
+ws = [subprocess.Popen([a.lingua, "worker", "--coordinator", ep, *src(i), "--name", "w%d" % i, "--chunk",
                         str(a.chunk)], stderr=subprocess.DEVNULL) for i in range(a.k)]
 out = co.stdout.read(); co.stderr.read()
 ckb, cst = peak_kb(co.pid)

@@ -626,12 +626,7 @@ static int hello(worker_t *w, err_t *err)
     msg_hello_t *h = &m.hello;
     h->proto_version = MSG_VERSION;
     snprintf(h->device, sizeof h->device, "%s", w->o->name);
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    h->free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-    if (w->o->mem_limit_mb > 0 && h->free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
-        h->free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
-    if (w->o->cache_max_mb > 0 && h->free_mem > (uint64_t)(w->o->cache_max_mb * 1048576.0))
-        h->free_mem = (uint64_t)(w->o->cache_max_mb * 1048576.0);   /* it cannot keep more weights than that */
+    h->free_mem = worker_offered_memory(w);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     h->cores = cores > 0 ? (uint32_t)cores : 1;
     snprintf(h->cpu_features, sizeof h->cpu_features, "%s", kern_isa_name(kern_isa_best()));

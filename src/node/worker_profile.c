@@ -125,10 +125,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
         out->profile.links[k].bandwidth = extra > 1e-9 ? 2.0 * (double)(big_bytes - PROBE_SMALL) / extra : 1e12;
     }
     if (rc == 0) {
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        out->profile.free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-        if (w->o->mem_limit_mb > 0 && out->profile.free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
-            out->profile.free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
+        out->profile.free_mem = worker_offered_memory(w);
         out->data = pairs;
         out->data_len = (size_t)n_units * 2 * sizeof *pairs;
         rc = worker_send_ctl(w, out, err);

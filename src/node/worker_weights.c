@@ -69,3 +69,14 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
 }
 
 void worker_weights_fini(worker_t *w) { manifest_fini(&w->manifest); }
+
+unsigned long long worker_offered_memory(const worker_t *w)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double mem = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (w->o->mem_limit_mb > 0 && mem > w->o->mem_limit_mb * 1048576.0)
+        mem = w->o->mem_limit_mb * 1048576.0;
+    if (w->o->cache_max_mb > 0 && mem > w->o->cache_max_mb * 1048576.0)
+        mem = w->o->cache_max_mb * 1048576.0;
+    return (unsigned long long)mem;
+}

@@ -22,4 +22,8 @@ int worker_weights_stage(struct worker *w, const msg_deploy_t *d, err_t *err);
 void worker_weights_release(struct worker *w);
 void worker_weights_fini(struct worker *w);
 
+/* The memory this device offers the planner: what is free, capped by --mem-limit and --cache-max (a
+ * worker cannot keep more weights than its cache holds). */
+unsigned long long worker_offered_memory(const struct worker *w);
+
 #endif
