@@ -64,6 +64,8 @@ typedef struct {
     const char *coord_key;   /* --coordinator-key KEY */
     const char *cache;       /* --cache DIR: where a worker without -m keeps shipped weights */
     float cache_max_mb;      /* --cache-max MB */
+    int discover;            /* --discover: the coordinator broadcasts beacons (net/discovery.h) */
+    int beacon_port;         /* --beacon-port N */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
 

@@ -71,6 +71,7 @@ static void set_defaults(cli_opts_t *o)
     o->objective = "latency";
     o->solver = "dp";
     o->profile_rounds = 7;
+    o->beacon_port = 5670;   /* DISC_PORT */
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -89,6 +90,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (strcmp(a, "-v") == 0 && (accepted & CLI_OPT_RING)) { o->verbose = 1; continue; }
         if (strcmp(a, "--secure") == 0 && (accepted & CLI_OPT_SECURE)) { o->secure = 1; continue; }
         if (strcmp(a, "--insecure") == 0 && (accepted & CLI_OPT_SECURE)) { o->insecure = 1; continue; }
+        if (strcmp(a, "--discover") == 0 && (accepted & CLI_OPT_RING)) { o->discover = 1; continue; }
 
         if (i + 1 >= argc) {
             fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
@@ -156,6 +158,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
             else if (!strcmp(a, "--cache")) { o->cache = v; rc = 0; }
+            else if (!strcmp(a, "--beacon-port")) rc = parse_int(a, v, 1, 65535, &o->beacon_port);
             else if (!strcmp(a, "--cache-max")) rc = parse_float(a, v, 1.0, 1e9, &o->cache_max_mb);
         }
         if (rc < 0 && (accepted & CLI_OPT_SECURE)) {

@@ -21,6 +21,8 @@
 #include "coord/spawn.h"
 #include "coord/split.h"
 #include "exec/generate.h"
+#include "net/discovery.h"
+#include "net/keydir.h"
 #include "node/worker.h"
 #include "node/worker_fetch.h"
 #include "plan/unit_cost.h"
@@ -50,10 +52,27 @@ int cli_worker(int argc, char **argv)
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
+    disc_found_t found;   /* no --coordinator: wait for a beacon on the LAN */
+    char listen_ep[64];
     if (!o.coordinator) {
-        fprintf(stderr, "error: worker needs --coordinator tcp://HOST:PORT (and -m MODEL, or none to fetch the "
-                        "weights into --cache DIR)\n");
-        return 2;
+        uint8_t pinned[SEC_KEY_BYTES];
+        err_t derr;
+        err_clear(&derr);
+        if (o.coord_key && keydir_parse_key(o.coord_key, pinned, &derr)) {
+            fprintf(stderr, "error: %s\n", derr.msg);
+            return 2;
+        }
+        fprintf(stderr, "worker: looking for a coordinator (UDP beacons on port %d)...\n", o.beacon_port);
+        if (disc_find((uint16_t)o.beacon_port, o.coord_key ? pinned : NULL, 120000, &found, &derr)) {
+            fprintf(stderr, "error: %s (or give --coordinator tcp://HOST:PORT)\n", derr.msg);
+            return 1;
+        }
+        o.coordinator = found.coordinator;
+        if (!o.listen) {
+            snprintf(listen_ep, sizeof listen_ep, "tcp://%s:*", found.local_ip);
+            o.listen = listen_ep;
+        }
+        fprintf(stderr, "worker: found the coordinator at %s; data endpoint %s\n", o.coordinator, o.listen);
     }
     char cache[1024];
     err_t cerr;
@@ -516,6 +535,7 @@ int cli_coordinator(int argc, char **argv)
     err_clear(&err);
     coord_t *c = NULL;
     cli_sec_t sec;
+    disc_beacon_t *beacon = NULL;
     if (cli_sec_setup(&o, 0, o.bind, &sec))
         return 1;
     rc = make_coordinator(&o, o.bind, &sec, &c, &err);
@@ -524,10 +544,15 @@ int cli_coordinator(int argc, char **argv)
         sec_key_to_z85(sec.kp.pub, z85);
         fprintf(stderr, "coordinator: listening on %s%s%s%s, waiting for %d workers\n", coord_endpoint(c),
                 sec.on ? " (CURVE; its key: " : "", sec.on ? z85 : "", sec.on ? ")" : "", o.workers);
+        const char *colon = strrchr(coord_endpoint(c), ':');
+        if (o.discover && (rc = disc_beacon_start((uint16_t)o.beacon_port, (uint16_t)atoi(colon ? colon + 1 : "0"),
+                                                  sec.on ? sec.kp.pub : NULL, &beacon, &err)) == 0)
+            fprintf(stderr, "coordinator: announcing itself on UDP port %d\n", o.beacon_port);
         rc = coord_wait_workers(c, o.workers, 300000, NULL, NULL, &err);
     }
     if (rc == 0)
         rc = deploy_and_generate(c, &o, o.workers, &err);
+    disc_beacon_stop(&beacon);
     if (c)
         coord_shutdown(c);
     coord_destroy(&c);
