@@ -486,9 +486,12 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         if (net_now_ms() > deadline)
             return err_set(err, ERR_TIMEOUT, "%d stage(s) not deployed within %d ms", missing, timeout_ms);
         msg_t m;
+        uint64_t served = c->ship_chunks;
         rc = net_recv(c->router, &c->rx, 100, &m, &c->stats, err);
         if (rc == 0 && (rc = handle(c, &m, err)))
             return rc;
+        if (c->ship_chunks != served)   /* weights still flowing to a fetching worker: it is making progress */
+            deadline = net_now_ms() + timeout_ms;
         if (rc && rc != ERR_TIMEOUT && rc != ERR_PROTO)
             return rc;
     }
