@@ -85,7 +85,10 @@ static int next_chunk(worker_t *w, msg_t *m, err_t *err)
         int64_t left = deadline - net_now_ms();
         if (left <= 0)
             return err_set(err, ERR_TIMEOUT, "no weights from the coordinator for %d ms", REPLY_TIMEOUT_MS);
-        int rc = net_recv(w->ctl, &w->rx_ctl, (int)left, m, &w->stats, err);
+        int rc = wsec_poll(w->sec, err);   /* a refused handshake says so at once */
+        if (rc)
+            return rc;
+        rc = net_recv(w->ctl, &w->rx_ctl, left < 200 ? (int)left : 200, m, &w->stats, err);
         if (rc == ERR_PROTO) {
             worker_log(w, "control: ", err->msg);
             continue;
