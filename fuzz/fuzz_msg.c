@@ -70,6 +70,24 @@ static void fuzz_check_accepted(const msg_t *m, const msg_frame_t *fr, size_t n)
     case MSG_STAGE_TIMES:
         FUZZ_REQUIRE(m->times.n <= MSG_MAX_TIMES);
         break;
+    case MSG_MANIFEST: {
+        FUZZ_REQUIRE(m->data_len == (size_t)m->manifest.n_tensors * MSG_MANIFEST_ENTRY);
+        uint64_t sum = 0;
+        for (uint32_t i = 0; i < m->manifest.n_tensors; i++) {
+            uint32_t idx;
+            uint64_t bytes;
+            uint8_t h[MSG_HASH_BYTES];
+            msg_manifest_at(m, i, &idx, &bytes, h);
+            sum += idx + bytes + h[31];
+        }
+        FUZZ_REQUIRE(sum != UINT64_MAX);
+        break;
+    }
+    case MSG_PEER_KEYS:
+        FUZZ_REQUIRE(m->peer_keys.n <= MSG_MAX_PEERS);
+        for (uint32_t i = 0; i < m->peer_keys.n; i++)
+            fuzz_check_str(m->peer_keys.peer[i].endpoint, MSG_ENDPOINT_MAX);
+        break;
     case MSG_SESSION_OPEN: {
         FUZZ_REQUIRE(m->data_len == 4 * (size_t)m->open.n_tokens);
         uint64_t sum = 0;

@@ -247,6 +247,17 @@ static size_t make_samples(sample_t *s)
     m->probe.id = 0;
     m->probe.echo = false;
     m->data_len = 0;
+
+    NEXT(MSG_PEER_KEYS, "peer-keys");
+    m->peer_keys.n = 2;
+    strcpy(m->peer_keys.peer[0].endpoint, "tcp://127.0.0.1:6001");
+    memset(m->peer_keys.peer[0].key, 0xA5, MSG_KEY_BYTES);
+    strcpy(m->peer_keys.peer[1].endpoint, "tcp://192.168.1.9:6002");
+    memset(m->peer_keys.peer[1].key, 0x5A, MSG_KEY_BYTES);
+
+    NEXT(MSG_MANIFEST, "manifest");
+    m->manifest.n_tensors = 3;
+    m->data_len = 3 * MSG_MANIFEST_ENTRY;
 #undef NEXT
 
     for (size_t i = 0; i < n; i++) {
@@ -522,7 +533,7 @@ static void test_header_faults(sample_t *s)
     put16(t.hdr + 6, 0);
     expect(&t, MSG_FAULT_TYPE, "unknown message type 0", "type 0");
     put16(t.hdr + 6, MSG_TYPE_END);
-    expect(&t, MSG_FAULT_TYPE, "unknown message type 17", "type 17");
+    expect(&t, MSG_FAULT_TYPE, "unknown message type 19", "type 19");
     put16(t.hdr + 6, 0xFFFF);
     expect(&t, MSG_FAULT_TYPE, "unknown message type 65535", "type 65535");
     t = e;
@@ -650,6 +661,28 @@ static void test_body_faults(const sample_t *s, size_t n)
     body_case(weights, 69, 8, 999, "'bytes' is 999 but the data frame has 1000 bytes", "bytes");
     body_case(welcome, 4, 4, 0, "'heartbeat_ms' is 0", "heartbeat 0");
     body_case(probe, 8, 1, 7, "'echo' is 7", "probe echo");
+    /* PEER_KEYS: u32 n | str endpoint (2+20) | key32 | str endpoint (2+22) | key32 */
+    const sample_t *keys = find(s, n, "peer-keys");
+    body_case(keys, 0, 4, 17, "'n' count 17 exceeds bound 16", "peer keys n");
+    body_case(keys, 0, 4, 4, "count 4 needs at least 136 bytes, 110 remain", "peer keys short");
+    body_case(keys, 4, 2, 300, "'peer[0].endpoint' length 300 exceeds bound 255", "peer endpoint long");
+    /* MANIFEST: u32 n_tensors | u32 bytes @ 4 */
+    const sample_t *man = find(s, n, "manifest");
+    body_case(man, 0, 4, 4, "4 tensors with 132 data bytes", "manifest count");
+    body_case(man, 0, 4, 0, "0 tensors with 132 data bytes", "manifest empty");
+    body_case(man, 4, 4, 131, "'bytes' is 131 but the data frame has 132 bytes", "manifest bytes");
+    {   /* entries round-trip through the accessors */
+        uint8_t data[2 * MSG_MANIFEST_ENTRY], h[MSG_HASH_BYTES], got_h[MSG_HASH_BYTES];
+        memset(h, 0xC3, sizeof h);
+        msg_manifest_put(data, 1, 77, 1ull << 40, h);
+        msg_t mm;
+        msg_init(&mm, MSG_MANIFEST);
+        mm.data = data;
+        uint32_t idx;
+        uint64_t bytes;
+        msg_manifest_at(&mm, 1, &idx, &bytes, got_h);
+        CHECK(idx == 77 && bytes == 1ull << 40 && memcmp(h, got_h, sizeof h) == 0);
+    }
 
     /* A trailing byte. */
     enc_t e;

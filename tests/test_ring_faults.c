@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "check.h"
+#include "ring_check.h"
 #include "coord/coord.h"
 #include "coord/spawn.h"
 #include "exec/exec.h"
@@ -69,21 +70,6 @@ static void raw_send(void *zctx, int type, const char *endpoint, const msg_wire_
     zmq_close(s);
 }
 
-typedef struct {
-    int32_t ids[N_GEN];
-    int n;
-    int final;
-} collected_t;
-
-static void on_token(void *user, uint64_t session, int32_t id, int final)
-{
-    collected_t *c = user;
-    (void)session;
-    if (c->n < N_GEN)
-        c->ids[c->n++] = id;
-    c->final |= final;
-}
-
 static int check_kids(void *user, err_t *err) { return spawn_check(user, err); }
 
 int main(void)
@@ -101,27 +87,7 @@ int main(void)
 
     /* Single-device reference. */
     int32_t prompt[5] = {1, 403, 407, 261, 378}, ref[N_GEN];
-    model_t *m = NULL;
-    exec_t *ex = NULL;
-    exec_params_t p;
-    CHECK(model_load(model, &m, &err) == 0);
-    exec_params_default(&p, m);
-    CHECK(exec_create(m, &p, &ex, &err) == 0);
-    int32_t hist[5 + N_GEN];
-    memcpy(hist, prompt, sizeof prompt);
-    for (int i = 0; i < N_GEN; i++) {
-        exec_batch_t b = {.seq = 0, .pos0 = i ? 4 + i : 0, .n_tokens = i ? 1 : 5, .tokens = i ? &hist[4 + i] : hist,
-                          .n_logits = 1};
-        CHECK(exec_run(ex, &b, &err) == 0);
-        const float *lg = exec_logits(ex);
-        int best = 0;
-        for (uint32_t v = 1; v < m->hp.n_vocab; v++)
-            if (lg[v] > lg[best])
-                best = (int)v;
-        ref[i] = hist[5 + i] = best;
-    }
-    exec_destroy(&ex);
-    model_destroy(&m);
+    ring_check_reference(model, prompt, 5, N_GEN, ref);
 
     coord_opts_t co;
     coord_opts_default(&co);
@@ -176,32 +142,15 @@ int main(void)
     const char *wep = coord_worker_endpoint(c, 1);
     tcp_garbage(wep);
     msg_t act;
-    msg_init(&act, MSG_ACTIVATION);
-    float rows[64] = {0};
-    act.session = 999;
-    act.act = (msg_activation_t){.seq_slot = 0, .pos0 = 0, .n_tokens = 1, .value_id = 1, .dtype = 0, .width = 64};
-    act.data = rows;
-    act.data_len = sizeof rows;
+    float rows[64];
+    ring_check_stray_activation(&act, rows, 999);
     CHECK(msg_encode(&act, body, sizeof body, &wire, &err) == 0);
     raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);       /* well-formed, but for no open session */
     wire.hdr[0] ^= 0xff;
     raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);       /* bad magic */
 
     /* The ring still generates what one device does. */
-    collected_t got = {0};
-    samp_params_t sp;
-    samp_params_default(&sp);
-    sp.temp = 0;
-    uint64_t session = 0;
-    if (rc == 0 && coord_session_start(c, prompt, 5, N_GEN, &sp, 0, on_token, &got, &session, &err) == 0) {
-        for (int i = 0; i < 300 && !got.final; i++)
-            if (coord_poll(c, 100, &err)) {
-                CHECKF(0, "%s", err.msg);
-                break;
-            }
-    }
-    CHECKF(got.n == N_GEN && got.final && memcmp(got.ids, ref, sizeof ref) == 0,
-           "ring output differs from one device (%d tokens)", got.n);
+    CHECKF(rc == 0 && ring_check_session(c, prompt, 5, N_GEN, ref), "ring output differs from one device");
     CHECKF(spawn_check(&good, &err) == 0, "a good worker died: %s", err.msg);
     coord_shutdown(c);
     spawn_stop_all(&good, 3000);

@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake libc6-dev libglpk-dev libzmq3-dev libmicrohttpd-dev libcjson-dev)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-14-dev libfuzzer-14-dev gcc-aarch64-linux-gnu
-           libc6-dev-arm64-cross qemu-user python3 curl chromium nodejs)
+           libc6-dev-arm64-cross qemu-user python3 curl chromium nodejs iproute2)   # iproute2: `ip netns` for tests/cli_discovery.sh
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;

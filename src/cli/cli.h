@@ -21,6 +21,8 @@
 #include "model/samp.h"
 #include "model/tok.h"
 #include "model/synth.h"
+#include "net/discovery.h"
+#include "net/security.h"
 #include "tensor/kern.h"
 
 typedef struct {
@@ -69,6 +71,16 @@ typedef struct {
     const char *chat_template; /* --chat-template NAME */
     int queue;               /* --queue N: requests waiting for a slot */
     const char *url;         /* --url http://HOST:PORT (status) */
+    /* security (cli_secure.c) */
+    int secure;              /* --secure */
+    int insecure;            /* --insecure */
+    const char *keys;        /* --keys DIR */
+    const char *allow;       /* --allow FILE */
+    const char *coord_key;   /* --coordinator-key KEY */
+    const char *cache;       /* --cache DIR: where a worker without -m keeps shipped weights */
+    float cache_max_mb;      /* --cache-max MB */
+    int discover;            /* --discover: the coordinator broadcasts beacons (net/discovery.h) */
+    int beacon_port;         /* --beacon-port N */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
 
@@ -77,6 +89,7 @@ enum {
     CLI_OPT_MODEL = 1 << 0, CLI_OPT_PROMPT = 1 << 1, CLI_OPT_GEN = 1 << 2, CLI_OPT_THREADS = 1 << 3,
     CLI_OPT_SAMPLING = 1 << 4, CLI_OPT_JSON = 1 << 5, CLI_OPT_TOKENIZE = 1 << 6, CLI_OPT_LOGITS = 1 << 7,
     CLI_OPT_SYNTH = 1 << 8, CLI_OPT_OUT = 1 << 9, CLI_OPT_RING = 1 << 10, CLI_OPT_SERVE = 1 << 11,
+    CLI_OPT_SECURE = 1 << 12,
 };
 
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
@@ -112,6 +125,32 @@ void cli_json_result(FILE *f, const int32_t *prompt, size_t n_prompt, const int3
 /* Reads a whole file into a NUL-terminated heap buffer; returns NULL and prints why on failure. */
 char *cli_read_file(const char *path, size_t *len);
 
+/* ---- security of the ring commands (cli_secure.c) ---- */
+
+/* What a ring command runs with: CURVE on or off and, when on, its keys. */
+typedef struct {
+    int on;
+    sec_keypair_t kp;               /* this process's key pair */
+    uint8_t coord_key[SEC_KEY_BYTES];   /* worker: the coordinator's public key */
+    sec_allow_t *allow;             /* coordinator: the admitted workers (heap) */
+    char tmp_dir[256];              /* run --local --secure: the ephemeral worker keys ("" otherwise) */
+} cli_sec_t;
+
+/* Decides and loads the security of a coordinator (is_worker 0: --keys,
+ * --allow) or a worker (1: --keys, --coordinator-key) whose socket binds
+ * bind_ep: on with --secure or when bind_ep is not loopback, unless --insecure
+ * (then a warning).  Returns 0, or 1 after printing why. */
+int cli_sec_setup(const cli_opts_t *o, int is_worker, const char *bind_ep, cli_sec_t *s);
+
+/* run --local N --secure: an ephemeral coordinator key pair and n worker key
+ * pairs in a private temporary directory, the workers allow-listed.  Worker i's
+ * key directory is then cli_sec_local_dir(s, i, ...).  0, or 1 after printing why. */
+int cli_sec_local(cli_sec_t *s, int n);
+void cli_sec_local_dir(const cli_sec_t *s, int i, char *buf, size_t cap);
+
+/* Frees the allow-list, wipes the keys, removes the temporary key files. */
+void cli_sec_fini(cli_sec_t *s, int n_local);
+
 /* A deployed ring for run, coordinator, serve and chat. */
 typedef struct {
     coord_t *c;
@@ -120,14 +159,20 @@ typedef struct {
     plan_t plan;
     int planned;               /* 0 with --ranges */
     volatile sig_atomic_t *stop;
+    cli_sec_t sec;             /* CURVE keys (on with --secure, or a non-loopback bind) */
+    int n_local;               /* local workers whose throwaway keys sec holds */
+    disc_beacon_t *beacon;     /* --discover: the UDP announcer */
 } cli_ring_t;
 
-/* Binds the coordinator on bind, starts o->local workers on loopback (or waits
- * for o->workers to connect), and deploys --ranges or the plan (--plan,
- * --objective, --solver); progress on stderr with -v.  On failure r is still
- * to be passed to cli_ring_down.  *stop set (by a signal) aborts the wait. */
 /* Installs the SIGINT/SIGTERM handler and returns the flag it sets. */
 volatile sig_atomic_t *cli_catch_signals(void);
+
+/* Binds the coordinator on bind (CURVE with --secure or a non-loopback bind;
+ * throwaway keys for --local --secure), starts o->local workers on loopback (or
+ * waits for o->workers to connect, announcing itself with --discover), and
+ * deploys --ranges or the plan (--plan, --objective, --solver); progress on
+ * stderr with -v.  On failure r is still to be passed to cli_ring_down.  *stop
+ * set (by a signal) aborts the wait. */
 
 int cli_ring_up(const cli_opts_t *o, const char *bind, cli_ring_t *r, volatile sig_atomic_t *stop, err_t *err);
 /* Tells the workers to leave, stops local ones, frees everything. */
@@ -152,5 +197,6 @@ int cli_coordinator(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_chat(int argc, char **argv);
+int cli_keygen(int argc, char **argv);
 
 #endif

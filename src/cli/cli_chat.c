@@ -123,7 +123,7 @@ int cli_chat(int argc, char **argv)
 {
     cli_opts_t o;
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
-                       CLI_OPT_SAMPLING | CLI_OPT_RING | CLI_OPT_SERVE, &o);
+                       CLI_OPT_SAMPLING | CLI_OPT_RING | CLI_OPT_SERVE | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.model) {

@@ -33,11 +33,15 @@ static void usage(FILE *f)
           "  profile   -m MODEL [-t T] [--rounds R] [--slowdown F] [--mem-limit MB] [--json]\n"
           "            this device's measured time per token for every unit\n"
           "  run       -m MODEL --local N (-p PROMPT | --prompts FILE) [--ranges A-B,C-D,...] [--chunk T]\n"
-          "            [--seq S] [--act-f16] [generate options]\n"
+          "            [--seq S] [--act-f16] [--secure] [generate options]\n"
           "            a ring of N workers on this machine (child processes on loopback), then generate\n"
-          "  worker    --coordinator tcp://HOST:PORT -m MODEL [--listen tcp://ADDR:PORT] [--name N] [-t T]\n"
-          "            one device of the ring\n"
+          "  worker    [--coordinator tcp://HOST:PORT | --beacon-port N] [-m MODEL | --cache DIR [--cache-max MB]]\n"
+          "            [--listen tcp://ADDR:PORT] [--name N] [-t T]\n"
+          "            [--secure --keys DIR --coordinator-key KEY | --insecure]\n"
+          "            one device of the ring (without -m it fetches its stage's weights once into the cache,\n"
+          "            default ~/.cache/lingua; without --coordinator it finds one by its UDP beacon)\n"
           "  coordinator --bind tcp://ADDR:PORT --workers N -m MODEL (-p PROMPT | --prompts FILE) [options]\n"
+          "            [--secure --keys DIR --allow FILE | --insecure] [--discover [--beacon-port N]]\n"
           "            wait for N workers, deploy the model over them, generate\n"
           "  serve     -m MODEL (--local N | --workers N --bind EP) [--host 127.0.0.1] [--port 8080]\n"
           "            [--api-key KEY] [--parallel S] [--queue Q] [-c CTX] [--chat-template NAME] [generate options]\n"
@@ -45,6 +49,9 @@ static void usage(FILE *f)
           "  status    [--url http://HOST:PORT] [--json]   the cluster of a running serve, in the terminal\n"
           "  chat      -m MODEL [--local N] [-p SYSTEM] [--chat-template NAME] [generate options]\n"
           "            an interactive conversation in the terminal, streamed\n"
+          "            (CURVE is on by default when a socket binds a non-loopback address)\n"
+          "  keygen    [--keys DIR]\n"
+          "            write this device's CURVE key pair (default DIR ~/.config/lingua), print the public key\n"
           "  plan      --problem FILE.json [--solver dp|milp] [--json] [--overlap] [--time-limit MS]\n"
           "            device order and unit ranges minimising latency or maximising throughput\n"
           "  help      this text\n",
@@ -73,6 +80,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "status")) return cli_status(argc, argv);
     if (!strcmp(cmd, "chat")) return cli_chat(argc, argv);
     if (!strcmp(cmd, "plan")) return cli_plan(argc, argv);
+    if (!strcmp(cmd, "keygen")) return cli_keygen(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

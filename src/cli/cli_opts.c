@@ -75,6 +75,7 @@ static void set_defaults(cli_opts_t *o)
     o->port = 8080;
     o->queue = 64;
     o->url = "http://127.0.0.1:8080";
+    o->beacon_port = 5670;   /* DISC_PORT */
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -91,6 +92,9 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (strcmp(a, "--no-special") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_special = 1; continue; }
         if (strcmp(a, "--act-f16") == 0 && (accepted & CLI_OPT_RING)) { o->act_f16 = 1; continue; }
         if (strcmp(a, "-v") == 0 && (accepted & CLI_OPT_RING)) { o->verbose = 1; continue; }
+        if (strcmp(a, "--secure") == 0 && (accepted & CLI_OPT_SECURE)) { o->secure = 1; continue; }
+        if (strcmp(a, "--insecure") == 0 && (accepted & CLI_OPT_SECURE)) { o->insecure = 1; continue; }
+        if (strcmp(a, "--discover") == 0 && (accepted & CLI_OPT_RING)) { o->discover = 1; continue; }
 
         if (i + 1 >= argc) {
             fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
@@ -157,6 +161,14 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
+            else if (!strcmp(a, "--cache")) { o->cache = v; rc = 0; }
+            else if (!strcmp(a, "--beacon-port")) rc = parse_int(a, v, 1, 65535, &o->beacon_port);
+            else if (!strcmp(a, "--cache-max")) rc = parse_float(a, v, 1.0, 1e9, &o->cache_max_mb);
+        }
+        if (rc < 0 && (accepted & CLI_OPT_SECURE)) {
+            if (!strcmp(a, "--keys")) { o->keys = v; rc = 0; }
+            else if (!strcmp(a, "--allow")) { o->allow = v; rc = 0; }
+            else if (!strcmp(a, "--coordinator-key")) { o->coord_key = v; rc = 0; }
         }
         if (rc < 0 && (accepted & CLI_OPT_SERVE)) {
             if (!strcmp(a, "--host")) { o->host = v; rc = 0; }

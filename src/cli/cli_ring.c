@@ -21,7 +21,10 @@
 #include "coord/spawn.h"
 #include "coord/split.h"
 #include "exec/generate.h"
+#include "net/discovery.h"
+#include "net/keydir.h"
 #include "node/worker.h"
+#include "node/worker_fetch.h"
 #include "plan/unit_cost.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -52,11 +55,35 @@ volatile sig_atomic_t *cli_catch_signals(void)
 int cli_worker(int argc, char **argv)
 {
     cli_opts_t o;
-    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING, &o);
+    int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_THREADS | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
-    if (!o.coordinator || !o.model) {
-        fprintf(stderr, "error: worker needs --coordinator tcp://HOST:PORT and -m MODEL\n");
+    disc_found_t found;   /* no --coordinator: wait for a beacon on the LAN */
+    char listen_ep[64];
+    if (!o.coordinator) {
+        uint8_t pinned[SEC_KEY_BYTES];
+        err_t derr;
+        err_clear(&derr);
+        if (o.coord_key && keydir_parse_key(o.coord_key, pinned, &derr)) {
+            fprintf(stderr, "error: %s\n", derr.msg);
+            return 2;
+        }
+        fprintf(stderr, "worker: looking for a coordinator (UDP beacons on port %d)...\n", o.beacon_port);
+        if (disc_find((uint16_t)o.beacon_port, o.coord_key ? pinned : NULL, 120000, &found, &derr)) {
+            fprintf(stderr, "error: %s (or give --coordinator tcp://HOST:PORT)\n", derr.msg);
+            return 1;
+        }
+        o.coordinator = found.coordinator;
+        if (!o.listen) {
+            snprintf(listen_ep, sizeof listen_ep, "tcp://%s:*", found.local_ip);
+            o.listen = listen_ep;
+        }
+        fprintf(stderr, "worker: found the coordinator at %s; data endpoint %s\n", o.coordinator, o.listen);
+    }
+    char cache[1024];
+    err_t cerr;
+    if (!o.model && !o.cache && worker_cache_default(cache, sizeof cache, &cerr)) {
+        fprintf(stderr, "error: %s\n", cerr.msg);
         return 2;
     }
     char name[64];
@@ -73,6 +100,8 @@ int cli_worker(int argc, char **argv)
     if (o.listen)
         wo.listen = o.listen;
     wo.model_path = o.model;
+    wo.cache_dir = o.model ? NULL : o.cache ? o.cache : cache;
+    wo.cache_max_mb = o.cache_max_mb;
     wo.name = name;
     wo.isa = o.isa;
     wo.chunk = o.chunk;
@@ -83,10 +112,19 @@ int cli_worker(int argc, char **argv)
     if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
         cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &wo.mem_limit_mb) < 0)
         return 2;
+    cli_sec_t sec;
+    if (cli_sec_setup(&o, 1, wo.listen, &sec))
+        return 1;
+    if (sec.on) {
+        wo.curve = &sec.kp;
+        wo.coordinator_key = sec.coord_key;
+    }
     catch_signals();
     err_t err;
     err_clear(&err);
-    if (worker_main(&wo, &stop_requested, &err)) {
+    rc = worker_main(&wo, &stop_requested, &err);
+    cli_sec_fini(&sec, 0);
+    if (rc) {
         fprintf(stderr, "worker %s: error: %s\n", name, err.msg);
         return 1;
     }
@@ -311,7 +349,7 @@ done:
     return rc;
 }
 
-static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, err_t *err)
+static int make_coordinator(const cli_opts_t *o, const char *bind, const cli_sec_t *sec, coord_t **c, err_t *err)
 {
     coord_opts_t co;
     coord_opts_default(&co);
@@ -321,6 +359,10 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, 
     co.n_seq = o->n_seq;
     co.threads = o->threads;
     co.act_f16 = o->act_f16;
+    if (sec->on) {
+        co.curve = &sec->kp;
+        co.allow = sec->allow;
+    }
     return coord_create(&co, c, err);
 }
 
@@ -395,6 +437,8 @@ static int spawn_local(const cli_opts_t *o, cli_ring_t *r, err_t *err)
 {
     int rc = 0;
     char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
+    char coord_z85[SEC_Z85_LEN + 1], keydir[512];
+    sec_key_to_z85(r->sec.kp.pub, coord_z85);
     snprintf(threads, sizeof threads, "%d", o->threads);
     snprintf(chunk, sizeof chunk, "%d", o->chunk);
     snprintf(lat, sizeof lat, "%g", o->link_latency_ms);
@@ -407,7 +451,7 @@ static int spawn_local(const cli_opts_t *o, cli_ring_t *r, err_t *err)
         snprintf(name, sizeof name, "local-%d", i);
         snprintf(slow, sizeof slow, "%g", slowdown);
         snprintf(mem, sizeof mem, "%g", mem_mb);
-        char *args[32] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(r->c), "--listen",
+        char *args[40] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(r->c), "--listen",
                           "tcp://127.0.0.1:*", "-m", (char *)o->model, "-t", threads, "--chunk", chunk, "--name", name,
                           "--isa", (char *)kern_isa_name(o->isa == KERN_ISA_AUTO ? kern_isa_best() : o->isa),
                           "--slowdown", slow};
@@ -424,6 +468,14 @@ static int spawn_local(const cli_opts_t *o, cli_ring_t *r, err_t *err)
             args[n++] = "--link-bandwidth";
             args[n++] = bw;
         }
+        if (r->sec.on) {
+            cli_sec_local_dir(&r->sec, i, keydir, sizeof keydir);
+            args[n++] = "--secure";
+            args[n++] = "--keys";
+            args[n++] = keydir;
+            args[n++] = "--coordinator-key";
+            args[n++] = coord_z85;
+        }
         args[n] = NULL;
         rc = spawn_start(&r->kids, args, err);
     }
@@ -436,11 +488,26 @@ int cli_ring_up(const cli_opts_t *o, const char *bind, cli_ring_t *r, volatile s
     spawn_init(&r->kids);
     r->stop = stop;
     int n = o->local > 0 ? o->local : o->workers;
-    int rc = make_coordinator(o, bind, &r->c, err);
+    r->n_local = o->local > 0 ? o->local : 0;
+    int rc = 0;
+    if (o->local > 0) {   /* a local ring: throwaway keys with --secure, else plaintext on loopback */
+        if (o->secure && cli_sec_local(&r->sec, o->local))
+            return err_set(err, ERR_STATE, "cannot make the local ring's keys");
+    } else if (cli_sec_setup(o, 0, bind, &r->sec)) {
+        return err_set(err, ERR_INVAL, "security setup failed");
+    }
+    rc = make_coordinator(o, bind, &r->sec, &r->c, err);
     if (rc == 0 && o->local > 0) {
         rc = spawn_local(o, r, err);
     } else if (rc == 0) {
-        fprintf(stderr, "coordinator: listening on %s, waiting for %d workers\n", coord_endpoint(r->c), n);
+        char z85[SEC_Z85_LEN + 1];
+        sec_key_to_z85(r->sec.kp.pub, z85);
+        fprintf(stderr, "coordinator: listening on %s%s%s%s, waiting for %d workers\n", coord_endpoint(r->c),
+                r->sec.on ? " (CURVE; its key: " : "", r->sec.on ? z85 : "", r->sec.on ? ")" : "", n);
+        const char *colon = strrchr(coord_endpoint(r->c), ':');
+        if (o->discover && (rc = disc_beacon_start((uint16_t)o->beacon_port, (uint16_t)atoi(colon ? colon + 1 : "0"),
+                                                   r->sec.on ? r->sec.kp.pub : NULL, &r->beacon, err)) == 0)
+            fprintf(stderr, "coordinator: announcing itself on UDP port %d\n", o->beacon_port);
     }
     if (rc == 0)
         rc = coord_wait_workers(r->c, n, o->local > 0 ? 60000 : 300000, check_children, r, err);
@@ -458,6 +525,8 @@ void cli_ring_down(cli_ring_t *r)
     spawn_stop_all(&r->kids, 3000);
     coord_destroy(&r->c);
     plan_problem_fini(&r->problem);
+    disc_beacon_stop(&r->beacon);
+    cli_sec_fini(&r->sec, r->n_local);
 }
 
 /* run and coordinator: a ring, the prompts, and the plan's predictions against the measurements. */
@@ -484,7 +553,7 @@ int cli_run(int argc, char **argv)
 {
     cli_opts_t o;
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
-                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING, &o);
+                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.model || o.local < 1) {
@@ -498,7 +567,7 @@ int cli_coordinator(int argc, char **argv)
 {
     cli_opts_t o;
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_PROMPT | CLI_OPT_GEN | CLI_OPT_THREADS |
-                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING, &o);
+                       CLI_OPT_SAMPLING | CLI_OPT_JSON | CLI_OPT_RING | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.model || !o.bind || o.workers < 1) {

@@ -36,7 +36,7 @@ int cli_serve(int argc, char **argv)
 {
     cli_opts_t o;
     int rc = cli_parse(argc, argv, 2, CLI_OPT_MODEL | CLI_OPT_GEN | CLI_OPT_THREADS | CLI_OPT_SAMPLING |
-                       CLI_OPT_RING | CLI_OPT_SERVE, &o);
+                       CLI_OPT_RING | CLI_OPT_SERVE | CLI_OPT_SECURE, &o);
     if (rc)
         return rc;
     if (!o.model || (o.local < 1 && (o.workers < 1 || !o.bind))) {

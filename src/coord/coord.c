@@ -3,6 +3,8 @@
  */
 #include "coord/coord.h"
 #include "coord/coord_internal.h"
+#include "coord/coord_secure.h"
+#include "coord/coord_weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
         goto fail;
     }
     ring_model_hash(c->m, c->hash);
+    if ((rc = coord_weights_init(c, err)))
+        goto fail;
     c->sess = calloc((size_t)c->o.n_seq, sizeof *c->sess);
     if (!c->sess) {
         rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -57,7 +61,10 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
             goto fail;
         }
     }
-    if ((rc = net_ctx_create(&c->zctx, err)) || (rc = net_router_bind(c->zctx, o->bind, NULL, &c->router, err)) ||
+    net_opts_t ro;
+    net_opts_default(&ro);
+    if ((rc = net_ctx_create(&c->zctx, err)) || (rc = coord_sec_start(c, &ro, err)) ||
+        (rc = net_router_bind(c->zctx, o->bind, &ro, &c->router, err)) ||
         (rc = net_endpoint(c->router, c->endpoint, sizeof c->endpoint, err)))
         goto fail;
     net_rx_init(&c->rx);
@@ -78,6 +85,8 @@ void coord_destroy(coord_t **cp)
         net_rx_fini(&c->rx);
         net_close(&c->router);
     }
+    coord_sec_stop(c);
+    coord_weights_fini(c);
     net_ctx_destroy(&c->zctx);
     for (int i = 0; i < c->n_workers; i++) {
         free(c->workers[i].prof.time);
@@ -160,6 +169,11 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
         has_model |= memcmp(m->hello.cached[i], c->hash, 32) == 0;
     if (!has_model)
         return refuse_worker(c, m, err);
+    err_t why;
+    if (coord_sec_admit(c, m, &why)) {
+        fprintf(stderr, "coordinator: %s\n", why.msg);
+        return 0;
+    }
     worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
     if (!w) {
         if (c->n_workers == COORD_MAX_WORKERS)
@@ -178,11 +192,14 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     w->cores = m->hello.cores;
     w->last_seen = net_now_ms();
     w->has_model = 1;
+    w->has_key = m->hello.has_key;
+    memcpy(w->key, m->hello.key, MSG_KEY_BYTES);
     msg_t reply;
     msg_init(&reply, MSG_WELCOME);
     reply.welcome.device_id = (uint32_t)(w - c->workers);
     reply.welcome.heartbeat_ms = (uint32_t)c->o.heartbeat_ms;
-    return coord_send_to(c, (int)(w - c->workers), &reply, err);
+    int rc = coord_send_to(c, (int)(w - c->workers), &reply, err);
+    return rc ? rc : coord_weights_welcome(c, (int)(w - c->workers), err);
 }
 
 static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
@@ -194,6 +211,10 @@ static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
 static int handle(coord_t *c, const msg_t *m, err_t *err)
 {
     worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
+    if (m->type == MSG_HELLO && (m->flags & RING_HELLO_FETCH))
+        return coord_weights_announce(c, m, err);
+    if (m->type == MSG_WEIGHTS_CHUNK)
+        return coord_weights_serve(c, m, err);
     if (m->type == MSG_HELLO)
         return register_worker(c, m, err);
     if (!w)
@@ -387,7 +408,7 @@ static int stage_of_unit(const coord_t *c, int unit)
 }
 
 /* Routes of stage s: every value it produces, straight to every later stage consuming it; tokens to the header. */
-static int routes_for(coord_t *c, int s, msg_deploy_t *d, err_t *err)
+int coord_routes_for(coord_t *c, int s, msg_deploy_t *d, err_t *err)
 {
     const seg_edge_t *lists[2] = {c->seg->sdm, c->seg->rdm};
     const int counts[2] = {c->seg->n_sdm, c->seg->n_rdm};
@@ -457,7 +478,8 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         wr->acked = 0;
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
-        if ((rc = routes_for(c, s, d, err)) || (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
+        if ((rc = coord_routes_for(c, s, d, err)) || (rc = coord_sec_deploy_keys(c, s, d, err)) ||
+            (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
             return rc;
     }
     int64_t deadline = net_now_ms() + timeout_ms;
@@ -470,9 +492,12 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         if (net_now_ms() > deadline)
             return err_set(err, ERR_TIMEOUT, "%d stage(s) not deployed within %d ms", missing, timeout_ms);
         msg_t m;
+        uint64_t served = c->ship_chunks;
         rc = net_recv(c->router, &c->rx, 100, &m, &c->stats, err);
         if (rc == 0 && (rc = handle(c, &m, err)))
             return rc;
+        if (c->ship_chunks != served)   /* weights still flowing to a fetching worker: it is making progress */
+            deadline = net_now_ms() + timeout_ms;
         if (rc && rc != ERR_TIMEOUT && rc != ERR_PROTO)
             return rc;
     }

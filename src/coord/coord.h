@@ -26,6 +26,7 @@
 #include "model/samp.h"
 #include "model/seg.h"
 #include "model/tok.h"
+#include "net/security.h"
 #include "util/err.h"
 
 #define COORD_MAX_WORKERS 64
@@ -39,6 +40,9 @@ typedef struct {
     int heartbeat_ms;
     int liveness_ms;           /* a worker silent this long is lost */
     int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
+    const sec_keypair_t *curve;  /* CURVE key pair (borrowed; coord/coord_secure.h); NULL: plaintext */
+    const sec_allow_t *allow;    /* with curve: the workers admitted (borrowed) */
+    const char *corrupt_tensor;  /* emulate a faulty link: flip a byte of the first chunk of this tensor served */
 } coord_opts_t;
 
 void coord_opts_default(coord_opts_t *o);

@@ -10,6 +10,7 @@
 #include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
+#include "node/manifest.h"
 
 /* What a worker measured when asked to profile (coord_profile). */
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
     int has_model;
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
+    int has_key;               /* CURVE public key (authenticated by the handshake) */
+    uint8_t key[MSG_KEY_BYTES];
     /* measured single-token steps (STAGE_TIMES), this epoch */
     uint64_t steps;
     double compute_us_sum, send_us_sum;
@@ -40,6 +43,15 @@ typedef struct {
     int worker;
     int begin, end;
 } stage_t;
+
+/* Weights shipped to one asker (coord_weights.c). */
+typedef struct {
+    uint8_t id[NET_MAX_ID];
+    size_t id_len;
+    int active;
+    double t0, last;
+    uint64_t bytes;
+} coord_ship_t;
 
 typedef struct {
     int used, done, failed;
@@ -61,6 +73,14 @@ struct coord {
     seg_t *seg;
     uint8_t hash[32];
     void *zctx, *router;
+    manifest_t manifest;       /* every tensor's size and hash (coord_weights.c) */
+    uint8_t *manifest_wire;    /* its MANIFEST data */
+    int ship_fd;               /* the model file, read with pread to serve weights */
+    uint8_t *ship_buf;         /* one chunk */
+    uint64_t ship_chunks;      /* chunks served */
+    int corrupted;             /* the emulated fault (coord_opts_t.corrupt_tensor) has happened */
+    coord_ship_t ships[COORD_MAX_WORKERS];
+    sec_zap_t *zap;            /* CURVE: the allow-list of workers (coord_secure.c); NULL in plaintext */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx;
     net_stats_t stats;
@@ -77,6 +97,8 @@ struct coord {
 
 /* Sends m to worker i over the ROUTER. */
 int coord_send_to(coord_t *c, int worker, const msg_t *m, err_t *err);
+/* Appends stage s's routes to d (every value it produces, to each later consumer; tokens to the header). */
+int coord_routes_for(coord_t *c, int s, msg_deploy_t *d, err_t *err);
 /* Receives and handles one batch of messages (as coord_poll, without the liveness check). */
 int coord_pump(coord_t *c, int timeout_ms, err_t *err);
 

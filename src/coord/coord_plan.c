@@ -8,11 +8,17 @@
 #include <string.h>
 
 #include "coord/coord_internal.h"
+#include "coord/coord_secure.h"
 #include "plan/unit_cost.h"
 #include "tensor/types.h"
 
 int coord_profile(coord_t *c, int rounds, int probe_bytes, int timeout_ms, err_t *err)
 {
+    for (int i = 0; i < c->n_workers; i++) {   /* with CURVE: every worker learns the others' keys first */
+        int rc = coord_sec_send_peer_keys(c, i, err);
+        if (rc)
+            return rc;
+    }
     for (int i = 0; i < c->n_workers; i++) {
         msg_t m;
         msg_init(&m, MSG_PROFILE_REQ);

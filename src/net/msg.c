@@ -32,6 +32,8 @@
  *   PROBE          u64 id, u8 echo, str reply, u32 data bytes
  *   PROFILE_REQ    u32 rounds, u32 probe_bytes, [n] str peers
  *   PROFILE        u32 n_units, u64 free_mem, [n](str endpoint, f64 latency_s, f64 bandwidth)
+ *   PEER_KEYS      [n](str endpoint, key32)
+ *   MANIFEST       u32 n_tensors, u32 data bytes (entries: msg.h)
  */
 #include "net/msg.h"
 
@@ -78,6 +80,7 @@ size_t msg_type_frames(uint32_t type)
 {
     switch (type) {
     case MSG_ACTIVATION: case MSG_WEIGHTS_CHUNK: case MSG_SESSION_OPEN: case MSG_PROBE: case MSG_PROFILE:
+    case MSG_MANIFEST:
         return 2;
     default:
         return (type >= MSG_HELLO && type < MSG_TYPE_END) ? 1 : 0;
@@ -546,6 +549,20 @@ static void body_io(io_t *io, msg_t *m)
         }
         io_data_len(io, "bytes", m->data_len, 4);
         break;
+    case MSG_PEER_KEYS:
+        io_count(io, "n", &m->peer_keys.n, MSG_MAX_PEERS, 2 + MSG_KEY_BYTES);
+        io->list = "peer";
+        for (uint32_t i = 0; i < m->peer_keys.n && !io->rc; i++) {
+            io->item = i;
+            io_str(io, "endpoint", m->peer_keys.peer[i].endpoint, MSG_ENDPOINT_MAX);
+            io_raw(io, "key", m->peer_keys.peer[i].key, MSG_KEY_BYTES);
+        }
+        io->list = NULL;
+        break;
+    case MSG_MANIFEST:
+        io_u32(io, "n_tensors", &m->manifest.n_tensors);
+        io_data_len(io, "bytes", m->data_len, 4);
+        break;
     default:
         io_fail(io, io_code(io), "type", "%u is not a message type", (unsigned)m->type);
     }
@@ -669,6 +686,17 @@ static int validate(const msg_t *m, int code, err_t *err)
                 !(m->profile.links[i].bandwidth > 0) || !isfinite(m->profile.links[i].bandwidth))
                 return err_set(err, code, "%s: link %u has latency %g s, bandwidth %g B/s", tn, i,
                                m->profile.links[i].latency_s, m->profile.links[i].bandwidth);
+        return 0;
+    case MSG_PEER_KEYS:
+        for (uint32_t i = 0; i < m->peer_keys.n && i < MSG_MAX_PEERS; i++)
+            if (!m->peer_keys.peer[i].endpoint[0])
+                return err_set(err, code, "%s: field 'peer[%u].endpoint' is empty", tn, i);
+        return 0;
+    case MSG_MANIFEST:
+        if (m->manifest.n_tensors < 1 || m->manifest.n_tensors > MSG_MAX_TENSORS ||
+            m->data_len != (size_t)m->manifest.n_tensors * MSG_MANIFEST_ENTRY)
+            return err_set(err, code, "%s: %u tensors with %zu data bytes, want 1..%u tensors of %d bytes", tn,
+                           m->manifest.n_tensors, m->data_len, MSG_MAX_TENSORS, MSG_MANIFEST_ENTRY);
         return 0;
     default:
         return 0;
@@ -815,4 +843,20 @@ int msg_decode(const msg_frame_t *frames, size_t n, msg_t *out, msg_fault_t *fau
         return ERR_PROTO;
     }
     return 0;
+}
+
+void msg_manifest_at(const msg_t *m, size_t i, uint32_t *index, uint64_t *bytes, uint8_t hash[MSG_HASH_BYTES])
+{
+    const uint8_t *e = (const uint8_t *)m->data + i * MSG_MANIFEST_ENTRY;
+    *index = (uint32_t)get_le(e, 4);
+    *bytes = get_le(e + 4, 8);
+    memcpy(hash, e + 12, MSG_HASH_BYTES);
+}
+
+void msg_manifest_put(uint8_t *data, size_t i, uint32_t index, uint64_t bytes, const uint8_t hash[MSG_HASH_BYTES])
+{
+    uint8_t *e = data + i * MSG_MANIFEST_ENTRY;
+    put_le(e, index, 4);
+    put_le(e + 4, bytes, 8);
+    memcpy(e + 12, hash, MSG_HASH_BYTES);
 }

@@ -11,7 +11,7 @@
  *               off  8 u32 epoch                        off 36 u32 checksum
  *               off 12 u32 flags (free for the caller; carried unchanged)
  *   frame 1   body: the type's fields, packed little-endian (layouts in msg.c)
- *   frame 2   data, only for ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN, PROBE and PROFILE:
+ *   frame 2   data, only for ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN, PROBE, PROFILE and MANIFEST:
  *             bulk bytes whose length the body declares
  * payload_len is the sum of the sizes of frames 1.., and checksum is CRC32C
  * (Castagnoli, as in iSCSI/ext4: reflected poly 0x82F63B78, init and final xor
@@ -83,13 +83,15 @@
     X(ERROR,         13, "ERROR")          /* both ways */                  \
     X(PROBE,         14, "PROBE")          /* link latency/bandwidth probe */ \
     X(PROFILE_REQ,   15, "PROFILE_REQ")    /* coordinator -> worker */      \
-    X(PROFILE,       16, "PROFILE")        /* worker -> coordinator */
+    X(PROFILE,       16, "PROFILE")        /* worker -> coordinator */      \
+    X(PEER_KEYS,     17, "PEER_KEYS")      /* coordinator -> worker (CURVE) */ \
+    X(MANIFEST,      18, "MANIFEST")       /* coordinator -> worker: tensor hashes */
 
 typedef enum {
 #define MSG_TYPE_ENUM(name, value, text) MSG_##name = (value),
     MSG_TYPE_MAP(MSG_TYPE_ENUM)
 #undef MSG_TYPE_ENUM
-    MSG_TYPE_END = 17    /* one past the last type */
+    MSG_TYPE_END = 19    /* one past the last type */
 } msg_type_t;
 
 /* Why a message was rejected; indexes drop counters (net_stats_t). */
@@ -257,6 +259,27 @@ typedef struct {
     } links[MSG_MAX_PEERS];
 } msg_profile_t;
 
+/* PEER_KEYS: the CURVE server keys of other workers' data endpoints, so this
+ * worker may probe them (profiling) and admit their pushes while no deployment
+ * names its peers; a DEPLOY then narrows the admitted senders to its peers. */
+typedef struct {
+    uint32_t n;             /* <= MSG_MAX_PEERS */
+    struct {
+        char endpoint[MSG_ENDPOINT_MAX + 1];   /* non-empty */
+        uint8_t key[MSG_KEY_BYTES];
+    } peer[MSG_MAX_PEERS];
+} msg_peer_keys_t;
+
+/* MANIFEST: the size and SHA-256 of every tensor of the model, so a worker can
+ * check (and fetch) exactly the tensors of its stage without hashing the rest.
+ * data = n_tensors entries of MSG_MANIFEST_ENTRY bytes: u32 tensor index (in
+ * the GGUF's order), u64 bytes, hash32 (read with msg_manifest_at). */
+#define MSG_MANIFEST_ENTRY 44
+#define MSG_MAX_TENSORS 65536
+typedef struct {
+    uint32_t n_tensors;     /* 1..MSG_MAX_TENSORS; data_len = MSG_MANIFEST_ENTRY * n_tensors */
+} msg_manifest_t;
+
 /* A message: header fields, the bulk data frame, and the type's fields. */
 typedef struct {
     msg_type_t type;
@@ -283,6 +306,8 @@ typedef struct {
         msg_probe_t probe;
         msg_profile_req_t profile_req;
         msg_profile_t profile;
+        msg_peer_keys_t peer_keys;
+        msg_manifest_t manifest;
     };
 } msg_t;
 
@@ -330,6 +355,10 @@ int msg_encode(const msg_t *m, uint8_t *body, size_t cap, msg_wire_t *w, err_t *
  * pointing into the data frame).  On failure returns ERR_PROTO (ERR_INVAL for
  * NULL arguments), sets *fault (if non-NULL) and leaves *out unspecified. */
 int msg_decode(const msg_frame_t *frames, size_t n, msg_t *out, msg_fault_t *fault, err_t *err);
+
+/* Entry i of a MANIFEST's data (i < manifest.n_tensors; not checked), and the encoder's counterpart. */
+void msg_manifest_at(const msg_t *m, size_t i, uint32_t *index, uint64_t *bytes, uint8_t hash[MSG_HASH_BYTES]);
+void msg_manifest_put(uint8_t *data, size_t i, uint32_t index, uint64_t bytes, const uint8_t hash[MSG_HASH_BYTES]);
 
 /* Token id i of a SESSION_OPEN's data (i < open.n_tokens; not checked). */
 uint32_t msg_token_at(const msg_t *m, size_t i);

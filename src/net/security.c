@@ -252,14 +252,72 @@ bool sec_allow_has(const sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES])
     return false;
 }
 
-int sec_allow_add(sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES], err_t *err)
+const char *sec_allow_name(const sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES])
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(a->keys[i], key, SEC_KEY_BYTES) == 0)
+            return a->names[i];
+    return NULL;
+}
+
+int sec_allow_add_named(sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES], const char *name, err_t *err)
 {
     if (sec_allow_has(a, key))
         return 0;
     if (a->n >= SEC_MAX_KEYS)
         return err_set(err, ERR_RANGE, "allow-list is full: %d keys", SEC_MAX_KEYS);
-    memcpy(a->keys[a->n++], key, SEC_KEY_BYTES);
+    memcpy(a->keys[a->n], key, SEC_KEY_BYTES);
+    snprintf(a->names[a->n], sizeof a->names[0], "%s", name ? name : "");
+    a->n++;
     return 0;
+}
+
+int sec_allow_add(sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES], err_t *err)
+{
+    return sec_allow_add_named(a, key, NULL, err);
+}
+
+int sec_endpoint_is_loopback(const char *ep)
+{
+    if (!ep)
+        return 0;
+    if (!strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9))
+        return 1;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *h = ep + 6;
+    const char *semi = strchr(h, ';');   /* "tcp://SRC;DST": the destination decides */
+    if (semi)
+        h = semi + 1;
+    return !strncmp(h, "127.", 4) || !strncmp(h, "localhost:", 10) || !strncmp(h, "[::1]:", 6);
+}
+
+/* One allow-list line (without its newline): blank, comment, or "KEY [NAME]". */
+static int allow_line(sec_allow_t *a, const char *path, int line_no, char *buf, err_t *err)
+{
+    char *s = buf;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        s[--len] = '\0';
+    if (len == 0 || *s == '#')
+        return 0;
+    size_t klen = strcspn(s, " \t");
+    char *name = s + klen;
+    while (*name == ' ' || *name == '\t')
+        name++;
+    if (klen != SEC_Z85_LEN)
+        return err_set(err, ERR_FORMAT, "%s:%d: '%.*s' is not a %d-character Z85 key", path, line_no,
+                       (int)(klen > 48 ? 48 : klen), s, SEC_Z85_LEN);
+    s[klen] = '\0';
+    uint8_t key[SEC_KEY_BYTES];
+    if (sec_key_from_z85(s, key, err))
+        return err_prefix(err, "%s:%d", path, line_no);
+    if (strlen(name) > SEC_NAME_MAX || strcspn(name, " \t") != strlen(name))
+        return err_set(err, ERR_FORMAT, "%s:%d: the name after the key must be one word of at most %d characters",
+                       path, line_no, SEC_NAME_MAX);
+    return sec_allow_add_named(a, key, name, err);
 }
 
 int sec_allow_load(sec_allow_t *a, const char *path, err_t *err)
@@ -272,22 +330,15 @@ int sec_allow_load(sec_allow_t *a, const char *path, err_t *err)
     char buf[256];
     int line_no = 0, rc = 0;
     while (!rc && fgets(buf, sizeof buf, f)) {
-        if (!strchr(buf, '\n') && !feof(f)) {
-            rc = err_set(err, ERR_FORMAT, "%s:%d: line longer than %zu bytes", path, line_no + 1, sizeof buf - 2);
+        line_no++;
+        char *nl = strchr(buf, '\n');
+        if (!nl && !feof(f)) {
+            rc = err_set(err, ERR_FORMAT, "%s:%d: line longer than %zu bytes", path, line_no, sizeof buf - 2);
             break;
         }
-        size_t pos = 0;
-        int sub = line_no;
-        char line[SEC_Z85_LEN + 2];
-        int r = next_line(buf, &pos, line, sizeof line, &sub);
-        line_no++;
-        uint8_t key[SEC_KEY_BYTES];
-        if (r < 0)
-            rc = err_set(err, ERR_FORMAT, "%s:%d: not a %d-character Z85 key", path, line_no, SEC_Z85_LEN);
-        else if (r > 0 && sec_key_from_z85(line, key, err))
-            rc = err_prefix(err, "%s:%d", path, line_no);
-        else if (r > 0)
-            rc = sec_allow_add(a, key, err);
+        if (nl)
+            *nl = '\0';
+        rc = allow_line(a, path, line_no, buf, err);
     }
     if (!rc && ferror(f))
         rc = err_set(err, ERR_IO, "%s: read error", path);
@@ -305,6 +356,7 @@ struct sec_zap {
     pthread_mutex_t lock;   /* guards allow and the counters */
     sec_allow_t allow;
     uint64_t allowed, denied;
+    char label[64];         /* "" : refusals are not logged */
 };
 
 static bool part_is(const zmq_msg_t *m, const char *s)
@@ -351,6 +403,13 @@ static void zap_serve_one(struct sec_zap *z)
             z->allowed++;
         else
             z->denied++;
+        if (!ok && z->label[0]) {
+            size_t alen = zmq_msg_size(&part[5]);
+            fprintf(stderr, "%s: refused a %.*s client at %.*s: key %s is not on the allow-list\n", z->label,
+                    (int)(zmq_msg_size(&part[7]) > 16 ? 16 : zmq_msg_size(&part[7])),
+                    (const char *)zmq_msg_data(&part[7]), (int)(alen > 64 ? 64 : alen),
+                    (const char *)zmq_msg_data(&part[5]), user[0] ? user : "(none: not CURVE)");
+        }
         pthread_mutex_unlock(&z->lock);
         const char *status = ok ? "200" : "400";
         const char *text = ok ? "OK" : "key not on the allow-list";
@@ -451,6 +510,23 @@ int sec_zap_allow(sec_zap_t *z, const uint8_t key[SEC_KEY_BYTES], err_t *err)
     int rc = sec_allow_add(&z->allow, key, err);
     pthread_mutex_unlock(&z->lock);
     return rc;
+}
+
+void sec_zap_set(sec_zap_t *z, const sec_allow_t *allow)
+{
+    pthread_mutex_lock(&z->lock);
+    if (allow)
+        z->allow = *allow;
+    else
+        sec_allow_init(&z->allow);
+    pthread_mutex_unlock(&z->lock);
+}
+
+void sec_zap_set_label(sec_zap_t *z, const char *label)
+{
+    pthread_mutex_lock(&z->lock);
+    snprintf(z->label, sizeof z->label, "%s", label ? label : "");
+    pthread_mutex_unlock(&z->lock);
 }
 
 void sec_zap_counts(sec_zap_t *z, uint64_t *allowed, uint64_t *denied)

@@ -17,7 +17,8 @@
  * Key files: one line of 40 Z85 characters; blank lines and lines starting with
  * '#' are ignored.  The secret file is written with mode 0600, and loading
  * refuses a secret file readable by group or others.  An allow-list file holds
- * one public key per line in the same syntax.
+ * one public key per line in the same syntax, optionally followed by blanks and
+ * the device's name ("KEY NAME"; the name is for log lines only).
  *
  * The handler answers 200 with the client's Z85 public key as user id, so a
  * receiver can tell which admitted key sent a frame:
@@ -40,6 +41,7 @@
 #define SEC_Z85_LEN 40           /* Z85 text of a key, without the NUL */
 #define SEC_MAX_KEYS 256         /* keys in an allow-list */
 #define SEC_ZAP_DOMAIN "lingua"  /* ZMQ_ZAP_DOMAIN set on server sockets */
+#define SEC_NAME_MAX 63          /* name of an allow-listed key */
 
 typedef struct {
     uint8_t pub[SEC_KEY_BYTES];
@@ -82,6 +84,7 @@ int sec_client_apply(void *sock, const sec_keypair_t *kp, const uint8_t server_p
 typedef struct {
     size_t n;
     uint8_t keys[SEC_MAX_KEYS][SEC_KEY_BYTES];
+    char names[SEC_MAX_KEYS][SEC_NAME_MAX + 1];   /* "" when the file named none */
 } sec_allow_t;
 
 void sec_allow_init(sec_allow_t *a);
@@ -89,10 +92,22 @@ void sec_allow_init(sec_allow_t *a);
 /* Adds a key; a duplicate is accepted and ignored.  ERR_RANGE when full. */
 int sec_allow_add(sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES], err_t *err);
 
-/* Adds every key of an allow-list file; ERR_FORMAT names the line of a bad key. */
+/* Adds a key with a name (NULL or "" for none; longer names are cut to SEC_NAME_MAX). */
+int sec_allow_add_named(sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES], const char *name, err_t *err);
+
+/* Adds every key of an allow-list file ("KEY [NAME]" lines); ERR_FORMAT names
+ * the line of a bad key or name. */
 int sec_allow_load(sec_allow_t *a, const char *path, err_t *err);
 
 bool sec_allow_has(const sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES]);
+
+/* The name the allow-list gives key, "" when it has none, NULL when absent. */
+const char *sec_allow_name(const sec_allow_t *a, const uint8_t key[SEC_KEY_BYTES]);
+
+/* 1 if a ZeroMQ endpoint stays on this machine: tcp:// to 127.0.0.0/8, ::1 or
+ * localhost, and ipc:// or inproc://.  Anything else (a LAN address, a
+ * wildcard bind "*" or 0.0.0.0, a host name) is 0: security defaults to on. */
+int sec_endpoint_is_loopback(const char *endpoint);
 
 /* ---- ZAP handler ---- */
 
@@ -105,6 +120,15 @@ int sec_zap_create(void *ctx, const sec_allow_t *allow, sec_zap_t **out, err_t *
 
 /* Admits one more key from now on (takes effect at the next handshake). */
 int sec_zap_allow(sec_zap_t *z, const uint8_t key[SEC_KEY_BYTES], err_t *err);
+
+/* Replaces the whole allow-list (NULL: empty).  Connections already admitted
+ * stay up: receivers that must drop a peer check the "User-Id" of its frames. */
+void sec_zap_set(sec_zap_t *z, const sec_allow_t *allow);
+
+/* From now on every refused handshake is logged to stderr as
+ * "LABEL: refused a CURVE client at ADDRESS: key KEY is not on the allow-list"
+ * (label copied; NULL turns logging off). */
+void sec_zap_set_label(sec_zap_t *z, const char *label);
 
 /* Handshakes answered 200 and 400 so far (either pointer may be NULL). */
 void sec_zap_counts(sec_zap_t *z, uint64_t *allowed, uint64_t *denied);

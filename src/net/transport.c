@@ -308,6 +308,14 @@ void net_rx_fini(net_rx_t *rx)
     rx->peer_len = 0;
 }
 
+const char *net_rx_user_id(net_rx_t *rx)
+{
+    if (!rx || rx->n_parts == 0)
+        return NULL;
+    const char *id = zmq_msg_gets(&rx->part[rx->n_parts - 1], "User-Id");
+    return id && id[0] ? id : NULL;
+}
+
 int net_wait(void *const *socks, size_t n, int timeout_ms, uint32_t *ready, err_t *err)
 {
     if (!socks || !ready || n == 0 || n > 32 || timeout_ms < 0)

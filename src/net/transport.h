@@ -128,6 +128,11 @@ void net_rx_fini(net_rx_t *rx);
  * error (ETERM included); ERR_INVAL for bad arguments. */
 int net_recv(void *sock, net_rx_t *rx, int timeout_ms, msg_t *out, net_stats_t *stats, err_t *err);
 
+/* The Z85 CURVE public key the peer of the last received message authenticated
+ * with (the ZAP handler's user id), or NULL on a plaintext socket or without a
+ * message.  Valid until the next net_recv on rx. */
+const char *net_rx_user_id(net_rx_t *rx);
+
 /* Waits up to timeout_ms (>= 0) until one of socks[0..n) can be read; sets bit i
  * of *ready for each readable socket (n <= 32).  0, ERR_TIMEOUT or ERR_IO. */
 int net_wait(void *const *socks, size_t n, int timeout_ms, uint32_t *ready, err_t *err);

@@ -3,9 +3,9 @@
  */
 #include "node/ring.h"
 
-#include "util/sha256.h"
+#include "node/manifest.h"
 
 void ring_model_hash(const model_t *m, uint8_t hash[32])
 {
-    sha256(gguf_file_data(m->gguf), gguf_file_size(m->gguf), hash);
+    manifest_model_id(m->gguf, hash);
 }

@@ -20,8 +20,18 @@
 /* SESSION_OPEN flags */
 #define RING_OPEN_WANT_LOGITS 0x1u  /* the tail sends the logits behind the final token (ACTIVATION, value = logits) */
 #define RING_OPEN_HEADER 0x2u       /* this stage is the header: it holds the prompt and starts the session */
+/* HELLO flags */
+#define RING_HELLO_FETCH 0x1u       /* the sender has no model file: announce yours, it will fetch (node/worker_fetch.h) */
+/* WEIGHTS_CHUNK flags and names.  A request (worker -> coordinator) has no data and asks for the chunk at
+ * weights.offset; header.step = the bytes the worker still needs in all (for the sender's ETA).  The
+ * answer carries FETCH_CHUNK bytes or the rest.  The announcement of a model (coordinator -> worker, no
+ * data, no flag) is a chunk of RING_WEIGHTS_METADATA with total = the metadata's bytes, hash = the model
+ * id and header.session = the file's size. */
+#define RING_WEIGHTS_REQUEST 0x1u
+#define RING_WEIGHTS_METADATA "gguf:metadata"   /* the GGUF bytes before the tensor data */
 
-/* SHA-256 of the whole model file (the mapping the model was loaded from). */
+/* The model's identity: SHA-256 of its GGUF metadata, touching no weight
+ * (node/manifest.h; the weights themselves are checked per tensor, per stage). */
 void ring_model_hash(const model_t *m, uint8_t hash[32]);
 
 #endif

@@ -29,6 +29,7 @@
 #include "net/transport.h"
 #include "node/link.h"
 #include "node/worker_internal.h"
+#include "node/worker_secure.h"
 #include "node/ring.h"
 #include "tensor/f16.h"
 #include "tensor/types.h"
@@ -155,7 +156,11 @@ int worker_push_to(worker_t *w, const char *endpoint, err_t *err)
             return i;
     if (w->n_push == MAX_PUSH)
         return err_set(err, ERR_RANGE, "more than %d destinations", MAX_PUSH);
-    int rc = net_push_connect(w->zctx, endpoint, NULL, &w->push[w->n_push], err);
+    net_opts_t po;
+    net_opts_default(&po);
+    int rc = wsec_push_opts(w->sec, endpoint, &po, err);
+    if (!rc)
+        rc = net_push_connect(w->zctx, endpoint, &po, &w->push[w->n_push], err);
     if (rc)
         return rc;
     snprintf(w->push_ep[w->n_push], sizeof w->push_ep[0], "%s", endpoint);
@@ -202,7 +207,11 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     p.n_seq = (int)d->n_seq;
     p.max_batch = w->o->chunk;
     p.isa = w->o->isa;
-    int rc = exec_create(w->m, &p, &w->ex, err);
+    int rc = wsec_on_deploy(w->sec, d, err);
+    if (!rc)
+        rc = worker_weights_stage(w, d, err);
+    if (!rc)
+        rc = exec_create(w->m, &p, &w->ex, err);
     if (rc)
         return rc;
     w->dep = *d;
@@ -578,6 +587,11 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     case MSG_SHUTDOWN:
         w->shutdown = 1;
         return 0;
+    case MSG_MANIFEST:
+        return worker_weights_manifest(w, m, err);
+    case MSG_PEER_KEYS:
+        wsec_on_peer_keys(w->sec, &m->peer_keys);
+        return 0;
     case MSG_PROFILE_REQ:
         rc = worker_run_profile(w, m, &why);
         if (rc) {
@@ -612,23 +626,22 @@ static int hello(worker_t *w, err_t *err)
     msg_hello_t *h = &m.hello;
     h->proto_version = MSG_VERSION;
     snprintf(h->device, sizeof h->device, "%s", w->o->name);
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    h->free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-    if (w->o->mem_limit_mb > 0 && h->free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
-        h->free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
+    h->free_mem = worker_offered_memory(w);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     h->cores = cores > 0 ? (uint32_t)cores : 1;
     snprintf(h->cpu_features, sizeof h->cpu_features, "%s", kern_isa_name(kern_isa_best()));
     snprintf(h->endpoint, sizeof h->endpoint, "%s", w->endpoint);
+    wsec_fill_hello(w->sec, h);
     h->n_cached = 1;
     memcpy(h->cached[0], w->hash, 32);
     return worker_send_ctl(w, &m, err);
 }
 
-static int setup(worker_t *w, err_t *err)
+/* The model: this device's file, or (no -m) the coordinator's, from the cache or fetched. */
+static int load_model(worker_t *w, err_t *err)
 {
-    int rc;
-    if ((rc = model_load(w->o->model_path, &w->m, err)))
+    int rc = w->o->model_path ? model_load(w->o->model_path, &w->m, err) : worker_fetch_model(w, err);
+    if (rc)
         return rc;
     if ((rc = tok_create(w->m->gguf, &w->tok, err)))
         w->tok = NULL;   /* no tokenizer: generation stops only at n_predict */
@@ -636,12 +649,33 @@ static int setup(worker_t *w, err_t *err)
     if ((rc = graph_build(w->m, &w->g, err)) || (rc = seg_build_default(w->g, &w->seg, err)))
         return rc;
     ring_model_hash(w->m, w->hash);
-    if ((rc = net_ctx_create(&w->zctx, err)) || (rc = net_pull_bind(w->zctx, w->o->listen, NULL, &w->data, err)) ||
+    return 0;
+}
+
+static int setup(worker_t *w, err_t *err)
+{
+    int rc;
+    net_opts_t pull_o, dealer_o;
+    net_opts_default(&pull_o);
+    net_opts_default(&dealer_o);
+    if ((rc = net_ctx_create(&w->zctx, err)))
+        return rc;
+    if (w->o->curve) {   /* the ZAP handler must exist before the PULL binds */
+        if ((rc = wsec_create(w->zctx, w->o->curve, w->o->coordinator_key, w->o->name, &w->sec, err)))
+            return rc;
+        wsec_pull_opts(w->sec, &pull_o);
+        wsec_dealer_opts(w->sec, &dealer_o);
+    }
+    if ((rc = net_pull_bind(w->zctx, w->o->listen, &pull_o, &w->data, err)) ||
         (rc = net_endpoint(w->data, w->endpoint, sizeof w->endpoint, err)) ||
-        (rc = net_dealer_connect(w->zctx, w->o->coordinator, w->o->name, strlen(w->o->name), NULL, &w->ctl, err)))
+        (rc = net_dealer_connect(w->zctx, w->o->coordinator, w->o->name, strlen(w->o->name), &dealer_o, &w->ctl,
+                                 err)) ||
+        (rc = wsec_watch(w->sec, w->zctx, w->ctl, w->o->coordinator, err)))
         return rc;
     net_rx_init(&w->rx_ctl);
     net_rx_init(&w->rx_data);
+    if ((rc = load_model(w, err)))
+        return rc;
     link_init(&w->link, w->o->link_latency_ms, w->o->link_mbit);
     msg_init(&w->times, MSG_STAGE_TIMES);
     if (worker_grow_send_buffers(w, SEND_BUFFER_MIN))
@@ -658,6 +692,9 @@ static void teardown(worker_t *w)
     net_rx_fini(&w->rx_data);
     net_close(&w->ctl);
     net_close(&w->data);
+    wsec_destroy(&w->sec);
+    worker_fetch_fini(w);
+    worker_weights_fini(w);
     for (int i = 0; i < SEND_BUFFERS; i++) {
         for (int spins = 0; atomic_load(&w->send[i].in_use) && spins < 1000; spins++)
             usleep(1000);
@@ -672,8 +709,8 @@ static void teardown(worker_t *w)
 
 int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
 {
-    if (!o->coordinator || !o->model_path || !o->name || !o->name[0] || o->chunk < 1)
-        return err_set(err, ERR_INVAL, "worker needs --coordinator, --model and a name");
+    if (!o->coordinator || (!o->model_path && !o->cache_dir) || !o->name || !o->name[0] || o->chunk < 1)
+        return err_set(err, ERR_INVAL, "worker needs --coordinator, --model or a cache, and a name");
     worker_t *w = calloc(1, sizeof *w);
     if (!w)
         return err_set(err, ERR_NOMEM, "out of memory");
@@ -718,7 +755,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
                 rc = err_set(err, ERR_IO, "data socket: %s", why.msg);
                 break;
             }
-            if (r == 0)
+            if (r == 0 && (r = wsec_sender_ok(w->sec, &w->rx_data, &m, &why)) == 0)
                 r = worker_handle_data(w, &m, &why);
             if (r) {
                 worker_log(w, "dropped a data message: ", why.msg);
@@ -743,7 +780,9 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             worker_send_ctl(w, &hb, &why);
             w->next_heartbeat = now + o->heartbeat_ms;
         }
-        if (now - w->last_heard > o->timeout_ms)
+        if (rc == 0)
+            rc = wsec_poll(w->sec, err);
+        if (rc == 0 && now - w->last_heard > o->timeout_ms)
             rc = err_set(err, ERR_TIMEOUT, "no word from the coordinator at %s for %d ms", o->coordinator,
                          o->timeout_ms);
     }

@@ -31,6 +31,7 @@
 
 #include <signal.h>
 
+#include "net/security.h"
 #include "tensor/kern.h"
 #include "util/err.h"
 
@@ -50,6 +51,12 @@ typedef struct {
     double link_latency_ms;     /* added to everything sent on the data path */
     double link_mbit;           /* > 0: data-path sends are serialised at this many Mbit/s */
     double mem_limit_mb;        /* > 0: memory offered in HELLO is capped at this */
+    /* CURVE (node/worker_secure.h): NULL curve = plaintext */
+    const sec_keypair_t *curve;        /* this device's key pair (borrowed) */
+    const uint8_t *coordinator_key;    /* the coordinator's public key, 32 bytes, with curve */
+    /* no model_path: the weights come from the coordinator into this cache (node/worker_fetch.h) */
+    const char *cache_dir;
+    double cache_max_mb;               /* > 0: the cache may hold at most this (also caps the memory offered) */
 } worker_opts_t;
 
 void worker_opts_default(worker_opts_t *o);

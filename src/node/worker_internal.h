@@ -21,6 +21,10 @@
 #include "net/transport.h"
 #include "node/link.h"
 #include "node/worker.h"
+#include "node/manifest.h"
+#include "node/worker_fetch.h"
+#include "node/worker_secure.h"
+#include "node/worker_weights.h"
 
 #define PENDING_PER_SLOT 8
 #define SEND_BUFFERS 16
@@ -59,7 +63,7 @@ typedef struct {
     atomic_int in_use;
 } sendbuf_t;
 
-typedef struct {
+typedef struct worker {
     const worker_opts_t *o;
     model_t *m;
     tok_t *tok;
@@ -67,6 +71,9 @@ typedef struct {
     seg_t *seg;
     uint8_t hash[32];
     void *zctx, *ctl, *data;
+    worker_sec_t *sec;       /* CURVE state; NULL for a plaintext worker */
+    manifest_t manifest;     /* the coordinator's tensor hashes (worker_weights.c) */
+    worker_fetch_t fetch;    /* running from a cache (worker_fetch.c) */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx_ctl, rx_data;
     net_stats_t stats;

@@ -88,6 +88,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
     po.rounds = rounds;
     if (rc == 0)
         rc = profile_units(w->m, w->seg, &po, t, sp, err);
+    worker_weights_release(w);   /* profiling touched one unit of each kind: not this worker's stage */
     size_t big_bytes = q->probe_bytes < PROBE_SMALL * 2 ? PROBE_SMALL * 2 : q->probe_bytes;
     if (rc == 0 && worker_grow_send_buffers(w, big_bytes))
         rc = err_set(err, ERR_NOMEM, "profile: no memory for %zu-byte probes", big_bytes);
@@ -124,10 +125,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
         out->profile.links[k].bandwidth = extra > 1e-9 ? 2.0 * (double)(big_bytes - PROBE_SMALL) / extra : 1e12;
     }
     if (rc == 0) {
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        out->profile.free_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
-        if (w->o->mem_limit_mb > 0 && out->profile.free_mem > (uint64_t)(w->o->mem_limit_mb * 1048576.0))
-            out->profile.free_mem = (uint64_t)(w->o->mem_limit_mb * 1048576.0);
+        out->profile.free_mem = worker_offered_memory(w);
         out->data = pairs;
         out->data_len = (size_t)n_units * 2 * sizeof *pairs;
         rc = worker_send_ctl(w, out, err);

@@ -1,5 +1,11 @@
 /*
  * profile.c — per-unit timing on this device (see profile.h).
+ *
+ * Units of the same kind — the same operations on weights of the same types and
+ * shapes, e.g. every block's attention — cost the same, so only the first of
+ * each kind is timed and the others take its figures.  Besides saving time this
+ * keeps a worker's resident memory to one unit of each kind while profiling,
+ * not the whole model.
  */
 #include "plan/profile.h"
 
@@ -18,6 +24,24 @@ void profile_opts_default(profile_opts_t *o)
     o->slowdown = 1.0;
     o->rounds = 10;
     o->context = 32;
+}
+
+/* 1 if units a and b run the same operations on weights of the same types and shapes. */
+static int same_kind(const seg_t *seg, int a, int b)
+{
+    const seg_unit_t *ua = &seg->units[a], *ub = &seg->units[b];
+    if (ua->node_end - ua->node_begin != ub->node_end - ub->node_begin)
+        return 0;
+    for (int k = 0; k < ua->node_end - ua->node_begin; k++) {
+        const graph_node_t *x = &seg->graph->nodes[ua->node_begin + k], *y = &seg->graph->nodes[ub->node_begin + k];
+        if (x->op != y->op || x->n_in != y->n_in || x->head_only != y->head_only || x->n_heads != y->n_heads ||
+            !x->w != !y->w || !x->norm != !y->norm ||
+            seg->graph->values[x->out].width != seg->graph->values[y->out].width)
+            return 0;
+        if (x->w && (x->w->type != y->w->type || x->w->n_in != y->w->n_in || x->w->n_out != y->w->n_out))
+            return 0;
+    }
+    return 1;
 }
 
 int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, float *time_s, float *spread_s,
@@ -50,8 +74,17 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
     const int U = seg->n_units;
     exec_t **ex = calloc((size_t)U, sizeof *ex);
     double *all = malloc((size_t)U * o->rounds * sizeof *all);
-    int rc = ex && all ? 0 : err_set(err, ERR_NOMEM, "profile: out of memory");
+    int *rep = malloc((size_t)U * sizeof *rep);   /* rep[u]: the first unit of u's kind */
+    int rc = ex && all && rep ? 0 : err_set(err, ERR_NOMEM, "profile: out of memory");
     for (int u = 0; u < U && rc == 0; u++) {
+        rep[u] = u;
+        for (int v = 0; v < u && rep[u] == u; v++)
+            if (rep[v] == v && same_kind(seg, v, u))
+                rep[u] = v;
+    }
+    for (int u = 0; u < U && rc == 0; u++) {
+        if (rep[u] != u)
+            continue;
         exec_params_t p;
         exec_params_default(&p, m);
         p.seg = seg;
@@ -66,6 +99,8 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
     for (int r = -1; r < o->rounds && rc == 0; r++) {   /* r = -1: the prompt that fills the caches */
         const float *prev = buf;
         for (int u = 0; u < U && rc == 0; u++) {
+            if (!ex[u])
+                continue;
             exec_tensor_t in[16];
             int n_in = exec_n_inputs(ex[u]) < 16 ? exec_n_inputs(ex[u]) : 16;
             for (int i = 0; i < n_in; i++)   /* the previous unit's output where it has one, else filler */
@@ -85,7 +120,7 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
         }
     }
     for (int u = 0; u < U && rc == 0; u++) {
-        double *v = all + (size_t)u * o->rounds;
+        double *v = all + (size_t)rep[u] * o->rounds;
         int n = o->rounds;
         time_s[u] = (float)stats_median(v, n);
         spread_s[u] = (float)stats_half_iqr(v, n);
@@ -94,6 +129,7 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
         exec_destroy(&ex[u]);
     free(ex);
     free(all);
+    free(rep);
     free(buf);
     free(tokens);
     return rc;

@@ -1,0 +1,29 @@
+/*
+ * worker_weights.h — the weights a worker keeps resident: only its stage's.
+ * Owns the worker's copy of the coordinator's manifest (node/manifest.h),
+ * the check of the stage's tensors against it at each deployment, and giving
+ * back the pages of tensors the worker no longer runs (after profiling, which
+ * touches one unit of each kind, and before a new deployment).  Hooks for
+ * worker.c and worker_profile.c.
+ */
+#ifndef LL_NODE_WORKER_WEIGHTS_H
+#define LL_NODE_WORKER_WEIGHTS_H
+
+#include "net/msg.h"
+#include "util/err.h"
+
+struct worker;   /* worker_internal.h */
+
+/* MANIFEST: keeps the tensor hashes (ERR_PROTO when they disagree with this model's tensor table). */
+int worker_weights_manifest(struct worker *w, const msg_t *m, err_t *err);
+/* DEPLOY: gives back every weight page, then hashes the stage's tensors against the manifest. */
+int worker_weights_stage(struct worker *w, const msg_deploy_t *d, err_t *err);
+/* Drops the model's mapped pages from this process (they are re-read from the file when used). */
+void worker_weights_release(struct worker *w);
+void worker_weights_fini(struct worker *w);
+
+/* The memory this device offers the planner: what is free, capped by --mem-limit and --cache-max (a
+ * worker cannot keep more weights than its cache holds). */
+unsigned long long worker_offered_memory(const struct worker *w);
+
+#endif
