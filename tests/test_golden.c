@@ -6,7 +6,10 @@
  *    each recorded step must be close (reported).
  *  - synth-15Mshape (F16, Q8_0; random weights, flat logits): teacher-forced
  *    logits per step within a tolerance; max |Δ| and ‖Δ‖/‖ref‖ are printed.
- * Tolerance: ‖Δ‖/‖ref‖ <= 2e-2 and max |Δ| <= 2e-2 x max |ref|, per row.
+ *  - synth-kq-* (every new weight type and llama-quantize mixture; random
+ *    weights): teacher-forced logits per step, as synth-15Mshape.
+ * Tolerance: ‖Δ‖/‖ref‖ <= TOL and max |Δ| <= TOL x max |ref|, per row, with
+ * TOL 2e-2 (KQ_TOL 5e-2 for synth-kq-*).
  * We compute with llama.cpp's numerics (Q8_0 activations, F16 KV cache, F16
  * query and probabilities in attention) but not its summation order, and an
  * exact tie in a rounding (activation to Q8_0, K/V to F16) can then go the
@@ -17,6 +20,14 @@
  * still fails on any real error: a wrong rope, norm, mask or scale gives
  * relative errors above 1e-1.  On the trained models the greedy continuation
  * must match exactly, which is the conformance requirement.
+ * synth-kq-*: with llama.cpp's activation quantization emulated (Q8_K / Q8_1 /
+ * Q8_0, quant.h) rows agree to ~1e-7 until the first rounding flip (a 1-ulp
+ * difference in summation order, expf, ... moves some x*id across a .5); these
+ * 4-layer random models then amplify it to 1e-2..4e-2 within a step (measured:
+ * the same size as between our own scalar and AVX-512 tables).  Computing with
+ * f32 activations instead gives 2e-2..6.5e-2, and every layout or dequantization
+ * mistake gives > 1, so 5e-2 separates them; the per-file line reports how many
+ * rows are within 1e-5 (the exact-agreement evidence).
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,8 +39,8 @@
 #include "golden.h"
 #include "model/model.h"
 
-#define REL_TOL 2e-2
-#define ABS_FRAC_TOL 2e-2
+#define TOL 2e-2
+#define KQ_TOL 5e-2
 
 /* Runs the model greedily from the prompt; checks ids against the golden ones. */
 static void check_greedy(exec_t *ex, const golden_t *g, const char *what)
@@ -64,12 +75,13 @@ static void check_greedy(exec_t *ex, const golden_t *g, const char *what)
 }
 
 /* Teacher forcing: feeds prompt then gen ids, compares each recorded logits row. */
-static void check_logits(exec_t *ex, const golden_t *g, const char *what, int enforce)
+static void check_logits(exec_t *ex, const golden_t *g, const char *what, double tol)
 {
     const int n_vocab = g->n_vocab;
     err_t err;
     exec_seq_clear(ex, 0);
-    double worst_rel = 0, worst_abs = 0;
+    double worst_rel = 0, worst_abs = 0, worst_dmax = 0;
+    int n_exact = 0;
     for (int step = 0; step < g->logits_steps; step++) {
         exec_batch_t b;
         if (step == 0)
@@ -93,15 +105,18 @@ static void check_logits(exec_t *ex, const golden_t *g, const char *what, int en
         double rel = sqrt(d2 / r2);
         printf("  %s: step %d: max|d| %.3g (max|ref| %.3g), |d|/|ref| %.3g\n", what, step, dmax, rmax, rel);
         if (rel > worst_rel) worst_rel = rel;
+        if (dmax > worst_dmax) worst_dmax = dmax;
+        n_exact += rel < 1e-5;
         if (dmax / rmax > worst_abs) worst_abs = dmax / rmax;
     }
-    if (enforce) {
-        CHECKF(worst_rel <= REL_TOL, "%s: relative L2 error %.3g > %.3g", what, worst_rel, REL_TOL);
-        CHECKF(worst_abs <= ABS_FRAC_TOL, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, ABS_FRAC_TOL);
-    }
+    printf("  %s: worst max|d| %.3g, worst |d|/|ref| %.3g, %d of %d rows within 1e-5 (tolerance %.3g)\n", what,
+           worst_dmax, worst_rel, n_exact, g->logits_steps, tol);
+    CHECKF(worst_rel <= tol, "%s: relative L2 error %.3g > %.3g", what, worst_rel, tol);
+    CHECKF(worst_abs <= tol, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, tol);
 }
 
-static void run_model(const char *shared, const char *name, const char *const *slugs, int trained, kern_isa_t isa)
+static void run_model(const char *shared, const char *name, const char *const *slugs, int trained, double tol,
+                      kern_isa_t isa)
 {
     char path[1024], dir[1024], what[256];
     snprintf(path, sizeof path, "%s/models/%s.gguf", shared, name);
@@ -129,7 +144,7 @@ static void run_model(const char *shared, const char *name, const char *const *s
         snprintf(what, sizeof what, "%s/%s [%s]", name, slugs[i], exec_isa_name(ex));
         if (trained)
             check_greedy(ex, &g, what);
-        check_logits(ex, &g, what, 1);
+        check_logits(ex, &g, what, tol);
         golden_free(&g);
     }
     exec_destroy(&ex);
@@ -145,15 +160,20 @@ int main(void)
     }
     static const char *const stories[] = {"once-upon-a-time", "the-little-dog", NULL};
     static const char *const synth[] = {"once-upon-a-time", NULL};
+    static const char *const kq[] = {"synth-kq-Q8_0", "synth-kq-Q6_K", "synth-kq-Q5_K_M", "synth-kq-Q4_K_M",
+                                     "synth-kq-Q3_K_M", "synth-kq-Q2_K", "synth-kq-Q4_1", "synth-kq-Q5_0",
+                                     "synth-kq-Q5_1", "synth-kq-IQ4_NL", NULL};
     const kern_isa_t isas[] = {KERN_ISA_SCALAR, KERN_ISA_AUTO};
     for (size_t i = 0; i < 2; i++) {
         if (i == 1 && kern_isa_best() == KERN_ISA_SCALAR)
             break;
-        run_model(shared, "stories260K", stories, 1, isas[i]);
-        run_model(shared, "stories260K-F16", stories, 1, isas[i]);
-        run_model(shared, "stories260K-Q8_0-mixed", stories, 1, isas[i]);
-        run_model(shared, "synth-15Mshape-F16", synth, 0, isas[i]);
-        run_model(shared, "synth-15Mshape-Q8_0", synth, 0, isas[i]);
+        run_model(shared, "stories260K", stories, 1, TOL, isas[i]);
+        run_model(shared, "stories260K-F16", stories, 1, TOL, isas[i]);
+        run_model(shared, "stories260K-Q8_0-mixed", stories, 1, TOL, isas[i]);
+        run_model(shared, "synth-15Mshape-F16", synth, 0, TOL, isas[i]);
+        run_model(shared, "synth-15Mshape-Q8_0", synth, 0, TOL, isas[i]);
+        for (size_t k = 0; kq[k]; k++)
+            run_model(shared, kq[k], stories, 0, KQ_TOL, isas[i]);
     }
     return check_finish("test_golden");
 }

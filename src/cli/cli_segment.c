@@ -19,6 +19,7 @@
 #include "model/seg.h"
 #include "plan/profile.h"
 #include "plan/unit_cost.h"
+#include "tensor/types.h"
 #include "util/json.h"
 
 static int parse_cuts(const char *s, int **cuts, int *n)
@@ -110,7 +111,6 @@ int cli_segment(int argc, char **argv)
         fprintf(stderr, "error: %s\n", costs ? err.msg : "out of memory");
         goto done;
     }
-    static const char *const type_names[UNIT_COST_TYPES] = {"F32", "F16", "Q4_0", "Q8_0"};
     if (json) {
         printf("{\"model\": ");
         json_write_string(stdout, model_path, strlen(model_path));
@@ -121,8 +121,10 @@ int cli_segment(int argc, char **argv)
             json_write_string(stdout, s->units[u].name, strlen(s->units[u].name));
             printf(", \"layer\": %d, \"nodes\": [%d, %d], \"weight_bytes\": %zu, \"weight_bytes_by_type\": {",
                    s->units[u].layer, s->units[u].node_begin, s->units[u].node_end, c->weight_bytes);
-            for (int t = 0; t < UNIT_COST_TYPES; t++)
-                printf("%s\"%s\": %zu", t ? ", " : "", type_names[t], c->weight_bytes_by_type[t]);
+            for (int t = 0, shown = 0; t < UNIT_COST_TYPES; t++)   /* the first four always, others when present */
+                if (t < 4 || c->weight_bytes_by_type[t])
+                    printf("%s\"%s\": %zu", shown++ ? ", " : "", type_name(unit_cost_type_id(t)),
+                           c->weight_bytes_by_type[t]);
             printf("}, \"flops_per_token\": %.0f, \"attn_flops_per_token_per_pos\": %.0f, "
                    "\"kv_bytes_per_token\": %zu, \"out_bytes_per_token\": %zu, \"out_wire_bytes_per_token\": %zu, "
                    "\"scratch_bytes_per_token\": %zu}",

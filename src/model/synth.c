@@ -305,7 +305,7 @@ int synth_params_check(const synth_params_t *p, err_t *err)
     if (p->ctx < 1 || p->ctx > (1u << 24))
         return err_set(err, ERR_INVAL, "synth: ctx %u out of range 1..%u", p->ctx, 1u << 24);
     if (!type_is_known(p->type))
-        return err_set(err, ERR_INVAL, "synth: type %u is not one of F32 F16 Q4_0 Q8_0", p->type);
+        return err_set(err, ERR_INVAL, "synth: type %u is not one of %s", p->type, type_list());
     size_t blk = type_block_elems(p->type);
     if (p->dim % blk != 0)
         return err_set(err, ERR_INVAL, "synth: dim %u must be a multiple of %zu for type %s", p->dim, blk,

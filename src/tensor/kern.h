@@ -21,6 +21,8 @@
  * Numerics follow llama.cpp's CPU backend (FORMATS.md): Q8_0/Q4_0 weights take
  * Q8_0 activations, each block's integer dot is scaled by d_w*d_x and summed in
  * f32; F16 weights take F16 activations with f32 accumulation; F32 takes F32.
+ * The other quantized types (kern_ref_q.c is their specification) take Q8_0
+ * (Q5_0, IQ4_NL), Q8_1 (Q4_1, Q5_1) or Q8_K (the K-quants) activations.
  */
 #ifndef LL_TENSOR_KERN_H
 #define LL_TENSOR_KERN_H
@@ -51,7 +53,7 @@ typedef enum {
  * for the quantized types).  w points at one weight row stored in the weight type;
  * x at one activation row in act_type. */
 typedef struct {
-    uint32_t act_type;  /* TYPE_F32, TYPE_F16 or TYPE_Q8_0 */
+    uint32_t act_type;  /* TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q8_1 or TYPE_Q8_K */
     void (*act_from_f32)(const float *x, void *y, size_t n);
     void (*dot)(size_t n, const void *w, const void *x, float *out);
     /* out[j] = dot(w, x + j*x_stride_bytes) for j = 0..3 */
@@ -79,6 +81,8 @@ typedef struct {
 typedef struct {
     kern_isa_t isa;
     kern_matvec_t f32, f16, q8_0, q4_0;
+    kern_matvec_t q4_1, q5_0, q5_1, iq4_nl;              /* kern_ref_q.c: the specification */
+    kern_matvec_t q2_k, q3_k, q4_k, q5_k, q6_k;
     /* attention over the F16 KV cache */
     float (*dot_f16)(size_t n, const uint16_t *a, const uint16_t *b);      /* f32 accumulation */
     void (*axpy_f16)(size_t n, float a, const uint16_t *x, float *y);      /* y[i] += a * x[i] */
@@ -172,5 +176,8 @@ void kern_fill_scalar(kern_table_t *t);
 void kern_fill_avx2(kern_table_t *t);
 void kern_fill_avx512(kern_table_t *t);
 void kern_fill_neon(kern_table_t *t);
+/* Sets the matvec entries of the types of kern_ref_q.c to its reference kernels;
+ * every filler calls it after setting the rest, then replaces what it has faster. */
+void kern_fill_ref_quants(kern_table_t *t);
 
 #endif
