@@ -179,5 +179,8 @@ void kern_fill_neon(kern_table_t *t);
 /* Sets the matvec entries of the types of kern_ref_q.c to its reference kernels;
  * every filler calls it after setting the rest, then replaces what it has faster. */
 void kern_fill_ref_quants(kern_table_t *t);
+/* Replace those entries' dot kernels with the ISA's (kern_avx2_q.c, kern_neon_q.c). */
+void kern_fill_avx2_q(kern_table_t *t);
+void kern_fill_neon_q(kern_table_t *t);
 
 #endif

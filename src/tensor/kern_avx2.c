@@ -448,4 +448,5 @@ void kern_fill_avx2(kern_table_t *t)
         .attn_values_f16 = attn_values_f16,
     };
     kern_fill_ref_quants(t);
+    kern_fill_avx2_q(t);
 }

@@ -312,4 +312,5 @@ void kern_fill_neon(kern_table_t *t)
         .attn_values_f16 = attn_values_f16,
     };
     kern_fill_ref_quants(t);
+    kern_fill_neon_q(t);
 }
