@@ -7,9 +7,11 @@
  * Bit-identical to the reference by construction: every kernel computes each
  * block's integer sums exactly with vector instructions (maddubs + madd), reduces
  * them to one int32 per block, and then performs the reference's float steps
- * (kern_ref_q.c) in scalar code, in the reference's order.  The float part is a
- * handful of operations per 256 (K-quants) or 32 values, so little is lost, and
- * results are identical across tables (and across devices of a ring).
+ * (kern_ref_q.c) in the reference's order: K-quants form the float contributions
+ * of eight super-blocks at once, one per lane (the same IEEE operations per lane),
+ * and add them to the sum one after another; the 32-value types do the float step
+ * in scalar code.  Results are identical across tables (and across the devices
+ * of a ring).
  *
  * K-quants: a super-block is first "prepared" into 256 unsigned levels u (eight
  * vectors of 32 bytes, value order), sixteen int16 multipliers (one per 16 values,
@@ -92,17 +94,26 @@ typedef struct {
 
 typedef void (*kprep_fn)(const unsigned char *wb, kprep_t *p);
 
-/* Q4_K/Q5_K: the eight scales and mins (one per 32 values), d and dmin. */
+/* The i-th int16 lane of v (both 128-bit halves hold the same eight) in every lane. */
+static inline __m256i lane16(__m256i v, int i)
+{
+    return _mm256_shuffle_epi8(v, _mm256_set1_epi16((short)((2 * i + 1) << 8 | 2 * i)));
+}
+
+/* Q4_K/Q5_K: the eight 6-bit scales and mins (one per 32 values) unpacked four at a
+ * time with word operations (the rules of kq_scale_min), then d and dmin. */
 static inline void prep_scales_mins(const unsigned char *wb, const unsigned char *scales, kprep_t *p)
 {
-    uint8_t s[8], m[8];
-    for (int j = 0; j < 8; j++) {
-        kq_scale_min(scales, j, &s[j], &m[j]);
-        p->sc[j] = _mm256_set1_epi16(s[j]);
-    }
+    uint32_t u[3];
+    memcpy(u, scales, sizeof u);
+    const uint32_t s0 = u[0] & 0x3f3f3f3fu, s1 = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
+    const uint32_t m0 = u[1] & 0x3f3f3f3fu, m1 = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
+    const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s1, (int)s0)));
+    for (int j = 0; j < 8; j++)
+        p->sc[j] = lane16(sc, j);
+    const __m128i mn = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m1, (int)m0));
     p->corr = _mm256_setzero_si256();
-    p->mins = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5], m[6], m[6],
-                                m[7], m[7]);
+    p->mins = _mm256_set_m128i(_mm_unpackhi_epi16(mn, mn), _mm_unpacklo_epi16(mn, mn));   /* per 16 values */
     p->d = half(wb);
     p->dmin = half(wb + 2);
 }
@@ -205,81 +216,96 @@ static inline void prep_q2_k(const unsigned char *wb, kprep_t *p)
     p->dmin = half(wb + offsetof(block_q2_k_t, dmin));
 }
 
-/* The exact isum and imin of one prepared super-block against one Q8_K block. */
-static inline void kapply(const kprep_t *p, const unsigned char *xb, int32_t *isum, int32_t *imin)
+/* The exact isum (and imin) of one prepared super-block against one Q8_K block, as
+ * eight int32 lanes each (their sums are the block's isum and imin). */
+static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_corr, int has_min, __m256i *isum,
+                          __m256i *imin)
 {
     const unsigned char *q8 = xb + Q8K_Q;
     const __m256i bs = _mm256_loadu_si256((const __m256i *)(xb + Q8K_BSUMS));
-    __m256i acc = _mm256_madd_epi16(bs, p->corr);
+    __m256i acc = has_corr ? _mm256_madd_epi16(bs, p->corr) : _mm256_setzero_si256();
     for (int k = 0; k < 8; k++) {
         const __m256i p16 = _mm256_maddubs_epi16(p->lv[k], load32(q8 + 32 * k));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, p->sc[k]));
     }
-    *isum = hsum_i32(acc);
-    *imin = hsum_i32(_mm256_madd_epi16(bs, p->mins));
+    *isum = acc;
+    *imin = has_min ? _mm256_madd_epi16(bs, p->mins) : _mm256_setzero_si256();
 }
 
-/* sum += the block's float contribution, in the reference's order. */
-static inline float kfloat(float sum, const kprep_t *p, const unsigned char *xb, int32_t isum, int32_t imin,
-                           int has_min)
+/* Lane k = the (exact) sum of the lanes of v[k], for k < 8. */
+static inline __m256i hsum_i32_x8(const __m256i v[8])
 {
-    const float dx = f32_at(xb);
-    if (has_min)
-        return sum + ((dx * p->d) * (float)isum - (dx * p->dmin) * (float)imin);
-    return sum + (dx * p->d) * (float)isum;
+    const __m256i t0 = _mm256_hadd_epi32(v[0], v[1]), t1 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i t2 = _mm256_hadd_epi32(v[4], v[5]), t3 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-static inline float kdot(size_t n, const unsigned char *w, size_t wbytes, kprep_fn prep, int has_min,
-                         const unsigned char *x)
+/* Up to KCOLS columns over groups of eight super-blocks: the integer sums of the eight
+ * are reduced together, each block's float contribution (dx*d)*isum [- (dx*dmin)*imin]
+ * is formed in its own lane by the same IEEE operations as the reference, and the
+ * contributions are added to the sum one after another, block 0 first: the
+ * reference's result, bit for bit. */
+#define KCOLS 4
+static inline void kdot_cols(size_t n, const unsigned char *w, size_t wbytes, kprep_fn prep, int has_corr,
+                             int has_min, const unsigned char *x, size_t stride, int ncols, float *out)
 {
-    float sum = 0.0f;
-    for (size_t b = 0; b < n / QK_K; b++) {
-        const unsigned char *wb = w + b * wbytes, *xb = x + b * Q8K_BYTES;
-        prefetch_span(wb, wbytes);
-        kprep_t p;
-        prep(wb, &p);
-        int32_t isum, imin;
-        kapply(&p, xb, &isum, &imin);
-        sum = kfloat(sum, &p, xb, isum, imin, has_min);
-    }
-    return sum;
-}
-
-static inline void kdot_x4(size_t n, const unsigned char *w, size_t wbytes, kprep_fn prep, int has_min,
-                           const unsigned char *x, size_t stride, float *out)
-{
-    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (size_t b = 0; b < n / QK_K; b++) {
-        const unsigned char *wb = w + b * wbytes;
-        prefetch_span(wb, wbytes);
-        kprep_t p;
-        prep(wb, &p);
-        for (int j = 0; j < 4; j++) {
-            const unsigned char *xb = x + j * stride + b * Q8K_BYTES;
-            int32_t isum, imin;
-            kapply(&p, xb, &isum, &imin);
-            sum[j] = kfloat(sum[j], &p, xb, isum, imin, has_min);
+    const size_t nb = n / QK_K;
+    float sum[KCOLS] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t b0 = 0; b0 < nb; b0 += 8) {
+        const int cnt = nb - b0 < 8 ? (int)(nb - b0) : 8;
+        __m256i is[KCOLS][8], im[KCOLS][8];
+        float d[8], dmin[8];
+        for (int k = 0; k < 8; k++) {
+            if (k >= cnt) {
+                for (int j = 0; j < ncols; j++)
+                    is[j][k] = im[j][k] = _mm256_setzero_si256();
+                d[k] = dmin[k] = 0.0f;
+                continue;
+            }
+            const unsigned char *wb = w + (b0 + (size_t)k) * wbytes;
+            prefetch_span(wb, wbytes);
+            kprep_t p;
+            prep(wb, &p);
+            d[k] = p.d;
+            dmin[k] = p.dmin;
+            for (int j = 0; j < ncols; j++)
+                kapply(&p, x + j * stride + (b0 + (size_t)k) * Q8K_BYTES, has_corr, has_min, &is[j][k], &im[j][k]);
+        }
+        for (int j = 0; j < ncols; j++) {
+            float dx[8] = {0};
+            for (int k = 0; k < cnt; k++)
+                dx[k] = f32_at(x + j * stride + (b0 + (size_t)k) * Q8K_BYTES);
+            const __m256 vdx = _mm256_loadu_ps(dx);
+            __m256 c = _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(d)), _mm256_cvtepi32_ps(hsum_i32_x8(is[j])));
+            if (has_min)
+                c = _mm256_sub_ps(c, _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(dmin)),
+                                                   _mm256_cvtepi32_ps(hsum_i32_x8(im[j]))));
+            float cf[8];
+            _mm256_storeu_ps(cf, c);
+            for (int k = 0; k < cnt; k++)
+                sum[j] += cf[k];
         }
     }
-    memcpy(out, sum, sizeof sum);
+    memcpy(out, sum, (size_t)ncols * sizeof(float));
 }
 
-#define DEFINE_K(name, block, has_min)                                                                           \
+#define DEFINE_K(name, block, has_corr, has_min)                                                                 \
     static void dot_##name(size_t n, const void *w, const void *x, float *out)                                  \
     {                                                                                                            \
-        *out = kdot(n, w, sizeof(block), prep_##name, has_min, x);                                               \
+        kdot_cols(n, w, sizeof(block), prep_##name, has_corr, has_min, x, 0, 1, out);                            \
     }                                                                                                            \
     static void dot_x4_##name(size_t n, const void *w, const void *x, size_t stride, float *out)                \
     {                                                                                                            \
-        kdot_x4(n, w, sizeof(block), prep_##name, has_min, x, stride, out);                                      \
+        kdot_cols(n, w, sizeof(block), prep_##name, has_corr, has_min, x, stride, 4, out);                       \
     }                                                                                                            \
     KERN_DEFINE_TILE_BY_DOTS(dot_tile_##name, dot_##name, dot_x4_##name)
 
-DEFINE_K(q2_k, block_q2_k_t, 1)
-DEFINE_K(q3_k, block_q3_k_t, 0)
-DEFINE_K(q4_k, block_q4_k_t, 1)
-DEFINE_K(q5_k, block_q5_k_t, 1)
-DEFINE_K(q6_k, block_q6_k_t, 0)
+DEFINE_K(q2_k, block_q2_k_t, 0, 1)
+DEFINE_K(q3_k, block_q3_k_t, 1, 0)
+DEFINE_K(q4_k, block_q4_k_t, 0, 1)
+DEFINE_K(q5_k, block_q5_k_t, 0, 1)
+DEFINE_K(q6_k, block_q6_k_t, 1, 0)
 
 /* ---- 32-value blocks ------------------------------------------------------------------ */
 
