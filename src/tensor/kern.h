@@ -141,6 +141,28 @@ static inline void kern_tile_by_dots(void (*dot)(size_t, const void *, const voi
         kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                           \
     }
 
+/* Defines `static void dot_NAME`, `dot_x4_NAME` and `dot_tile_NAME` from
+ * cols(n, w, x, stride, ncols, out, ...), a kernel computing out[j] for the
+ * ncols (1 or 4) activation rows x + j*stride; the extra arguments follow.  With
+ * KERN_SET_DOTS(mv, NAME) a table entry takes the three. */
+#define KERN_DEFINE_DOTS_BY_COLS(name, cols, ...)                                                                \
+    static void dot_##name(size_t n, const void *w, const void *x, float *out)                                  \
+    {                                                                                                            \
+        cols(n, w, x, 0, 1, out, __VA_ARGS__);                                                                   \
+    }                                                                                                            \
+    static void dot_x4_##name(size_t n, const void *w, const void *x, size_t stride, float *out)                \
+    {                                                                                                            \
+        cols(n, w, x, stride, 4, out, __VA_ARGS__);                                                              \
+    }                                                                                                            \
+    KERN_DEFINE_TILE_BY_DOTS(dot_tile_##name, dot_##name, dot_x4_##name)
+
+#define KERN_SET_DOTS(mv, name)                                                                                  \
+    do {                                                                                                         \
+        (mv).dot = dot_##name;                                                                                   \
+        (mv).dot_x4 = dot_x4_##name;                                                                             \
+        (mv).dot_tile = dot_tile_##name;                                                                         \
+    } while (0)
+
 /* attn_scores_f16 / attn_values_f16 made of per-position dot_f16 / axpy_f16 calls,
  * for tables without batched versions of their own. */
 static inline void kern_attn_scores_by_dots(float (*dot)(size_t, const uint16_t *, const uint16_t *), size_t n,

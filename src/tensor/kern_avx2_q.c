@@ -247,9 +247,10 @@ static inline __m256i hsum_i32_x8(const __m256i v[8])
  * contributions are added to the sum one after another, block 0 first: the
  * reference's result, bit for bit. */
 #define KCOLS 4
-static inline void kdot_cols(size_t n, const unsigned char *w, size_t wbytes, kprep_fn prep, int has_corr,
-                             int has_min, const unsigned char *x, size_t stride, int ncols, float *out)
+static inline void kdot_cols(size_t n, const void *wv, const void *xv, size_t stride, int ncols, float *out,
+                             size_t wbytes, kprep_fn prep, int has_corr, int has_min)
 {
+    const unsigned char *w = wv, *x = xv;
     const size_t nb = n / QK_K;
     float sum[KCOLS] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (size_t b0 = 0; b0 < nb; b0 += 8) {
@@ -290,22 +291,11 @@ static inline void kdot_cols(size_t n, const unsigned char *w, size_t wbytes, kp
     memcpy(out, sum, (size_t)ncols * sizeof(float));
 }
 
-#define DEFINE_K(name, block, has_corr, has_min)                                                                 \
-    static void dot_##name(size_t n, const void *w, const void *x, float *out)                                  \
-    {                                                                                                            \
-        kdot_cols(n, w, sizeof(block), prep_##name, has_corr, has_min, x, 0, 1, out);                            \
-    }                                                                                                            \
-    static void dot_x4_##name(size_t n, const void *w, const void *x, size_t stride, float *out)                \
-    {                                                                                                            \
-        kdot_cols(n, w, sizeof(block), prep_##name, has_corr, has_min, x, stride, 4, out);                       \
-    }                                                                                                            \
-    KERN_DEFINE_TILE_BY_DOTS(dot_tile_##name, dot_##name, dot_x4_##name)
-
-DEFINE_K(q2_k, block_q2_k_t, 0, 1)
-DEFINE_K(q3_k, block_q3_k_t, 1, 0)
-DEFINE_K(q4_k, block_q4_k_t, 0, 1)
-DEFINE_K(q5_k, block_q5_k_t, 0, 1)
-DEFINE_K(q6_k, block_q6_k_t, 1, 0)
+KERN_DEFINE_DOTS_BY_COLS(q2_k, kdot_cols, sizeof(block_q2_k_t), prep_q2_k, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q3_k, kdot_cols, sizeof(block_q3_k_t), prep_q3_k, 1, 0)
+KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, 1, 0)
 
 /* ---- 32-value blocks ------------------------------------------------------------------ */
 
@@ -380,9 +370,10 @@ static inline float bstep(float sum, int offset, int32_t isum, float dw, float m
 
 /* The 32-value types: offset types take unsigned levels and Q8_1, the others signed
  * levels and Q8_0. */
-static inline void bdot_x(size_t n, const unsigned char *w, size_t wbytes, lv_fn lv, int offset,
-                          const unsigned char *x, size_t stride, int ncols, float *out)
+static inline void bdot_x(size_t n, const void *wv, const void *xv, size_t stride, int ncols, float *out,
+                          size_t wbytes, lv_fn lv, int offset)
 {
+    const unsigned char *w = wv, *x = xv;
     const size_t xbytes = offset ? sizeof(block_q8_1_t) : sizeof(block_q8_0_t);
     const size_t xq = offset ? offsetof(block_q8_1_t, q) : offsetof(block_q8_0_t, q);
     float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -401,38 +392,20 @@ static inline void bdot_x(size_t n, const unsigned char *w, size_t wbytes, lv_fn
     memcpy(out, sum, (size_t)ncols * sizeof(float));
 }
 
-#define DEFINE_32(name, block, offset)                                                                           \
-    static void dot_##name(size_t n, const void *w, const void *x, float *out)                                  \
-    {                                                                                                            \
-        bdot_x(n, w, sizeof(block), lv_##name, offset, x, 0, 1, out);                                            \
-    }                                                                                                            \
-    static void dot_x4_##name(size_t n, const void *w, const void *x, size_t stride, float *out)                \
-    {                                                                                                            \
-        bdot_x(n, w, sizeof(block), lv_##name, offset, x, stride, 4, out);                                       \
-    }                                                                                                            \
-    KERN_DEFINE_TILE_BY_DOTS(dot_tile_##name, dot_##name, dot_x4_##name)
-
-DEFINE_32(q4_1, block_q4_1_t, 1)
-DEFINE_32(q5_1, block_q5_1_t, 1)
-DEFINE_32(q5_0, block_q5_0_t, 0)
-DEFINE_32(iq4_nl, block_iq4_nl_t, 0)
-
-#define SET(t, name)                                                                                             \
-    do {                                                                                                         \
-        (t)->name.dot = dot_##name;                                                                              \
-        (t)->name.dot_x4 = dot_x4_##name;                                                                        \
-        (t)->name.dot_tile = dot_tile_##name;                                                                    \
-    } while (0)
+KERN_DEFINE_DOTS_BY_COLS(q4_1, bdot_x, sizeof(block_q4_1_t), lv_q4_1, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_1, bdot_x, sizeof(block_q5_1_t), lv_q5_1, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_0, bdot_x, sizeof(block_q5_0_t), lv_q5_0, 0)
+KERN_DEFINE_DOTS_BY_COLS(iq4_nl, bdot_x, sizeof(block_iq4_nl_t), lv_iq4_nl, 0)
 
 void kern_fill_avx2_q(kern_table_t *t)
 {
-    SET(t, q2_k);
-    SET(t, q3_k);
-    SET(t, q4_k);
-    SET(t, q5_k);
-    SET(t, q6_k);
-    SET(t, q4_1);
-    SET(t, q5_1);
-    SET(t, q5_0);
-    SET(t, iq4_nl);
+    KERN_SET_DOTS(t->q2_k, q2_k);
+    KERN_SET_DOTS(t->q3_k, q3_k);
+    KERN_SET_DOTS(t->q4_k, q4_k);
+    KERN_SET_DOTS(t->q5_k, q5_k);
+    KERN_SET_DOTS(t->q6_k, q6_k);
+    KERN_SET_DOTS(t->q4_1, q4_1);
+    KERN_SET_DOTS(t->q5_1, q5_1);
+    KERN_SET_DOTS(t->q5_0, q5_0);
+    KERN_SET_DOTS(t->iq4_nl, iq4_nl);
 }
