@@ -35,6 +35,7 @@
 
 #include "tensor/f16.h"
 #include "tensor/kern.h"
+#include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
 #define Q8K_BYTES sizeof(block_q8_k_t)
@@ -232,70 +233,24 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
     *imin = has_min ? _mm256_madd_epi16(bs, p->mins) : _mm256_setzero_si256();
 }
 
-/* Lane k = the (exact) sum of the lanes of v[k], for k < 8. */
-static inline __m256i hsum_i32_x8(const __m256i v[8])
-{
-    const __m256i t0 = _mm256_hadd_epi32(v[0], v[1]), t1 = _mm256_hadd_epi32(v[2], v[3]);
-    const __m256i t2 = _mm256_hadd_epi32(v[4], v[5]), t3 = _mm256_hadd_epi32(v[6], v[7]);
-    const __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
-}
-
-/* Up to KCOLS columns over groups of eight super-blocks: the integer sums of the eight
- * are reduced together, each block's float contribution (dx*d)*isum [- (dx*dmin)*imin]
- * is formed in its own lane by the same IEEE operations as the reference, and the
- * contributions are added to the sum one after another, block 0 first: the
- * reference's result, bit for bit. */
-#define KCOLS 4
-static inline void kdot_cols(size_t n, const void *wv, const void *xv, size_t stride, int ncols, float *out,
-                             size_t wbytes, kprep_fn prep, int has_corr, int has_min)
-{
-    const unsigned char *w = wv, *x = xv;
-    const size_t nb = n / QK_K;
-    float sum[KCOLS] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (size_t b0 = 0; b0 < nb; b0 += 8) {
-        const int cnt = nb - b0 < 8 ? (int)(nb - b0) : 8;
-        __m256i is[KCOLS][8], im[KCOLS][8];
-        float d[8], dmin[8];
-        for (int k = 0; k < 8; k++) {
-            if (k >= cnt) {
-                for (int j = 0; j < ncols; j++)
-                    is[j][k] = im[j][k] = _mm256_setzero_si256();
-                d[k] = dmin[k] = 0.0f;
-                continue;
-            }
-            const unsigned char *wb = w + (b0 + (size_t)k) * wbytes;
-            prefetch_span(wb, wbytes);
-            kprep_t p;
-            prep(wb, &p);
-            d[k] = p.d;
-            dmin[k] = p.dmin;
-            for (int j = 0; j < ncols; j++)
-                kapply(&p, x + j * stride + (b0 + (size_t)k) * Q8K_BYTES, has_corr, has_min, &is[j][k], &im[j][k]);
-        }
-        for (int j = 0; j < ncols; j++) {
-            float dx[8] = {0};
-            for (int k = 0; k < cnt; k++)
-                dx[k] = f32_at(x + j * stride + (b0 + (size_t)k) * Q8K_BYTES);
-            const __m256 vdx = _mm256_loadu_ps(dx);
-            __m256 c = _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(d)), _mm256_cvtepi32_ps(hsum_i32_x8(is[j])));
-            if (has_min)
-                c = _mm256_sub_ps(c, _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(dmin)),
-                                                   _mm256_cvtepi32_ps(hsum_i32_x8(im[j]))));
-            float cf[8];
-            _mm256_storeu_ps(cf, c);
-            for (int k = 0; k < cnt; k++)
-                sum[j] += cf[k];
-        }
-    }
-    memcpy(out, sum, (size_t)ncols * sizeof(float));
-}
+KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
 
 KERN_DEFINE_DOTS_BY_COLS(q2_k, kdot_cols, sizeof(block_q2_k_t), prep_q2_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q3_k, kdot_cols, sizeof(block_q3_k_t), prep_q3_k, 1, 0)
 KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, 1, 0)
+
+/* For the AVX-512 table, whose one-column Q4_K/Q5_K kernels these are (kern.h). */
+void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out)
+{
+    dot_q4_k(n, w, x, out);
+}
+
+void kern_avx2_dot_q5_k(size_t n, const void *w, const void *x, float *out)
+{
+    dot_q5_k(n, w, x, out);
+}
 
 /* ---- 32-value blocks ------------------------------------------------------------------ */
 
