@@ -112,8 +112,12 @@ static double check_logits(exec_t *ex, const golden_t *g, const char *what, doub
         n_exact += rel < 1e-5;
         if (dmax / rmax > worst_abs) worst_abs = dmax / rmax;
     }
-    printf("  %s: worst max|d| %.3g, worst |d|/|ref| %.3g, %d of %d rows within 1e-5 (tolerance %.3g)\n", what,
-           worst_dmax, worst_rel, n_exact, g->logits_steps, tol);
+    printf("  %s: worst max|d| %.3g, worst |d|/|ref| %.3g, mean |d|/|ref| %.3g, %d of %d rows within 1e-5", what,
+           worst_dmax, worst_rel, sum_rel / g->logits_steps, n_exact, g->logits_steps);
+    if (tol >= 0)
+        printf(" (tolerance %.3g)\n", tol);
+    else
+        printf(" (measured only)\n");
     if (tol >= 0) {
         CHECKF(worst_rel <= tol, "%s: relative L2 error %.3g > %.3g", what, worst_rel, tol);
         CHECKF(worst_abs <= tol, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, tol);
