@@ -204,11 +204,12 @@ void kern_fill_ref_quants(kern_table_t *t);
 /* Replace those entries' dot kernels with the ISA's (kern_avx2_q.c, kern_neon_q.c). */
 void kern_fill_avx2_q(kern_table_t *t);
 void kern_fill_avx512_q(kern_table_t *t);   /* Q4_K, Q5_K, Q6_K */
-/* kern_avx2_q.c's one-column Q4_K/Q5_K dots, which the AVX-512 table keeps (its own
- * preparation costs more than the wider arithmetic saves for one column; all are
- * bit-identical to the reference, so mixing them keeps every contract). */
+/* kern_avx2_q.c's one-column Q4_K/Q5_K/Q6_K dots, which the AVX-512 table keeps (for
+ * one column its own preparation costs more than the wider arithmetic saves; all
+ * are bit-identical to the reference, so mixing them keeps every contract). */
 void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out);
 void kern_avx2_dot_q5_k(size_t n, const void *w, const void *x, float *out);
+void kern_avx2_dot_q6_k(size_t n, const void *w, const void *x, float *out);
 void kern_fill_neon_q(kern_table_t *t);
 
 #endif

@@ -217,6 +217,97 @@ static inline void prep_q2_k(const unsigned char *wb, kprep_t *p)
     p->dmin = half(wb + offsetof(block_q2_k_t, dmin));
 }
 
+/* ---- one column, fused: levels and multipliers are formed where they are used
+ * (nothing prepared is kept, so everything stays in registers); the same integer
+ * sums as prep + kapply. */
+
+typedef void (*k1_fn)(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
+                      float *dmin);
+
+/* [m[2k] x8 | m[2k+1] x8] from sixteen int16 multipliers m. */
+static inline __m256i pair_k(__m256i m, int k)
+{
+    const __m256i sel = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
+                                         2, 3, 2, 3, 2, 3);
+    return _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(m, _mm256_set1_epi32(k)), sel);
+}
+
+/* Q4_K/Q5_K: scales as eight int16 in both halves, mins per 16 values. */
+static inline void k45_scales(const unsigned char *scales, __m256i *sc, __m256i *mins)
+{
+    uint32_t u[3];
+    memcpy(u, scales, sizeof u);
+    const uint32_t s0 = u[0] & 0x3f3f3f3fu, s1 = (u[2] & 0x0f0f0f0fu) | ((u[0] >> 6) & 0x03030303u) << 4;
+    const uint32_t m0 = u[1] & 0x3f3f3f3fu, m1 = ((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 6) & 0x03030303u) << 4;
+    *sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s1, (int)s0)));
+    const __m128i mn = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)m1, (int)m0));
+    *mins = _mm256_set_m128i(_mm_unpackhi_epi16(mn, mn), _mm_unpacklo_epi16(mn, mn));
+}
+
+static inline void k1_q45(const unsigned char *wb, const unsigned char *xb, size_t sc_off, size_t qs_off, int q5,
+                          __m256i *isum, __m256i *imin, float *d, float *dmin)
+{
+    const unsigned char *qs = wb + qs_off, *q8 = xb + Q8K_Q;
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    __m256i sc, mins;
+    k45_scales(wb + sc_off, &sc, &mins);
+    const __m256i qh = q5 ? load32(wb + offsetof(block_q5_k_t, qh)) : _mm256_setzero_si256();
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+        const __m256i q = load32(qs + 32 * c);
+        __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (q5) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+        }
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(q8 + 64 * c)), lane16(sc, 2 * c)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(q8 + 64 * c + 32)),
+                                                      lane16(sc, 2 * c + 1)));
+    }
+    *isum = acc;
+    *imin = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(xb + Q8K_BSUMS)), mins);
+    *d = half(wb);
+    *dmin = half(wb + 2);
+}
+
+static void k1_q4_k(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
+                    float *dmin)
+{
+    k1_q45(wb, xb, offsetof(block_q4_k_t, scales), offsetof(block_q4_k_t, qs), 0, isum, imin, d, dmin);
+}
+
+static void k1_q5_k(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
+                    float *dmin)
+{
+    k1_q45(wb, xb, offsetof(block_q5_k_t, scales), offsetof(block_q5_k_t, qs), 1, isum, imin, d, dmin);
+}
+
+static void k1_q6_k(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
+                    float *dmin)
+{
+    const unsigned char *ql = wb + offsetof(block_q6_k_t, ql), *qhp = wb + offsetof(block_q6_k_t, qh);
+    const unsigned char *q8 = xb + Q8K_Q;
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    const __m256i s16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + offsetof(block_q6_k_t, scales))));
+    __m256i acc = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(xb + Q8K_BSUMS)),
+                                    _mm256_mullo_epi16(s16, _mm256_set1_epi16(-32)));
+    for (int h = 0; h < 2; h++) {
+        const __m256i a = load32(ql + 64 * h), b = load32(ql + 64 * h + 32), qh = load32(qhp + 32 * h);
+        for (int k = 0; k < 4; k++) {   /* values 128h + 32k + (0..31) */
+            const __m256i lo4 = k >= 2 ? _mm256_srli_epi16(k & 1 ? b : a, 4) : (k & 1 ? b : a);
+            const __m256i hi2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2), 4);
+            const __m256i lv = _mm256_or_si256(_mm256_and_si256(lo4, m4), hi2);
+            const __m256i p16 = _mm256_maddubs_epi16(lv, load32(q8 + 128 * h + 32 * k));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, pair_k(s16, 4 * h + k)));
+        }
+    }
+    *isum = acc;
+    *imin = _mm256_setzero_si256();
+    *d = half(wb + offsetof(block_q6_k_t, d));
+    *dmin = 0.0f;
+}
+
 /* The exact isum (and imin) of one prepared super-block against one Q8_K block, as
  * eight int32 lanes each (their sums are the block's isum and imin). */
 static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_corr, int has_min, __m256i *isum,
@@ -235,11 +326,11 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
 
 KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
 
-KERN_DEFINE_DOTS_BY_COLS(q2_k, kdot_cols, sizeof(block_q2_k_t), prep_q2_k, 0, 1)
-KERN_DEFINE_DOTS_BY_COLS(q3_k, kdot_cols, sizeof(block_q3_k_t), prep_q3_k, 1, 0)
-KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, 0, 1)
-KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, 0, 1)
-KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, 1, 0)
+KERN_DEFINE_DOTS_BY_COLS(q2_k, kdot_cols, sizeof(block_q2_k_t), prep_q2_k, NULL, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q3_k, kdot_cols, sizeof(block_q3_k_t), prep_q3_k, NULL, 1, 0)
+KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0)
 
 /* For the AVX-512 table, whose one-column Q4_K/Q5_K kernels these are (kern.h). */
 void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out)
@@ -250,6 +341,11 @@ void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out)
 void kern_avx2_dot_q5_k(size_t n, const void *w, const void *x, float *out)
 {
     dot_q5_k(n, w, x, out);
+}
+
+void kern_avx2_dot_q6_k(size_t n, const void *w, const void *x, float *out)
+{
+    dot_q6_k(n, w, x, out);
 }
 
 /* ---- 32-value blocks ------------------------------------------------------------------ */

@@ -34,6 +34,8 @@ typedef struct {
 } kprep_t;
 
 typedef void (*kprep_fn)(const unsigned char *wb, kprep_t *p);
+typedef void (*k1_fn)(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
+                      float *dmin);
 
 static inline float half(const unsigned char *p)
 {
@@ -143,26 +145,28 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
 
 KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
 
-KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, 0, 1)
-KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, 0, 1)
-KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, 1, 0)
+KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, NULL, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, NULL, 0, 1)
+KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, NULL, 1, 0)
 
-/* Q4_K/Q5_K: one column with the AVX2 kernel (measured faster: the preparation
- * dominates), four with this file's. */
+/* One column with the AVX2 kernels (their fused one-column form measured faster:
+ * for one column the preparation dominates), four with this file's. */
 KERN_DEFINE_TILE_BY_DOTS(dot_tile_q4_k_mixed, kern_avx2_dot_q4_k, dot_x4_q4_k)
 KERN_DEFINE_TILE_BY_DOTS(dot_tile_q5_k_mixed, kern_avx2_dot_q5_k, dot_x4_q5_k)
+KERN_DEFINE_TILE_BY_DOTS(dot_tile_q6_k_mixed, kern_avx2_dot_q6_k, dot_x4_q6_k)
 
 void kern_fill_avx512_q(kern_table_t *t)
 {
-    (void)dot_q4_k;   /* the macro's one-column Q4_K/Q5_K versions are not used */
+    (void)dot_q4_k;   /* the macro's one-column versions are not used */
     (void)dot_q5_k;
+    (void)dot_q6_k;
     (void)dot_tile_q4_k;
     (void)dot_tile_q5_k;
-    t->q4_k.dot = kern_avx2_dot_q4_k;
-    t->q4_k.dot_x4 = dot_x4_q4_k;
-    t->q4_k.dot_tile = dot_tile_q4_k_mixed;
-    t->q5_k.dot = kern_avx2_dot_q5_k;
-    t->q5_k.dot_x4 = dot_x4_q5_k;
-    t->q5_k.dot_tile = dot_tile_q5_k_mixed;
-    KERN_SET_DOTS(t->q6_k, q6_k);
+    (void)dot_tile_q6_k;
+    t->q4_k = (kern_matvec_t){.act_type = TYPE_Q8_K, .act_from_f32 = t->q4_k.act_from_f32, .dot = kern_avx2_dot_q4_k,
+                              .dot_x4 = dot_x4_q4_k, .dot_tile = dot_tile_q4_k_mixed};
+    t->q5_k = (kern_matvec_t){.act_type = TYPE_Q8_K, .act_from_f32 = t->q5_k.act_from_f32, .dot = kern_avx2_dot_q5_k,
+                              .dot_x4 = dot_x4_q5_k, .dot_tile = dot_tile_q5_k_mixed};
+    t->q6_k = (kern_matvec_t){.act_type = TYPE_Q8_K, .act_from_f32 = t->q6_k.act_from_f32, .dot = kern_avx2_dot_q6_k,
+                              .dot_x4 = dot_x4_q6_k, .dot_tile = dot_tile_q6_k_mixed};
 }

@@ -30,7 +30,7 @@ static inline float kq_float8(float sum, const __m256i is[8], const __m256i im[8
                               const float dmin[8], const unsigned char *x, int cnt, int has_min)
 {
     float dx[8] = {0}, cf[8];
-    for (int k = 0; k < cnt; k++)
+    for (int k = 0; k < cnt && k < 8; k++)
         memcpy(&dx[k], x + (size_t)k * sizeof(block_q8_k_t), sizeof(float));
     const __m256 vdx = _mm256_loadu_ps(dx);
     __m256 c = _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(d)), _mm256_cvtepi32_ps(kq_hsum_i32_x8(is)));
@@ -38,7 +38,7 @@ static inline float kq_float8(float sum, const __m256i is[8], const __m256i im[8
         c = _mm256_sub_ps(c, _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(dmin)),
                                            _mm256_cvtepi32_ps(kq_hsum_i32_x8(im))));
     _mm256_storeu_ps(cf, c);
-    for (int k = 0; k < cnt; k++)
+    for (int k = 0; k < cnt && k < 8; k++)
         sum += cf[k];
     return sum;
 }
@@ -46,12 +46,14 @@ static inline float kq_float8(float sum, const __m256i is[8], const __m256i im[8
 /* Defines `static inline void kdot_cols(n, w, x, stride, ncols, out, wbytes, prep,
  * has_corr, has_min)` (the columns form of KERN_DEFINE_DOTS_BY_COLS) for a file's
  * kprep_t, prep functions kprep_fn and
- * kapply(const kprep_t *, xb, has_corr, has_min, __m256i *isum, __m256i *imin):
+ * kapply(const kprep_t *, xb, has_corr, has_min, __m256i *isum, __m256i *imin),
+ * and optionally (k1 not NULL) a fused one-column block function k1_fn:
  * groups of eight super-blocks, weights prefetched `ahead` bytes ahead, each block
- * prepared once for all ncols (<= 4) columns, then kq_float8 per column. */
+ * prepared once for all ncols (<= 4) columns (or, for one column, k1), then
+ * kq_float8 per column. */
 #define KQ_DEFINE_KDOT_COLS(ahead)                                                                               \
     static inline void kdot_cols(size_t n, const void *wv, const void *xv, size_t stride, int ncols, float *out, \
-                                 size_t wbytes, kprep_fn prep, int has_corr, int has_min)                         \
+                                 size_t wbytes, kprep_fn prep, k1_fn k1, int has_corr, int has_min)               \
     {                                                                                                            \
         const unsigned char *w = wv, *x = xv;                                                                    \
         const size_t nb = n / QK_K;                                                                              \
@@ -68,6 +70,10 @@ static inline float kq_float8(float sum, const __m256i is[8], const __m256i im[8
                 const unsigned char *wb = w + (b0 + (size_t)k) * wbytes;                                         \
                 for (size_t o = 0; o < wbytes; o += 64)                                                          \
                     _mm_prefetch((const char *)(wb + (ahead) + o), _MM_HINT_T0);                                 \
+                if (ncols == 1 && k1) {                                                                          \
+                    k1(wb, x + (b0 + (size_t)k) * sizeof(block_q8_k_t), &is[0][k], &im[0][k], &d[k], &dmin[k]);  \
+                    continue;                                                                                    \
+                }                                                                                                \
                 kprep_t p;                                                                                       \
                 prep(wb, &p);                                                                                    \
                 d[k] = p.d;                                                                                      \
