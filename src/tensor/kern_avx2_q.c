@@ -83,6 +83,14 @@ static inline __m256i pair16(int a, int b)
     return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
 }
 
+/* [m[2k] x8 | m[2k+1] x8] from sixteen int16 multipliers m. */
+static inline __m256i pair_k(__m256i m, int k)
+{
+    const __m256i sel = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
+                                         2, 3, 2, 3, 2, 3);
+    return _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(m, _mm256_set1_epi32(k)), sel);
+}
+
 /* ---- K-quants ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -186,14 +194,17 @@ static inline void prep_q3_k(const unsigned char *wb, kprep_t *p)
             p->lv[4 * h + s] = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 2));   /* u = low2 + 4*hbit */
         }
     }
-    int16_t sc[16], corr[16];
-    for (int j = 0; j < 16; j++) {
-        sc[j] = (int16_t)(q3k_scale(scb, j) - 32);
-        corr[j] = (int16_t)(-4 * sc[j]);
-    }
+    /* the sixteen 6-bit scales (q3k_scale's rules) four at a time with word operations */
+    uint32_t u[3];
+    memcpy(u, scb, sizeof u);
+    const uint32_t k4 = 0x0f0f0f0fu, k2 = 0x03030303u;
+    const __m128i s8 = _mm_set_epi32((int)(((u[1] >> 4) & k4) | ((u[2] >> 6) & k2) << 4),
+                                     (int)(((u[0] >> 4) & k4) | ((u[2] >> 4) & k2) << 4),
+                                     (int)((u[1] & k4) | ((u[2] >> 2) & k2) << 4), (int)((u[0] & k4) | (u[2] & k2) << 4));
+    const __m256i sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(s8), _mm256_set1_epi16(32));
     for (int k = 0; k < 8; k++)
-        p->sc[k] = pair16(sc[2 * k], sc[2 * k + 1]);
-    p->corr = _mm256_loadu_si256((const __m256i *)corr);
+        p->sc[k] = pair_k(sc, k);
+    p->corr = _mm256_mullo_epi16(sc, _mm256_set1_epi16(-4));
     p->mins = _mm256_setzero_si256();
     p->d = half(wb + offsetof(block_q3_k_t, d));
     p->dmin = 0.0f;
@@ -224,13 +235,6 @@ static inline void prep_q2_k(const unsigned char *wb, kprep_t *p)
 typedef void (*k1_fn)(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
                       float *dmin);
 
-/* [m[2k] x8 | m[2k+1] x8] from sixteen int16 multipliers m. */
-static inline __m256i pair_k(__m256i m, int k)
-{
-    const __m256i sel = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
-                                         2, 3, 2, 3, 2, 3);
-    return _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(m, _mm256_set1_epi32(k)), sel);
-}
 
 /* Q4_K/Q5_K: scales as eight int16 in both halves, mins per 16 values. */
 static inline void k45_scales(const unsigned char *scales, __m256i *sc, __m256i *mins)
