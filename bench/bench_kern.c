@@ -211,7 +211,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [scalar|avx2|avx512|neon]\n", argv[0]);
         return 2;
     }
-    static const uint32_t types[] = {TYPE_Q8_0, TYPE_Q4_0, TYPE_F16};
+    static const uint32_t types[] = {TYPE_Q8_0, TYPE_Q4_0, TYPE_F16, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K, TYPE_Q3_K,
+                                     TYPE_Q2_K, TYPE_Q4_1, TYPE_Q5_0, TYPE_Q5_1, TYPE_IQ4_NL};
     static const size_t sizes[] = {768, 2048};
 
     unsigned char *big = malloc(BIG_BYTES + 64);

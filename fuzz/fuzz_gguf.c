@@ -100,6 +100,9 @@ static uint64_t fuzz_walk_tensor(const gguf_ctx_t *ctx, const gguf_tensor_t *t, 
         n *= t->ne[d];
     }
     FUZZ_REQUIRE(n == t->n_elems);
+    /* every type's rows are whole blocks, and the byte size is rows * row bytes */
+    FUZZ_REQUIRE(t->ne[0] % type_block_elems(t->type) == 0);
+    FUZZ_REQUIRE(t->nbytes == type_row_bytes(t->type, t->ne[0]) * (n / t->ne[0]));
     FUZZ_REQUIRE((const uint8_t *)t->data == file + gguf_data_offset(ctx) + t->offset);
     return fuzz_touch(file, size, t->data, t->nbytes);
 }

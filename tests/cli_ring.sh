@@ -3,7 +3,8 @@
 # worker processes on loopback (`lingua run --local N`):
 #  - for 1 to 4 workers and many unit ranges (even split, random contiguous
 #    splits with one-unit stages and empty devices), the greedy tokens and the
-#    final logits are bit-identical to `lingua generate` with the same threads;
+#    final logits are bit-identical to `lingua generate` with the same threads
+#    (F32, F16, Q8_0 and K-quant models);
 #  - 8 concurrent sequences through a 3-worker ring all give their single-device output;
 #  - a long prompt goes through in chunks; --ranges errors are clear.
 # usage: cli_ring.sh LINGUA SHARED_DIR
@@ -57,6 +58,7 @@ check_model stories260K 12 1 40 5
 check_model stories260K-Q8_0-mixed 12 2 40 5
 check_model synth-15Mshape-Q8_0 14 1 16 20
 check_model synth-15Mshape-F16 14 2 8 30
+check_model synth-kq-Q4_K_M 10 2 8 14  # K-quants (Q4_K, Q6_K) through the ring
 
 # Eight concurrent sequences through a three-worker ring.
 m="$shared/models/stories260K.gguf"

@@ -551,8 +551,39 @@ static void test_malformed(void)
     CASE("ne 0", ERR_FORMAT, "tensor 0 ('t.a'): ne[1] is 0", patch_u64(m, p.ta_ne1, 0));
     CASE("ne overflow", ERR_FORMAT, "element count overflows", patch_u64(m, p.ta_ne1, 1ULL << 62));
     CASE("ne huge", ERR_FORMAT, "exceeds data section", patch_u64(m, p.ta_ne1, 1ULL << 40));
-    CASE("type Q4_K", ERR_UNSUP, "tensor 0 ('t.a') has type 12 (Q4_K), supported: F32 F16 Q4_0 Q8_0",
-         patch_u32(m, p.ta_type, 12));
+    CASE("type IQ4_XS", ERR_UNSUP,
+         "tensor 0 ('t.a') has type 23 (IQ4_XS), supported: F32 F16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K "
+         "Q6_K IQ4_NL", patch_u32(m, p.ta_type, 23));
+    CASE("type Q8_K", ERR_UNSUP, "type 15 (Q8_K)", patch_u32(m, p.ta_type, 15));
+    /* Every new type: a row length that is not a multiple of its block, and a tensor
+     * whose bytes run past the data section (t.c, 32 bytes before the end, made 256 or
+     * 32 values of the type). */
+    static const uint32_t kq[] = {TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K};
+    static const uint32_t q32[] = {TYPE_Q4_1, TYPE_Q5_0, TYPE_Q5_1, TYPE_IQ4_NL};
+    char needle[160];
+    for (size_t i = 0; i < sizeof kq / sizeof kq[0]; i++) {
+        snprintf(needle, sizeof needle, "tensor 1 ('t.b'): ne[0] = 32 is not a multiple of the %s block size 256",
+                 type_name(kq[i]));
+        CASE("K block size", ERR_FORMAT, needle, patch_u32(m, p.tb_offset - 4, kq[i]));
+        snprintf(needle, sizeof needle, "tensor 2 ('t.c'): data offset 160 + size %zu exceeds data section size 192",
+                 type_block_bytes(kq[i]));
+        CASE("K truncated", ERR_FORMAT, needle, patch_u32(m, p.tc_type, kq[i]); patch_u64(m, p.tc_type - 8, 256));
+    }
+    for (size_t i = 0; i < sizeof q32 / sizeof q32[0]; i++) {
+        snprintf(needle, sizeof needle, "tensor 2 ('t.c'): ne[0] = 16 is not a multiple of the %s block size 32",
+                 type_name(q32[i]));
+        CASE("block size 32", ERR_FORMAT, needle, patch_u32(m, p.tc_type, q32[i]));
+        snprintf(needle, sizeof needle, "tensor 2 ('t.c'): data offset 160 + size %zu exceeds data section size 192",
+                 2 * type_block_bytes(q32[i]));
+        CASE("truncated 32", ERR_FORMAT, needle, patch_u32(m, p.tc_type, q32[i]); patch_u64(m, p.tc_type - 8, 64));
+        /* t.b as this type is a valid file (40..48 bytes fit before t.c) */
+        memcpy(m, base.p, base.len);
+        patch_u32(m, p.tb_offset - 4, q32[i]);
+        gguf_ctx_t *gq = NULL;
+        CHECKF(gguf_open_memory(m, base.len, &gq, &err) == 0 && gguf_tensor_at(gq, 1)->nbytes ==
+               2 * type_block_bytes(q32[i]), "t.b as %s: %s", type_name(q32[i]), err.msg);
+        gguf_close(&gq);
+    }
     CASE("type BF16", ERR_UNSUP, "type 30 (BF16)", patch_u32(m, p.tc_type, 30));
     CASE("type 99", ERR_UNSUP, "type 99 (unknown)", patch_u32(m, p.tc_type, 99));
     CASE("block size", ERR_FORMAT, "tensor 1 ('t.b'): ne[0] = 48 is not a multiple of the Q8_0 block size 32",

@@ -6,7 +6,10 @@
  *    each recorded step must be close (reported).
  *  - synth-15Mshape (F16, Q8_0; random weights, flat logits): teacher-forced
  *    logits per step within a tolerance; max |Δ| and ‖Δ‖/‖ref‖ are printed.
- * Tolerance: ‖Δ‖/‖ref‖ <= 2e-2 and max |Δ| <= 2e-2 x max |ref|, per row.
+ *  - synth-kq-* (every new weight type and llama-quantize mixture; random
+ *    weights): teacher-forced logits per step, as synth-15Mshape.
+ * Tolerance: ‖Δ‖/‖ref‖ <= TOL and max |Δ| <= TOL x max |ref|, per row, with
+ * TOL 2e-2 (KQ_TOL 5e-2 for synth-kq-*).
  * We compute with llama.cpp's numerics (Q8_0 activations, F16 KV cache, F16
  * query and probabilities in attention) but not its summation order, and an
  * exact tie in a rounding (activation to Q8_0, K/V to F16) can then go the
@@ -17,6 +20,14 @@
  * still fails on any real error: a wrong rope, norm, mask or scale gives
  * relative errors above 1e-1.  On the trained models the greedy continuation
  * must match exactly, which is the conformance requirement.
+ * synth-kq-*: with llama.cpp's activation quantization emulated (Q8_K / Q8_1 /
+ * Q8_0, quant.h) rows agree to ~1e-7 until the first rounding flip (a 1-ulp
+ * difference in summation order, expf, ... moves some x*id across a .5); these
+ * 4-layer random models then amplify it to 1e-2..4e-2 within a step (measured:
+ * the same size as between our own scalar and AVX-512 tables).  Computing with
+ * f32 activations instead gives 2e-2..6.5e-2, and every layout or dequantization
+ * mistake gives > 1, so 5e-2 separates them; the per-file line reports how many
+ * rows are within 1e-5 (the exact-agreement evidence).
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,9 +38,10 @@
 #include "exec/exec.h"
 #include "golden.h"
 #include "model/model.h"
+#include "tensor/quant.h"
 
-#define REL_TOL 2e-2
-#define ABS_FRAC_TOL 2e-2
+#define TOL 2e-2
+#define KQ_TOL 5e-2
 
 /* Runs the model greedily from the prompt; checks ids against the golden ones. */
 static void check_greedy(exec_t *ex, const golden_t *g, const char *what)
@@ -64,12 +76,14 @@ static void check_greedy(exec_t *ex, const golden_t *g, const char *what)
 }
 
 /* Teacher forcing: feeds prompt then gen ids, compares each recorded logits row. */
-static void check_logits(exec_t *ex, const golden_t *g, const char *what, int enforce)
+/* Returns the mean of ‖Δ‖/‖ref‖ over the rows; tol < 0 measures without checking. */
+static double check_logits(exec_t *ex, const golden_t *g, const char *what, double tol)
 {
     const int n_vocab = g->n_vocab;
     err_t err;
     exec_seq_clear(ex, 0);
-    double worst_rel = 0, worst_abs = 0;
+    double worst_rel = 0, worst_abs = 0, worst_dmax = 0, sum_rel = 0;
+    int n_exact = 0;
     for (int step = 0; step < g->logits_steps; step++) {
         exec_batch_t b;
         if (step == 0)
@@ -80,7 +94,7 @@ static void check_logits(exec_t *ex, const golden_t *g, const char *what, int en
         int rc = exec_run(ex, &b, &err);
         CHECKF(rc == 0, "%s: %s", what, err.msg);
         if (rc)
-            return;
+            return 1.0;
         const float *got = exec_logits(ex), *ref = g->logits + (size_t)step * n_vocab;
         double d2 = 0, r2 = 0, dmax = 0, rmax = 0;
         for (int v = 0; v < n_vocab; v++) {
@@ -92,16 +106,68 @@ static void check_logits(exec_t *ex, const golden_t *g, const char *what, int en
         }
         double rel = sqrt(d2 / r2);
         printf("  %s: step %d: max|d| %.3g (max|ref| %.3g), |d|/|ref| %.3g\n", what, step, dmax, rmax, rel);
+        sum_rel += rel;
         if (rel > worst_rel) worst_rel = rel;
+        if (dmax > worst_dmax) worst_dmax = dmax;
+        n_exact += rel < 1e-5;
         if (dmax / rmax > worst_abs) worst_abs = dmax / rmax;
     }
-    if (enforce) {
-        CHECKF(worst_rel <= REL_TOL, "%s: relative L2 error %.3g > %.3g", what, worst_rel, REL_TOL);
-        CHECKF(worst_abs <= ABS_FRAC_TOL, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, ABS_FRAC_TOL);
+    printf("  %s: worst max|d| %.3g, worst |d|/|ref| %.3g, mean |d|/|ref| %.3g, %d of %d rows within 1e-5", what,
+           worst_dmax, worst_rel, sum_rel / g->logits_steps, n_exact, g->logits_steps);
+    if (tol >= 0)
+        printf(" (tolerance %.3g)\n", tol);
+    else
+        printf(" (measured only)\n");
+    if (tol >= 0) {
+        CHECKF(worst_rel <= tol, "%s: relative L2 error %.3g > %.3g", what, worst_rel, tol);
+        CHECKF(worst_abs <= tol, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, tol);
     }
+    return sum_rel / g->logits_steps;
 }
 
-static void run_model(const char *shared, const char *name, const char *const *slugs, int trained, kern_isa_t isa)
+/* The "exact math" variant of a loaded model: every weight matrix replaced by an
+ * F32 copy of its dequantized values, so the engine computes with F32 activations
+ * (no activation quantization) on the same weights.  Returns the copies (to free),
+ * or NULL when out of memory. */
+static float **dequantize_model(model_t *m, int *n_out)
+{
+    const int per_layer = 7, n = 2 + per_layer * (int)m->hp.n_layer;
+    model_mat_t **mats = calloc((size_t)n, sizeof *mats);
+    float **bufs = calloc((size_t)n, sizeof *bufs);
+    if (!mats || !bufs) {
+        free(mats);
+        free(bufs);
+        return NULL;
+    }
+    mats[0] = &m->tok_embd;
+    mats[1] = &m->output;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        model_layer_t *L = &m->layers[l];
+        model_mat_t *each[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int k = 0; k < per_layer; k++)
+            mats[2 + per_layer * (int)l + k] = each[k];
+    }
+    for (int i = 0; i < n; i++) {
+        model_mat_t *w = mats[i];
+        bufs[i] = malloc((size_t)w->n_in * w->n_out * sizeof(float));
+        if (!bufs[i])
+            continue;
+        for (uint32_t r = 0; r < w->n_out; r++)
+            dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, bufs[i] + (size_t)r * w->n_in,
+                        w->n_in);
+        w->data = bufs[i];
+        w->type = TYPE_F32;
+        w->row_bytes = (size_t)w->n_in * sizeof(float);
+    }
+    free(mats);
+    *n_out = n;
+    return bufs;
+}
+
+/* Checks one model against its goldens; returns the mean ‖Δ‖/‖ref‖ over its prompts.
+ * exact_math: run the dequantize_model variant, measuring only. */
+static double run_model(const char *shared, const char *name, const char *const *slugs, int trained, double tol,
+                        kern_isa_t isa, int exact_math)
 {
     char path[1024], dir[1024], what[256];
     snprintf(path, sizeof path, "%s/models/%s.gguf", shared, name);
@@ -111,7 +177,16 @@ static void run_model(const char *shared, const char *name, const char *const *s
     int rc = model_load(path, &m, &err);
     CHECKF(rc == 0, "%s", err.msg);
     if (rc)
-        return;
+        return 1.0;
+    float **f32 = NULL;
+    int n_f32 = 0;
+    if (exact_math && !(f32 = dequantize_model(m, &n_f32))) {
+        CHECK(!"memory for the dequantized model");
+        model_destroy(&m);
+        return 1.0;
+    }
+    double sum = 0;
+    int n_prompts = 0;
     exec_params_t p;
     exec_params_default(&p, m);
     p.n_ctx = 512;
@@ -126,14 +201,20 @@ static void run_model(const char *shared, const char *name, const char *const *s
             continue;
         }
         CHECK(g.n_vocab == (int)m->hp.n_vocab);
-        snprintf(what, sizeof what, "%s/%s [%s]", name, slugs[i], exec_isa_name(ex));
+        snprintf(what, sizeof what, "%s/%s [%s%s]", name, slugs[i], exec_isa_name(ex),
+                 exact_math ? ", f32 activations" : "");
         if (trained)
             check_greedy(ex, &g, what);
-        check_logits(ex, &g, what, 1);
+        sum += check_logits(ex, &g, what, exact_math ? -1.0 : tol);
+        n_prompts++;
         golden_free(&g);
     }
     exec_destroy(&ex);
     model_destroy(&m);
+    for (int i = 0; f32 && i < n_f32; i++)
+        free(f32[i]);
+    free(f32);
+    return n_prompts ? sum / n_prompts : 1.0;
 }
 
 int main(void)
@@ -145,15 +226,33 @@ int main(void)
     }
     static const char *const stories[] = {"once-upon-a-time", "the-little-dog", NULL};
     static const char *const synth[] = {"once-upon-a-time", NULL};
+    static const char *const kq[] = {"synth-kq-Q8_0", "synth-kq-Q6_K", "synth-kq-Q5_K_M", "synth-kq-Q4_K_M",
+                                     "synth-kq-Q3_K_M", "synth-kq-Q2_K", "synth-kq-Q4_1", "synth-kq-Q5_0",
+                                     "synth-kq-Q5_1", "synth-kq-IQ4_NL", NULL};
     const kern_isa_t isas[] = {KERN_ISA_SCALAR, KERN_ISA_AUTO};
+    double emulated = 0, exact = 0;
     for (size_t i = 0; i < 2; i++) {
         if (i == 1 && kern_isa_best() == KERN_ISA_SCALAR)
             break;
-        run_model(shared, "stories260K", stories, 1, isas[i]);
-        run_model(shared, "stories260K-F16", stories, 1, isas[i]);
-        run_model(shared, "stories260K-Q8_0-mixed", stories, 1, isas[i]);
-        run_model(shared, "synth-15Mshape-F16", synth, 0, isas[i]);
-        run_model(shared, "synth-15Mshape-Q8_0", synth, 0, isas[i]);
+        run_model(shared, "stories260K", stories, 1, TOL, isas[i], 0);
+        run_model(shared, "stories260K-F16", stories, 1, TOL, isas[i], 0);
+        run_model(shared, "stories260K-Q8_0-mixed", stories, 1, TOL, isas[i], 0);
+        run_model(shared, "synth-15Mshape-F16", synth, 0, TOL, isas[i], 0);
+        run_model(shared, "synth-15Mshape-Q8_0", synth, 0, TOL, isas[i], 0);
+        for (size_t k = 0; kq[k]; k++) {
+            const double e = run_model(shared, kq[k], stories, 0, KQ_TOL, isas[i], 0);
+            if (i == 0) {
+                const double x = run_model(shared, kq[k], stories, 0, KQ_TOL, KERN_ISA_AUTO, 1);
+                printf("%s: mean |d|/|ref| %.3g with llama.cpp's activation quantization, %.3g with f32 "
+                       "activations\n", kq[k], e, x);
+                emulated += e;
+                exact += x;
+            }
+        }
     }
+    /* Emulating the activation quantization must bring us closer to llama.cpp than
+     * exact math does, over all synth-kq files together. */
+    printf("synth-kq-*: mean |d|/|ref| %.3g emulated, %.3g with f32 activations\n", emulated / 10, exact / 10);
+    CHECKF(emulated < exact, "activation quantization does not bring us closer: %.3g vs %.3g", emulated, exact);
     return check_finish("test_golden");
 }

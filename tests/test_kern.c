@@ -44,81 +44,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kern_util.h"
 #include "tensor/f16.h"
 #include "tensor/kern.h"
 #include "tensor/quant.h"
 #include "tensor/types.h"
 
 #define U32 0x1p-24 /* unit roundoff of f32 */
-
-/* ---- deterministic random numbers (splitmix64) ----------------------------------- */
-
-typedef struct {
-    uint64_t s;
-} rng_t;
-
-static uint64_t rng_next(rng_t *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(rng_t *r)
-{
-    return (float)((double)(rng_next(r) >> 40) * 0x1p-23 - 1.0);
-}
-
-static int rng_int(rng_t *r, int lo, int hi)
-{
-    return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));
-}
-
-/* Noise of the given scale with rare outliers (x20), like real activations. */
-static void fill_floats(rng_t *r, float *x, size_t n, float scale)
-{
-    for (size_t i = 0; i < n; i++) {
-        float v = rng_unit(r) * scale;
-        if (rng_next(r) % 64 == 0)
-            v *= 20.0f;
-        x[i] = v;
-    }
-}
-
-/* ---- memory that ends right before an inaccessible page --------------------------- */
-
-typedef struct {
-    unsigned char *map;
-    size_t len;
-    unsigned char *end; /* first byte of the PROT_NONE page */
-} guard_t;
-
-static int guard_init(guard_t *g, size_t cap)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data = (cap + page - 1) / page * page;
-    g->len = data + page;
-    g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g->map == MAP_FAILED)
-        return -1;
-    if (mprotect(g->map + data, page, PROT_NONE) != 0)
-        return -1;
-    g->end = g->map + data;
-    return 0;
-}
-
-static void guard_fini(guard_t *g)
-{
-    munmap(g->map, g->len);
-}
-
-/* Where len bytes go so that they end gap bytes before the guard page. */
-static unsigned char *guard_place(const guard_t *g, size_t len, size_t gap)
-{
-    return g->end - gap - len;
-}
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -132,11 +64,6 @@ static uint16_t get_u16(const unsigned char *p)
 static void put_u16(unsigned char *p, uint16_t v)
 {
     memcpy(p, &v, 2);
-}
-
-static int same_bits(float a, float b)
-{
-    return memcmp(&a, &b, sizeof a) == 0;
 }
 
 static const uint32_t all_types[] = {TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q4_0};
@@ -188,10 +115,11 @@ static void test_quant_known(void)
     for (int i = 0; i < 16; i++)
         CHECK(q4.qs[i] == 0x88);
 
-    /* amax 127 -> d = 1, id = 1: x*id is x exactly, ties round away from zero. */
+    /* amax 127 -> d = 1, id = 127/127 = 1: x*id is x exactly, ties go to even (llama.cpp's
+     * x86 quantizer, which made the golden files). */
     static const float tie_x[] = {127, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 126.5f, -126.5f, 0.49999997f,
                                   -0.49999997f, 3.4999998f, 100.5f, -0.0f};
-    static const int tie_q[] = {127, 1, -1, 2, -2, 3, -3, 127, -127, 0, 0, 3, 101, 0};
+    static const int tie_q[] = {127, 0, 0, 2, -2, 2, -2, 126, -126, 0, 0, 3, 100, 0};
     memset(x, 0, sizeof x);
     memcpy(x, tie_x, sizeof tie_x);
     quant_row_q8_0(x, &q8, 32);
@@ -199,20 +127,21 @@ static void test_quant_known(void)
     for (size_t i = 0; i < sizeof tie_q / sizeof tie_q[0]; i++)
         CHECKF(q8.q[i] == tie_q[i], "x=%g q=%d want %d", tie_x[i], q8.q[i], tie_q[i]);
 
-    /* q = roundf(x * (1/d)), not roundf(x/d) nor roundf(x * (127/amax)): cases where
-     * those differ (found by search): amax 1 gives 4 where x/d gives 5; amax
-     * 0x1.00002ap+0 gives 4 where both alternatives give 3. */
+    /* q = x * (127/amax) rounded, not x * (1/d) (d = amax/127) nor x/d: with amax 1 the
+     * id is 127 exactly and x = 0x1.224488p-5 gives 4 (x/d gives 5); with amax
+     * 0x1.00002ap+0, x = 0x1.c38756p-6 gives 3 (x * (1/d) gives 4). */
     memset(x, 0, sizeof x);
     x[0] = 1.0f;
     x[1] = 0x1.224488p-5f;
     x[2] = -0x1.224488p-5f;
     quant_row_q8_0(x, &q8, 32);
-    CHECKF(q8.q[1] == 4 && q8.q[2] == -4, "q = %d %d", q8.q[1], q8.q[2]);
+    CHECKF(q8.q[1] == (int)nearbyintf(x[1] * 127.0f) && q8.q[2] == -q8.q[1], "q = %d %d", q8.q[1], q8.q[2]);
     x[0] = 0x1.00002ap+0f;
     x[1] = 0x1.c38756p-6f;
     x[2] = 0;
     quant_row_q8_0(x, &q8, 32);
-    CHECKF(q8.q[1] == 4, "q = %d", q8.q[1]);
+    CHECKF(q8.q[1] == (int)nearbyintf(x[1] * (127.0f / x[0])), "q = %d", q8.q[1]);
+    CHECKF(q8.q[1] != (int)roundf(x[1] * (1.0f / (x[0] / 127.0f))), "q = %d", q8.q[1]);
 
     /* Q4_0, largest magnitude negative (-8): d = 1, q = min(15, (int)(x + 8.5)). */
     static const float q4_x[] = {-8, 7, 7.9f, 0, 0.5f, -0.5f, 1.49f, -7.6f};
@@ -877,7 +806,7 @@ static void test_dispatch(void)
     }
     CHECK(kern_table_init(&t, KERN_ISA_SCALAR, NULL) == 0);
     CHECK(kern_matvec_for(&t, TYPE_F32) == &t.f32 && kern_matvec_for(&t, TYPE_Q4_0) == &t.q4_0);
-    CHECK(kern_matvec_for(&t, 12) == NULL);
+    CHECK(kern_matvec_for(&t, TYPE_Q8_K) == NULL && kern_matvec_for(&t, 16) == NULL);
     CHECK(t.f32.act_type == TYPE_F32 && t.f16.act_type == TYPE_F16);
     CHECK(t.q8_0.act_type == TYPE_Q8_0 && t.q4_0.act_type == TYPE_Q8_0);
 }

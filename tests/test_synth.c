@@ -17,7 +17,9 @@
 
 #include "check.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "model/synth.h"
+#include "model/synth_mix.h"
 #include "tensor/quant.h"
 #include "tensor/types.h"
 
@@ -392,7 +394,7 @@ static void test_validation(void)
     p = d, p.layers = 0;                        expect_inval(&p, "layers 0");
     p = d, p.ctx = 0;                           expect_inval(&p, "ctx 0");
     p = d, p.dim = 0;                           expect_inval(&p, "dim 0");
-    p = d, p.type = 12;                         expect_inval(&p, "type 12");
+    p = d, p.type = 16;                        expect_inval(&p, "type 16");
     p = d, p.rope_base = 0;                     expect_inval(&p, "rope_base");
     p = d, p.rope_base = INFINITY;              expect_inval(&p, "rope_base");
     p = d, p.rms_eps = 0;                       expect_inval(&p, "rms_eps");
@@ -405,9 +407,84 @@ static void test_validation(void)
     CHECK(synth_write(&p, "/nonexistent-dir-xyz/m.gguf", &err) == ERR_IO && strstr(err.msg, "m.gguf"));
 }
 
+/* llama-quantize's recipes at the synth-kq shape (4 layers, GQA 2; rows multiples of
+ * 256): the type of every 2-D tensor as ../shared/models/PROVENANCE.md section 5.3
+ * lists for the files llama-quantize b4747 made, and general.file_type. */
+static void test_mixtures(void)
+{
+    static const struct {
+        const char *name;
+        uint32_t file_type;
+        /* token_embd, output, then per layer attn_q attn_k attn_v attn_output ffn_gate ffn_down ffn_up */
+        uint32_t embd, out, per_layer[4][7];
+    } want[] = {
+        {"q4_k_m", 15, TYPE_Q4_K, TYPE_Q6_K,
+         {{12, 12, 12, 12, 12, 12, 12}, {12, 12, 12, 12, 12, 12, 12}, {12, 12, 14, 12, 12, 14, 12},
+          {12, 12, 14, 12, 12, 14, 12}}},
+        {"q5_k_m", 17, TYPE_Q5_K, TYPE_Q6_K,
+         {{13, 13, 13, 13, 13, 13, 13}, {13, 13, 13, 13, 13, 13, 13}, {13, 13, 14, 13, 13, 14, 13},
+          {13, 13, 14, 13, 13, 14, 13}}},
+        {"q3_k_m", 12, TYPE_Q3_K, TYPE_Q6_K,
+         {{11, 11, 13, 12, 11, 12, 11}, {11, 11, 13, 12, 11, 12, 11}, {11, 11, 12, 12, 11, 12, 11},
+          {11, 11, 12, 12, 11, 12, 11}}},
+        {"q2_k_mix", 10, TYPE_Q2_K, TYPE_Q6_K,
+         {{10, 10, 11, 11, 10, 11, 10}, {10, 10, 11, 11, 10, 11, 10}, {10, 10, 11, 11, 10, 11, 10},
+          {10, 10, 11, 11, 10, 11, 10}}},
+        {"q5_0_mix", 8, TYPE_Q5_0, TYPE_Q6_K,
+         {{6, 6, 6, 6, 6, 6, 6}, {6, 6, 6, 6, 6, 6, 6}, {6, 6, 6, 6, 6, 6, 6}, {6, 6, 6, 6, 6, 6, 6}}},
+    };
+    static const char *roles[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
+    synth_params_t p;
+    synth_params_default(&p);
+    p.dim = 256;
+    p.layers = 4;
+    p.heads = 4;
+    p.kv_heads = 2;
+    p.ffn = 512;
+    for (size_t m = 0; m < sizeof want / sizeof want[0]; m++) {
+        char path[64];
+        err_t err;
+        CHECK(temp_path(path, sizeof path) == 0);
+        CHECK(synth_type_parse(want[m].name, &p.type) == 0);
+        int rc = synth_write(&p, path, &err);
+        CHECKF(rc == 0, "synth %s: %s", want[m].name, err.msg);
+        gguf_ctx_t *g = NULL;
+        if (rc == 0 && gguf_open(path, &g, &err) == 0) {
+            check_u32(g, "general.file_type", want[m].file_type);
+            CHECK(gguf_tensor_find(g, "token_embd.weight")->type == want[m].embd);
+            CHECK(gguf_tensor_find(g, "output.weight")->type == want[m].out);
+            for (int l = 0; l < 4; l++) {
+                for (int r = 0; r < 7; r++) {
+                    char nm[48];
+                    snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, roles[r]);
+                    const gguf_tensor_t *t = gguf_tensor_find(g, nm);
+                    CHECKF(t && t->type == want[m].per_layer[l][r], "%s: %s is %s, want %s", want[m].name, nm,
+                           t ? type_name(t->type) : "missing", type_name(want[m].per_layer[l][r]));
+                }
+            }
+            gguf_close(&g);
+            model_t *mod = NULL;   /* and the engine binds it */
+            CHECKF(model_load(path, &mod, &err) == 0, "%s: %s", want[m].name, err.msg);
+            model_destroy(&mod);
+        }
+        remove(path);
+    }
+    /* Rows that are not a multiple of 256 fall back as llama-quantize does. */
+    CHECK(synth_tensor_type(SYNTH_MIX_FIRST + 5, "attn_q", 0, 4, 2, 288, 0) == TYPE_Q5_0);
+    CHECK(synth_tensor_type(SYNTH_MIX_FIRST + 5, "output", 0, 4, 2, 288, 0) == TYPE_Q8_0);
+    CHECK(synth_tensor_type(SYNTH_MIX_FIRST, "attn_q", 0, 4, 2, 320, 0) == TYPE_IQ4_NL);
+    CHECK(synth_tensor_type(SYNTH_MIX_FIRST, "attn_q", 0, 4, 2, 100, 0) == TYPE_F16);
+    uint32_t t;
+    CHECK(synth_type_parse("Q4_K_M", &t) == 0 && synth_file_type(t) == 15);
+    CHECK(synth_type_parse("q4_k", &t) == 0 && t == TYPE_Q4_K && synth_file_type(t) == 14);
+    CHECK(synth_type_parse("q4_k_x", &t) == -1 && synth_type_parse("q8_k", &t) == -1);
+}
+
 int main(void)
 {
     test_types();
+    test_mixtures();
+    test_mixtures();
     test_vocab_sizes_and_determinism();
     test_validation();
     return check_finish("test_synth");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tools/ci-arm64.sh — the NEON kernels on arm64: configures a cross build with
-# tools/cross-aarch64.cmake (Release, no sanitizers), builds only test_kern and
-# runs it under qemu-user.  Exits non-zero when the build or the test fails, or
-# when the NEON table was not among the ISAs the test ran.
+# tools/cross-aarch64.cmake (Release, no sanitizers), builds only the kernel
+# tests (test_kern, test_kern_q) and runs them under qemu-user.  Exits non-zero
+# when a build or a test fails, or when the NEON table was not among the ISAs a
+# test ran.
 #   tools/ci-arm64.sh [build-dir]        (default: build-arm64)
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (tools/deps.sh test).
 set -euo pipefail
@@ -20,18 +21,20 @@ done
 
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$PWD/tools/cross-aarch64.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DLL_SANITIZE=OFF -DLL_FUZZ=OFF >/dev/null
-cmake --build "$build" --target test_kern -j"$(nproc)"
+cmake --build "$build" --target test_kern test_kern_q -j"$(nproc)"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-status=0
-qemu-aarch64 -L "$sysroot" "$build/test_kern" 2>&1 | tee "$log" || status=$?
-if [ "$status" -ne 0 ]; then
-  echo "ci-arm64: test_kern failed under qemu-aarch64 (exit $status)" >&2
-  exit "$status"
-fi
-if ! grep -q '^test_kern: ISA neon: tested, ok$' "$log"; then
-  echo "ci-arm64: the NEON kernel table was not tested" >&2
-  exit 1
-fi
+for t in test_kern test_kern_q; do
+  status=0
+  qemu-aarch64 -L "$sysroot" "$build/$t" 2>&1 | tee "$log" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "ci-arm64: $t failed under qemu-aarch64 (exit $status)" >&2
+    exit "$status"
+  fi
+  if ! grep -q "^$t: ISA neon: tested, ok\$" "$log"; then
+    echo "ci-arm64: the NEON kernel table was not tested by $t" >&2
+    exit 1
+  fi
+done
 echo "ci-arm64: NEON kernels passed on arm64 (qemu-aarch64)"

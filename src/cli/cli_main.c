@@ -24,7 +24,7 @@ static void usage(FILE *f)
           "  info      -m MODEL\n"
           "            architecture, shapes, tensor types, memory needed\n"
           "  synth     -o OUT.gguf [--dim D --layers L --heads H --kv-heads KV --ffn F --vocab V\n"
-          "            --ctx C --type f32|f16|q8_0|q4_0 --seed S]\n"
+          "            --ctx C --type TYPE --seed S]\n"
           "            write a Llama-architecture model with deterministic random weights\n"
           "  bench     -m MODEL [-t THREADS] [--prompt P] [--gen N] [--reps R] [--json]\n"
           "            prompt and decode speed (medians) and the memory-bandwidth floor\n"

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "model/synth_mix.h"
 #include "tensor/types.h"
 
 static int parse_long(const char *opt, const char *s, long min, long max, long *out)
@@ -196,9 +197,9 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
                 rc = parse_long(a, v, 0, LONG_MAX, &sd);
                 s->seed = (uint64_t)sd;
             } else if (!strcmp(a, "--type")) {
-                rc = type_parse(v, &type) == 0 ? 0 : 2;
+                rc = synth_type_parse(v, &type) == 0 ? 0 : 2;
                 if (rc)
-                    fprintf(stderr, "error: --type expects f32, f16, q8_0 or q4_0, got '%s'\n", v);
+                    fprintf(stderr, "error: --type expects one of %s; got '%s'\n", synth_type_names(), v);
                 else
                     s->type = type;
             }

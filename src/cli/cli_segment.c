@@ -20,6 +20,7 @@
 #include "plan/profile.h"
 #include "plan/unit_cost.h"
 #include "json/jdoc.h"
+#include "tensor/types.h"
 
 static int parse_cuts(const char *s, int **cuts, int *n)
 {
@@ -117,7 +118,6 @@ int cli_segment(int argc, char **argv)
         fprintf(stderr, "error: %s\n", costs ? err.msg : "out of memory");
         goto done;
     }
-    static const char *const type_names[UNIT_COST_TYPES] = {"F32", "F16", "Q4_0", "Q8_0"};
     if (json) {
         cJSON *root = cJSON_CreateObject(), *units = cJSON_CreateArray();
         if (!root || !units) {
@@ -139,8 +139,9 @@ int cli_segment(int argc, char **argv)
             cJSON_AddItemToObject(o, "nodes", jdoc_i32_array(nodes, 2));
             cJSON_AddNumberToObject(o, "weight_bytes", (double)c->weight_bytes);
             cJSON_AddItemToObject(o, "weight_bytes_by_type", by);
-            for (int t = 0; t < UNIT_COST_TYPES; t++)
-                cJSON_AddNumberToObject(by, type_names[t], (double)c->weight_bytes_by_type[t]);
+            for (int t = 0; t < UNIT_COST_TYPES; t++)   /* the first four always, others when present */
+                if (t < 4 || c->weight_bytes_by_type[t])
+                    cJSON_AddNumberToObject(by, type_name(unit_cost_type_id(t)), (double)c->weight_bytes_by_type[t]);
             cJSON_AddNumberToObject(o, "flops_per_token", c->flops_per_token);
             cJSON_AddNumberToObject(o, "attn_flops_per_token_per_pos", c->attn_flops_per_token_per_pos);
             cJSON_AddNumberToObject(o, "kv_bytes_per_token", (double)c->kv_bytes_per_token);

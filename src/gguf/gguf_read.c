@@ -300,25 +300,6 @@ static int parse_kv(cursor_t *c, size_t i, gguf_kv_t *kv, err_t *err)
 
 /* ---- tensors ---- */
 
-/* Names of ggml types we recognise but do not handle, for messages. */
-static const char *ggml_type_name(uint32_t t)
-{
-    switch (t) {
-    case 3: return "Q4_1";
-    case 6: return "Q5_0";
-    case 7: return "Q5_1";
-    case 9: return "Q8_1";
-    case 10: return "Q2_K";
-    case 11: return "Q3_K";
-    case 12: return "Q4_K";
-    case 13: return "Q5_K";
-    case 14: return "Q6_K";
-    case 15: return "Q8_K";
-    case 30: return "BF16";
-    default: return type_is_known(t) ? type_name(t) : "unknown";
-    }
-}
-
 static int parse_tensor_info(cursor_t *c, const gguf_ctx_t *ctx, size_t i, gguf_tensor_t *t, err_t *err)
 {
     char buf[SHOW_MAX + 4];
@@ -357,8 +338,8 @@ static int parse_tensor_info(cursor_t *c, const gguf_ctx_t *ctx, size_t i, gguf_
     if ((rc = read_u32(c, &t->type, "type", err)) != 0 || (rc = read_u64(c, &t->offset, "offset", err)) != 0)
         return err_prefix(err, "tensor %zu ('%s')", i, nm);
     if (!type_is_known(t->type))
-        return err_set(err, ERR_UNSUP, "tensor %zu ('%s') has type %u (%s), supported: F32 F16 Q4_0 Q8_0", i, nm,
-                       t->type, ggml_type_name(t->type));
+        return err_set(err, ERR_UNSUP, "tensor %zu ('%s') has type %u (%s), supported: %s", i, nm, t->type,
+                       type_name(t->type), type_list());
     size_t blk = type_block_elems(t->type);
     if (t->ne[0] % blk != 0)
         return err_set(err, ERR_FORMAT, "tensor %zu ('%s'): ne[0] = %llu is not a multiple of the %s block size %zu",

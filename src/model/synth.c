@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
+#include "model/synth_mix.h"
 #include "tensor/quant.h"
 #include "tensor/types.h"
 
@@ -304,9 +305,9 @@ int synth_params_check(const synth_params_t *p, err_t *err)
                        p->vocab, SYNTH_MIN_VOCAB, SYNTH_MAX_VOCAB);
     if (p->ctx < 1 || p->ctx > (1u << 24))
         return err_set(err, ERR_INVAL, "synth: ctx %u out of range 1..%u", p->ctx, 1u << 24);
-    if (!type_is_known(p->type))
-        return err_set(err, ERR_INVAL, "synth: type %u is not one of F32 F16 Q4_0 Q8_0", p->type);
-    size_t blk = type_block_elems(p->type);
+    if (!synth_type_valid(p->type))
+        return err_set(err, ERR_INVAL, "synth: type %u is not one of %s", p->type, synth_type_names());
+    size_t blk = p->type < SYNTH_MIX_FIRST ? type_block_elems(p->type) : 1;   /* recipes fall back per tensor */
     if (p->dim % blk != 0)
         return err_set(err, ERR_INVAL, "synth: dim %u must be a multiple of %zu for type %s", p->dim, blk,
                        type_name(p->type));
@@ -318,17 +319,6 @@ int synth_params_check(const synth_params_t *p, err_t *err)
     if (!(p->rms_eps > 0.0f) || !(p->rms_eps < 1.0f))
         return err_set(err, ERR_INVAL, "synth: rms_eps %g out of range (0, 1)", (double)p->rms_eps);
     return 0;
-}
-
-/* llama.cpp's general.file_type for "mostly" this type. */
-static uint32_t file_type_of(uint32_t t)
-{
-    switch (t) {
-    case TYPE_F16: return 1;
-    case TYPE_Q4_0: return 2;
-    case TYPE_Q8_0: return 7;
-    default: return 0;
-    }
 }
 
 /* ---- writing ---- */
@@ -348,7 +338,7 @@ static int set_keys(gguf_writer_t *w, const synth_params_t *p, err_t *err)
     if (rc == 0) rc = gguf_writer_set_f32(w, "llama.rope.freq_base", p->rope_base, err);
     if (rc == 0) rc = gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", p->rms_eps, err);
     if (rc == 0) rc = gguf_writer_set_u32(w, "llama.vocab_size", p->vocab, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "general.file_type", file_type_of(p->type), err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, "general.file_type", synth_file_type(p->type), err);
     if (rc == 0) rc = gguf_writer_set_u32(w, "general.quantization_version", 2, err);
     if (rc == 0) rc = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", err);
     if (rc == 0) rc = gguf_writer_set_str(w, "tokenizer.ggml.pre", "default", err);
@@ -397,11 +387,12 @@ static void plan_one(synth_tensor_t *t, const char *name, uint32_t type, uint32_
 /* Fills the table of tensors in file order (ne = [n_in, n_out]); returns their count. */
 static size_t plan_tensors(const synth_params_t *p, synth_tensor_t *t)
 {
-    uint32_t kv_dim = p->dim / p->heads * p->kv_heads;
+    uint32_t kv_dim = p->dim / p->heads * p->kv_heads, gqa = p->heads / p->kv_heads;
     size_t n = 0;
-    plan_one(&t[n++], "token_embd.weight", p->type, 2, p->dim, p->vocab, 0);
+#define TYPE_OF(role, layer, n_in) synth_tensor_type(p->type, role, layer, p->layers, gqa, n_in, 0)
+    plan_one(&t[n++], "token_embd.weight", TYPE_OF("token_embd", 0, p->dim), 2, p->dim, p->vocab, 0);
     plan_one(&t[n++], "output_norm.weight", TYPE_F32, 1, p->dim, 1, 1);
-    plan_one(&t[n++], "output.weight", p->type, 2, p->dim, p->vocab, 0);
+    plan_one(&t[n++], "output.weight", TYPE_OF("output", 0, p->dim), 2, p->dim, p->vocab, 0);
     static const struct {
         const char *name;
         int kind;   /* 0 norm, 1 [dim,dim], 2 [dim,kv_dim], 3 [dim,ffn], 4 [ffn,dim] */
@@ -412,16 +403,18 @@ static size_t plan_tensors(const synth_params_t *p, synth_tensor_t *t)
     for (uint32_t l = 0; l < p->layers; l++) {
         for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) {
             char name[48];
-            snprintf(name, sizeof name, "blk.%u.%s.weight", l, block[k].name);
+            const char *role = block[k].name;
+            snprintf(name, sizeof name, "blk.%u.%s.weight", l, role);
             switch (block[k].kind) {
             case 0: plan_one(&t[n++], name, TYPE_F32, 1, p->dim, 1, 1); break;
-            case 1: plan_one(&t[n++], name, p->type, 2, p->dim, p->dim, 0); break;
-            case 2: plan_one(&t[n++], name, p->type, 2, p->dim, kv_dim, 0); break;
-            case 3: plan_one(&t[n++], name, p->type, 2, p->dim, p->ffn, 0); break;
-            default: plan_one(&t[n++], name, p->type, 2, p->ffn, p->dim, 0); break;
+            case 1: plan_one(&t[n++], name, TYPE_OF(role, l, p->dim), 2, p->dim, p->dim, 0); break;
+            case 2: plan_one(&t[n++], name, TYPE_OF(role, l, p->dim), 2, p->dim, kv_dim, 0); break;
+            case 3: plan_one(&t[n++], name, TYPE_OF(role, l, p->dim), 2, p->dim, p->ffn, 0); break;
+            default: plan_one(&t[n++], name, TYPE_OF(role, l, p->ffn), 2, p->ffn, p->dim, 0); break;
             }
         }
     }
+#undef TYPE_OF
     return n;
 }
 

@@ -15,15 +15,22 @@
 
 #include "tensor/types.h"
 
+static const uint32_t cost_types[UNIT_COST_TYPES] = {
+    TYPE_F32, TYPE_F16, TYPE_Q4_0, TYPE_Q8_0, TYPE_Q4_1, TYPE_Q5_0, TYPE_Q5_1,
+    TYPE_IQ4_NL, TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K, TYPE_Q6_K,
+};
+
 int unit_cost_type_index(uint32_t type)
 {
-    switch (type) {
-    case TYPE_F32: return 0;
-    case TYPE_F16: return 1;
-    case TYPE_Q4_0: return 2;
-    case TYPE_Q8_0: return 3;
-    default: return -1;
-    }
+    for (int i = 0; i < UNIT_COST_TYPES; i++)
+        if (cost_types[i] == type)
+            return i;
+    return -1;
+}
+
+uint32_t unit_cost_type_id(int i)
+{
+    return cost_types[i];
 }
 
 static void add_weight(unit_cost_t *c, uint32_t type, size_t bytes)

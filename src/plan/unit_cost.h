@@ -14,7 +14,7 @@
 #include "model/seg.h"
 #include "util/err.h"
 
-#define UNIT_COST_TYPES 4   /* F32, F16, Q4_0, Q8_0, in that order */
+#define UNIT_COST_TYPES 13  /* the storage types of types.h, in unit_cost_type_id order */
 
 typedef struct {
     size_t weight_bytes;                        /* all weights the unit reads (a tied matrix counts in each unit using it) */
@@ -30,7 +30,10 @@ typedef struct {
 /* Fills costs[seg->n_units]. */
 int unit_cost_compute(const seg_t *seg, unit_cost_t *costs, err_t *err);
 
-/* Index into weight_bytes_by_type for a type id, -1 if not one of the four. */
+/* Index into weight_bytes_by_type for a type id, -1 if not a storage type. */
 int unit_cost_type_index(uint32_t type);
+/* The type id at index i (0 <= i < UNIT_COST_TYPES): F32, F16, Q4_0, Q8_0, then
+ * Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K. */
+uint32_t unit_cost_type_id(int i);
 
 #endif

@@ -169,6 +169,15 @@ const kern_matvec_t *kern_matvec_for(const kern_table_t *t, uint32_t weight_type
     case TYPE_F16: return &t->f16;
     case TYPE_Q8_0: return &t->q8_0;
     case TYPE_Q4_0: return &t->q4_0;
+    case TYPE_Q4_1: return &t->q4_1;
+    case TYPE_Q5_0: return &t->q5_0;
+    case TYPE_Q5_1: return &t->q5_1;
+    case TYPE_IQ4_NL: return &t->iq4_nl;
+    case TYPE_Q2_K: return &t->q2_k;
+    case TYPE_Q3_K: return &t->q3_k;
+    case TYPE_Q4_K: return &t->q4_k;
+    case TYPE_Q5_K: return &t->q5_k;
+    case TYPE_Q6_K: return &t->q6_k;
     default: return NULL;
     }
 }

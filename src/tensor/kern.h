@@ -21,6 +21,8 @@
  * Numerics follow llama.cpp's CPU backend (FORMATS.md): Q8_0/Q4_0 weights take
  * Q8_0 activations, each block's integer dot is scaled by d_w*d_x and summed in
  * f32; F16 weights take F16 activations with f32 accumulation; F32 takes F32.
+ * The other quantized types (kern_ref_q.c is their specification) take Q8_0
+ * (Q5_0, IQ4_NL), Q8_1 (Q4_1, Q5_1) or Q8_K (the K-quants) activations.
  */
 #ifndef LL_TENSOR_KERN_H
 #define LL_TENSOR_KERN_H
@@ -51,7 +53,7 @@ typedef enum {
  * for the quantized types).  w points at one weight row stored in the weight type;
  * x at one activation row in act_type. */
 typedef struct {
-    uint32_t act_type;  /* TYPE_F32, TYPE_F16 or TYPE_Q8_0 */
+    uint32_t act_type;  /* TYPE_F32, TYPE_F16, TYPE_Q8_0, TYPE_Q8_1 or TYPE_Q8_K */
     void (*act_from_f32)(const float *x, void *y, size_t n);
     void (*dot)(size_t n, const void *w, const void *x, float *out);
     /* out[j] = dot(w, x + j*x_stride_bytes) for j = 0..3 */
@@ -79,6 +81,8 @@ typedef struct {
 typedef struct {
     kern_isa_t isa;
     kern_matvec_t f32, f16, q8_0, q4_0;
+    kern_matvec_t q4_1, q5_0, q5_1, iq4_nl;              /* kern_ref_q.c: the specification */
+    kern_matvec_t q2_k, q3_k, q4_k, q5_k, q6_k;
     /* attention over the F16 KV cache */
     float (*dot_f16)(size_t n, const uint16_t *a, const uint16_t *b);      /* f32 accumulation */
     void (*axpy_f16)(size_t n, float a, const uint16_t *x, float *y);      /* y[i] += a * x[i] */
@@ -137,6 +141,28 @@ static inline void kern_tile_by_dots(void (*dot)(size_t, const void *, const voi
         kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                           \
     }
 
+/* Defines `static void dot_NAME`, `dot_x4_NAME` and `dot_tile_NAME` from
+ * cols(n, w, x, stride, ncols, out, ...), a kernel computing out[j] for the
+ * ncols (1 or 4) activation rows x + j*stride; the extra arguments follow.  With
+ * KERN_SET_DOTS(mv, NAME) a table entry takes the three. */
+#define KERN_DEFINE_DOTS_BY_COLS(name, cols, ...)                                                                \
+    static void dot_##name(size_t n, const void *w, const void *x, float *out)                                  \
+    {                                                                                                            \
+        cols(n, w, x, 0, 1, out, __VA_ARGS__);                                                                   \
+    }                                                                                                            \
+    static void dot_x4_##name(size_t n, const void *w, const void *x, size_t stride, float *out)                \
+    {                                                                                                            \
+        cols(n, w, x, stride, 4, out, __VA_ARGS__);                                                              \
+    }                                                                                                            \
+    KERN_DEFINE_TILE_BY_DOTS(dot_tile_##name, dot_##name, dot_x4_##name)
+
+#define KERN_SET_DOTS(mv, name)                                                                                  \
+    do {                                                                                                         \
+        (mv).dot = dot_##name;                                                                                   \
+        (mv).dot_x4 = dot_x4_##name;                                                                             \
+        (mv).dot_tile = dot_tile_##name;                                                                         \
+    } while (0)
+
 /* attn_scores_f16 / attn_values_f16 made of per-position dot_f16 / axpy_f16 calls,
  * for tables without batched versions of their own. */
 static inline void kern_attn_scores_by_dots(float (*dot)(size_t, const uint16_t *, const uint16_t *), size_t n,
@@ -172,5 +198,18 @@ void kern_fill_scalar(kern_table_t *t);
 void kern_fill_avx2(kern_table_t *t);
 void kern_fill_avx512(kern_table_t *t);
 void kern_fill_neon(kern_table_t *t);
+/* Sets the matvec entries of the types of kern_ref_q.c to its reference kernels;
+ * every filler calls it after setting the rest, then replaces what it has faster. */
+void kern_fill_ref_quants(kern_table_t *t);
+/* Replace those entries' dot kernels with the ISA's (kern_avx2_q.c, kern_neon_q.c). */
+void kern_fill_avx2_q(kern_table_t *t);
+void kern_fill_avx512_q(kern_table_t *t);   /* Q4_K, Q5_K, Q6_K */
+/* kern_avx2_q.c's one-column Q4_K/Q5_K/Q6_K dots, which the AVX-512 table keeps (for
+ * one column its own preparation costs more than the wider arithmetic saves; all
+ * are bit-identical to the reference, so mixing them keeps every contract). */
+void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out);
+void kern_avx2_dot_q5_k(size_t n, const void *w, const void *x, float *out);
+void kern_avx2_dot_q6_k(size_t n, const void *w, const void *x, float *out);
+void kern_fill_neon_q(kern_table_t *t);
 
 #endif

@@ -793,4 +793,5 @@ void kern_fill_avx512(kern_table_t *t)
     t->axpy_f16 = axpy_f16;
     t->attn_scores_f16 = attn_scores_f16;
     t->attn_values_f16 = attn_values_f16;
+    kern_fill_avx512_q(t);
 }

@@ -311,4 +311,6 @@ void kern_fill_neon(kern_table_t *t)
         .attn_scores_f16 = attn_scores_f16,
         .attn_values_f16 = attn_values_f16,
     };
+    kern_fill_ref_quants(t);
+    kern_fill_neon_q(t);
 }

@@ -178,4 +178,5 @@ void kern_fill_scalar(kern_table_t *t)
         .attn_scores_f16 = attn_scores_f16,
         .attn_values_f16 = attn_values_f16,
     };
+    kern_fill_ref_quants(t);
 }

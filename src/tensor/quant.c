@@ -1,14 +1,18 @@
 /*
- * quant.c — the reference conversions between float32 and the stored types
- * (F16, Q8_0, Q4_0) declared in quant.h.  This file is the specification the
+ * quant.c — the reference conversions between float32 and F16, Q8_0, Q4_0
+ * declared in quant.h, and quant_row/dequant_row, which dispatch on the type to
+ * these and to quant_small.c (Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_1) and quant_k.c
+ * (the K-quants and Q8_K).  This file is the specification the
  * SIMD kernels are tested against: plain scalar code, no state, no allocation.
  *
  * Numerics follow llama.cpp's reference quantizers exactly, because the golden
  * files were produced by them:
- *   Q8_0  amax = max|x|, d = amax/127, id = d ? 1/d : 0 (computed in f32 from the
- *         unrounded d), q = roundf(x*id) (round half away from zero); the stored
- *         scale is f16(d).  Multiplying by id rather than dividing by d is part of
- *         the contract: the two differ in the last bit for some inputs.
+ *   Q8_0  amax = max|x|, d = amax/127, id = amax ? 127/amax : 0, q = x*id rounded
+ *         to nearest, ties to even; the stored scale is f16(d).  This is what
+ *         llama.cpp's x86 CPU backend does (its AVX quantizer), which made the golden
+ *         files; its portable reference (id = 1/d, roundf) differs in the last bit
+ *         of x*id for some inputs and on exact ties, and those flips, amplified by
+ *         random-weight models, were measurable against the goldens.
  *   Q4_0  max = the value of largest magnitude, sign kept (first one on ties),
  *         d = max/-8, id = d ? 1/d : 0, q = min(15, (int)(x*id + 8.5)); byte j
  *         holds value j in its low nibble and value j+16 in its high nibble.
@@ -64,12 +68,12 @@ void quant_row_q8_0(const float *x, block_q8_0_t *y, size_t n)
                 amax = a;
         }
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
 
         put_u16(yb + offsetof(block_q8_0_t, d), f32_to_f16(d));
         int8_t q[QK8_0];
         for (int j = 0; j < QK8_0; j++)
-            q[j] = (int8_t)roundf(xb[j] * id);   /* |x*id| <= 127 (+1 ulp): fits */
+            q[j] = (int8_t)nearbyintf(xb[j] * id);   /* |x*id| <= 127 (+1 ulp): fits */
         memcpy(yb + offsetof(block_q8_0_t, q), q, sizeof q);
     }
 }
@@ -141,6 +145,17 @@ int quant_row(uint32_t type, const float *x, void *y, size_t n)
     case TYPE_F16: quant_row_f16(x, y, n); return 0;
     case TYPE_Q8_0: quant_row_q8_0(x, y, n); return 0;
     case TYPE_Q4_0: quant_row_q4_0(x, y, n); return 0;
+    case TYPE_Q4_1: quant_row_q4_1(x, y, n); return 0;
+    case TYPE_Q5_0: quant_row_q5_0(x, y, n); return 0;
+    case TYPE_Q5_1: quant_row_q5_1(x, y, n); return 0;
+    case TYPE_Q8_1: quant_row_q8_1(x, y, n); return 0;
+    case TYPE_IQ4_NL: quant_row_iq4_nl(x, y, n); return 0;
+    case TYPE_Q2_K: quant_row_q2_k(x, y, n); return 0;
+    case TYPE_Q3_K: quant_row_q3_k(x, y, n); return 0;
+    case TYPE_Q4_K: quant_row_q4_k(x, y, n); return 0;
+    case TYPE_Q5_K: quant_row_q5_k(x, y, n); return 0;
+    case TYPE_Q6_K: quant_row_q6_k(x, y, n); return 0;
+    case TYPE_Q8_K: quant_row_q8_k(x, y, n); return 0;
     default: return -1;
     }
 }
@@ -155,6 +170,17 @@ int dequant_row(uint32_t type, const void *x, float *y, size_t n)
     case TYPE_F16: dequant_row_f16(x, y, n); return 0;
     case TYPE_Q8_0: dequant_row_q8_0(x, y, n); return 0;
     case TYPE_Q4_0: dequant_row_q4_0(x, y, n); return 0;
+    case TYPE_Q4_1: dequant_row_q4_1(x, y, n); return 0;
+    case TYPE_Q5_0: dequant_row_q5_0(x, y, n); return 0;
+    case TYPE_Q5_1: dequant_row_q5_1(x, y, n); return 0;
+    case TYPE_Q8_1: dequant_row_q8_1(x, y, n); return 0;
+    case TYPE_IQ4_NL: dequant_row_iq4_nl(x, y, n); return 0;
+    case TYPE_Q2_K: dequant_row_q2_k(x, y, n); return 0;
+    case TYPE_Q3_K: dequant_row_q3_k(x, y, n); return 0;
+    case TYPE_Q4_K: dequant_row_q4_k(x, y, n); return 0;
+    case TYPE_Q5_K: dequant_row_q5_k(x, y, n); return 0;
+    case TYPE_Q6_K: dequant_row_q6_k(x, y, n); return 0;
+    case TYPE_Q8_K: dequant_row_q8_k(x, y, n); return 0;
     default: return -1;
     }
 }
