@@ -66,58 +66,25 @@ static void check_greedy(exec_t *ex, const golden_t *g, const char *what)
 /* Teacher forcing: feeds prompt then gen ids, compares each recorded logits row. */
 static void check_logits(exec_t *ex, const golden_t *g, const char *what, int enforce)
 {
-    const int n_vocab = g->n_vocab;
     err_t err;
-    exec_seq_clear(ex, 0);
-    double worst_rel = 0, worst_abs = 0;
-    for (int step = 0; step < g->logits_steps; step++) {
-        exec_batch_t b;
-        if (step == 0)
-            b = (exec_batch_t){.seq = 0, .pos0 = 0, .n_tokens = (int)g->n_prompt, .tokens = g->prompt_ids, .n_logits = 1};
-        else
-            b = (exec_batch_t){.seq = 0, .pos0 = (int)g->n_prompt + step - 1, .n_tokens = 1,
-                               .tokens = &g->gen_ids[step - 1], .n_logits = 1};
-        int rc = exec_run(ex, &b, &err);
-        CHECKF(rc == 0, "%s: %s", what, err.msg);
-        if (rc)
-            return;
-        const float *got = exec_logits(ex), *ref = g->logits + (size_t)step * n_vocab;
-        double d2 = 0, r2 = 0, dmax = 0, rmax = 0;
-        for (int v = 0; v < n_vocab; v++) {
-            double d = (double)got[v] - ref[v];
-            d2 += d * d;
-            r2 += (double)ref[v] * ref[v];
-            if (fabs(d) > dmax) dmax = fabs(d);
-            if (fabs(ref[v]) > rmax) rmax = fabs(ref[v]);
-        }
-        double rel = sqrt(d2 / r2);
-        printf("  %s: step %d: max|d| %.3g (max|ref| %.3g), |d|/|ref| %.3g\n", what, step, dmax, rmax, rel);
-        if (rel > worst_rel) worst_rel = rel;
-        if (dmax / rmax > worst_abs) worst_abs = dmax / rmax;
-    }
-    if (enforce) {
-        CHECKF(worst_rel <= REL_TOL, "%s: relative L2 error %.3g > %.3g", what, worst_rel, REL_TOL);
-        CHECKF(worst_abs <= ABS_FRAC_TOL, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, ABS_FRAC_TOL);
+    golden_cmp_t c;
+    int rc = golden_teacher_force(ex, g, what, &c, &err);
+    CHECKF(rc == 0, "%s: %s", what, err.msg);
+    if (rc == 0 && enforce) {
+        CHECKF(c.worst_rel <= REL_TOL, "%s: relative L2 error %.3g > %.3g", what, c.worst_rel, REL_TOL);
+        CHECKF(c.worst_abs_frac <= ABS_FRAC_TOL, "%s: max error %.3g of max|ref| > %.3g", what, c.worst_abs_frac,
+               ABS_FRAC_TOL);
     }
 }
 
 static void run_model(const char *shared, const char *name, const char *const *slugs, int trained, kern_isa_t isa)
 {
-    char path[1024], dir[1024], what[256];
-    snprintf(path, sizeof path, "%s/models/%s.gguf", shared, name);
+    char dir[1024], what[256];
     snprintf(dir, sizeof dir, "%s/golden/%s", shared, name);
     model_t *m = NULL;
-    err_t err;
-    int rc = model_load(path, &m, &err);
-    CHECKF(rc == 0, "%s", err.msg);
-    if (rc)
-        return;
-    exec_params_t p;
-    exec_params_default(&p, m);
-    p.n_ctx = 512;
-    p.isa = isa;
     exec_t *ex = NULL;
-    rc = exec_create(m, &p, &ex, &err);
+    err_t err;
+    int rc = golden_open_model(shared, name, 512, isa, &m, &ex, &err);
     CHECKF(rc == 0, "%s", err.msg);
     for (int i = 0; rc == 0 && slugs[i]; i++) {
         golden_t g;
