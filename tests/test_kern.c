@@ -214,6 +214,23 @@ static void test_quant_known(void)
     quant_row_q8_0(x, &q8, 32);
     CHECKF(q8.q[1] == 4, "q = %d", q8.q[1]);
 
+    /* Activations (llama.cpp's x86 run-time quantizer): id = 127/amax, ties to even,
+     * where the reference rounds ties away from zero. amax 127 gives id 1 exactly. */
+    memset(x, 0, sizeof x);
+    x[0] = 127.0f;
+    x[1] = 62.5f;
+    x[2] = -62.5f;
+    x[3] = 63.5f;
+    x[4] = 0.5f;
+    block_q8_0_t qa;
+    quant_row_q8_0_act(x, &qa, 32);
+    quant_row_q8_0(x, &q8, 32);
+    CHECKF(qa.q[0] == 127 && qa.q[1] == 62 && qa.q[2] == -62 && qa.q[3] == 64 && qa.q[4] == 0,
+           "act q = %d %d %d %d %d", qa.q[0], qa.q[1], qa.q[2], qa.q[3], qa.q[4]);
+    CHECKF(q8.q[1] == 63 && q8.q[2] == -63 && q8.q[3] == 64 && q8.q[4] == 1, "ref q = %d %d %d %d", q8.q[1], q8.q[2],
+           q8.q[3], q8.q[4]);
+    CHECK(qa.d == q8.d);
+
     /* Q4_0, largest magnitude negative (-8): d = 1, q = min(15, (int)(x + 8.5)). */
     static const float q4_x[] = {-8, 7, 7.9f, 0, 0.5f, -0.5f, 1.49f, -7.6f};
     static const int q4_q[] = {0, 15, 15, 8, 9, 8, 9, 0};
@@ -397,7 +414,7 @@ static void test_act(const kern_table_t *t, rng_t *r, scratch_t *s)
             for (int j = 0; j < 32; j++)
                 x[32 * b + j] = (float)rng_int(r, -127, 127) * 0.5f + (j == 0 ? 63.5f : 0.0f);
     }
-    quant_row_q8_0(x, (block_q8_0_t *)s->ref_act, nb * 32);
+    quant_row_q8_0_act(x, (block_q8_0_t *)s->ref_act, nb * 32);
     for (size_t o = 0; o < 4; o++) {
         memset(s->x[0], 0xee, nb * 34 + 8);
         t->q8_0.act_from_f32(x, s->x[0] + o, nb * 32);
@@ -475,7 +492,7 @@ static void make_case(const kern_table_t *t, uint32_t type, size_t n, data_kind_
     for (int j = 0; j < 4; j++) {
         fill_floats(r, s->f[j], n, ldexpf(1.0f, rng_int(r, -6, 6)));
         mv->act_from_f32(s->f[j], s->x[j], n);
-        quant_row(mv->act_type, s->f[j], s->ref_act, n);
+        quant_row_act(mv->act_type, s->f[j], s->ref_act, n);
         CHECKF(memcmp(s->x[j], s->ref_act, type_row_bytes(mv->act_type, n)) == 0, "%s: %s act, n=%zu",
                kern_isa_name(t->isa), type_name(type), n);
     }

@@ -14,7 +14,7 @@
  * Quantized dots: per block the 32 int8 products are summed exactly into eight
  * int32 lanes (sign trick: |w| as unsigned bytes, the sign of w moved onto x,
  * then maddubs+madd; pair sums are at most 2*128*127, so nothing saturates
- * as long as activations stay in [-127, 127], which quant_row_q8_0 guarantees);
+ * as long as activations stay in [-127, 127], which quant_row_q8_0_act guarantees);
  * the lanes are converted to f32 and fused-multiply-added with d_w*d_x into an
  * f32 accumulator vector, alternating between two accumulators by block parity.
  * Blocks go four at a time so that the four scale products come from one f16
@@ -24,8 +24,7 @@
  * the read bandwidth.
  *
  * Activation conversions (act_from_f32) are byte-identical to quant.h: the Q8_0
- * path reproduces amax/127, the f32 reciprocal and round-half-away-from-zero
- * exactly; the F16 path uses F16C round-to-nearest-even and rewrites NaNs to
+ * path reproduces quant_row_q8_0_act (127/amax, round to nearest even) exactly; the F16 path uses F16C round-to-nearest-even and rewrites NaNs to
  * f32_to_f16's canonical quiet NaN.  All loads are unaligned loads; nothing here
  * allocates or keeps state.
  */
@@ -398,18 +397,6 @@ static void act_f16(const float *x, void *y, size_t n)
     }
 }
 
-/* roundf() on each lane: truncate, then step one away from zero when the (exact)
- * fractional part is at least one half. */
-static inline __m256 round_half_away(__m256 v)
-{
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-    __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    __m256 one = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
-    return _mm256_add_ps(t, _mm256_and_ps(up, one));
-}
-
 static void act_q8_0(const float *x, void *y, size_t n)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -428,14 +415,15 @@ static void act_q8_0(const float *x, void *y, size_t n)
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         const float amax = _mm_cvtss_f32(m4);
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         const uint16_t dh = f32_to_f16(d);
         memcpy(yb, &dh, sizeof dh);
 
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; k++)
-            q[k] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[k], vid)));
+            q[k] = _mm256_cvttps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         /* The two packs interleave 128-bit lanes; the permute restores element order. */
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));

@@ -8,7 +8,7 @@
  *   F32   dot = sum of w[i]*x[i], accumulated in f32;
  *   F16   activation converted with f32_to_f16; dot = sum of f32(w[i])*f32(x[i])
  *         accumulated in f32 (the product of two halves is exact in f32);
- *   Q8_0, Q4_0  activation quantized to Q8_0 by quant_row_q8_0; per block the
+ *   Q8_0, Q4_0  activation quantized to Q8_0 by quant_row_q8_0_act; per block the
  *         integer dot isum is exact in int32, and sum += isum * (d_w * d_x) in f32.
  *   dot_x4 is four calls of dot and dot_tile calls of dot_x4 and dot, so they
  *   agree with dot trivially.
@@ -49,7 +49,7 @@ static void act_f16(const float *x, void *y, size_t n)
 
 static void act_q8_0(const float *x, void *y, size_t n)
 {
-    quant_row_q8_0(x, y, n);
+    quant_row_q8_0_act(x, y, n);
 }
 
 /* ---- dot products: w is one weight row, x one activation row, both n long ------ */
