@@ -8,25 +8,31 @@
  * every recorded logits row: max |Δ| and ‖Δ‖/‖ref‖ are printed per row and the
  * worst of each is held to the file's tolerance.
  *
- * Tolerances.  On the Q8_0 files we compute with llama.cpp's numerics (Q8_0
- * activations, F16 KV cache, F16 query and probabilities in attention, F16
- * GELU table, double sums in the norms and softmax) but not its summation
- * order inside a dot product.  Measured (scalar and AVX-512 alike):
- *   synth-qwen2b-Q8_0  ‖Δ‖/‖ref‖ ≤ 1.1e-7, max|Δ| ≤ 4.8e-7 (rounding level):
- *                      tolerance 1e-4, three orders above, so one flipped
- *                      rounding does not fail it while any real error does;
- *   synth-bloomb-Q8_0  ‖Δ‖/‖ref‖ 0.9e-2..1.2e-2 from the first row on, a
- *                      noise-like difference (not a scale error: the
- *                      projection of ours on llama.cpp's logits is 1 ± 7e-4)
- *                      whose source we have not found; tolerance 2e-2.
- * The bloom figure is below the exact-math engine's 2e-2..6.5e-2 on such
- * files and an order below every real mistake we tried: ALiBi slopes ×0.9 or
- * ×1.1 give 2e-2, ×0.5 6.6e-2, no ALiBi 1.3e-1, leaving out a bias 3.5e-2
- * (Q) to 1.7e-1 (attn_output) — except the K bias, which the softmax
- * cancels —, SiLU for
- * GELU 1.6e-1; GELU variants (exact, erf, no F16 rounding) stay at
- * 1.2e-2..1.4e-2 and layer-norm epsilon ×0.5/×2 gives 1.4e-2/3.5e-2, so
- * neither GELU nor the norms explain it.
+ * Tolerances (per file and prompt).  On the Q8_0 files we compute with
+ * llama.cpp's numerics (Q8_0 activations quantized as its x86 run-time path
+ * does — id = 127/amax, ties to even —, F16 KV cache, F16 query and
+ * probabilities in attention, F16 GELU table, double sums in the norms and
+ * softmax) but not its summation order inside a dot product.  Measured, scalar
+ * and AVX-512 alike, worst over the 8 rows:
+ *   synth-qwen2b-Q8_0, both prompts      ‖Δ‖/‖ref‖ ≤ 1.1e-7, max|Δ| ≤ 4.8e-7
+ *   synth-bloomb-Q8_0, the-little-dog    ‖Δ‖/‖ref‖ ≤ 1.1e-7, max|Δ| ≤ 4.8e-7
+ *   synth-bloomb-Q8_0, once-upon-a-time  ‖Δ‖/‖ref‖ 0.73e-2..1.1e-2 from row 0 on
+ * Rounding-level rows are held to 1e-4: three orders above what we measure, so
+ * a flipped rounding of one value does not fail them, while any real error
+ * does.  The bloom once-upon-a-time rows are noise-like (our logits project on
+ * llama.cpp's with coefficient 1 ± 7e-4: no scale error) and come from a
+ * rounding event: on this random-weight file one random 1-ulp change of the
+ * norm outputs moves our own logits by 1e-2 (qwen2b: by 0), and with the
+ * activations kept in float the same change moves them by 1e-4 only, so a
+ * single Q8_0 activation that rounds the other way is enough.  We have not
+ * found which one (flipping each Q8_0 activation near a half and each GELU
+ * input near an F16 rounding boundary, one at a time, and llama.cpp's vector
+ * expf in the softmax change nothing).  Tolerance 2e-2 there: below the
+ * exact-math engine's 2e-2..6.5e-2 on such files and below every real mistake
+ * tried: ALiBi slopes ×0.9 or ×1.1 give 2e-2, ×0.5 6.6e-2, no ALiBi 1.3e-1,
+ * leaving out a bias 3.5e-2 (Q) to 1.7e-1 (attn_output; the K bias excepted,
+ * which the softmax cancels), a layer-norm shift left out ≥ 1.1e-1, SiLU for
+ * GELU 1.6e-1.  The same graph and numerics give 1e-7 on the other prompt.
  *
  * The Q4_K_M files need the K-quant types (another part of the project): each
  * is run only when every tensor type in it is known to this build
@@ -45,28 +51,29 @@
 
 typedef struct {
     const char *name;   /* model stem in ../shared/models and folder in ../shared/golden */
-    double rel_tol;     /* worst ‖Δ‖/‖ref‖ over the rows */
-    double abs_tol;     /* worst max|Δ| / max|ref| over the rows */
+    double rel_tol[2];  /* worst ‖Δ‖/‖ref‖ over the rows, per prompt of SLUGS */
+    double abs_tol[2];  /* worst max|Δ| / max|ref| over the rows, per prompt */
 } golden_file_t;
 
 static const golden_file_t FILES[] = {
-    {"synth-qwen2b-Q8_0", 1e-4, 1e-4},
-    {"synth-bloomb-Q8_0", 2e-2, 2e-2},
+    {"synth-qwen2b-Q8_0", {1e-4, 1e-4}, {1e-4, 1e-4}},
+    {"synth-bloomb-Q8_0", {2e-2, 1e-4}, {2e-2, 1e-4}},
 };
 
 /* Run once the K-quant types exist (guarded by type_is_known for every tensor).
  * Tolerance: llama.cpp quantizes activations to Q8_K for these; until our kernels
  * are known to do the same, the exact-math bound of the issue (6.5e-2) applies. */
 static const golden_file_t KQUANT_FILES[] = {
-    {"synth-qwen2b-Q4_K_M", 6.5e-2, 6.5e-2},
-    {"synth-bloomb-Q4_K_M", 6.5e-2, 6.5e-2},
+    {"synth-qwen2b-Q4_K_M", {6.5e-2, 6.5e-2}, {6.5e-2, 6.5e-2}},
+    {"synth-bloomb-Q4_K_M", {6.5e-2, 6.5e-2}, {6.5e-2, 6.5e-2}},
 };
 
 static const char *const SLUGS[] = {"once-upon-a-time", "the-little-dog", NULL};
 
 /* Teacher forcing through the file's golden rows, held to the file's tolerance. */
-static void check_logits(exec_t *ex, const golden_t *g, const golden_file_t *f, const char *what)
+static void check_logits(exec_t *ex, const golden_t *g, const golden_file_t *f, int slug, const char *what)
 {
+    const double rel_tol = f->rel_tol[slug], abs_tol = f->abs_tol[slug];
     err_t err;
     golden_cmp_t c;
     int rc = golden_teacher_force(ex, g, what, &c, &err);
@@ -75,28 +82,33 @@ static void check_logits(exec_t *ex, const golden_t *g, const golden_file_t *f, 
         return;
     printf("  %s: worst |d|/|ref| %.3g (tolerance %.3g), worst max|d|/max|ref| %.3g (tolerance %.3g); "
            "greedy %d/%d rows equal to llama.cpp (reported only)\n",
-           what, c.worst_rel, f->rel_tol, c.worst_abs_frac, f->abs_tol, c.greedy_equal, c.rows);
-    CHECKF(c.worst_rel <= f->rel_tol, "%s: relative L2 error %.3g > %.3g", what, c.worst_rel, f->rel_tol);
-    CHECKF(c.worst_abs_frac <= f->abs_tol, "%s: max error %.3g of max|ref| > %.3g", what, c.worst_abs_frac,
-           f->abs_tol);
+           what, c.worst_rel, rel_tol, c.worst_abs_frac, abs_tol, c.greedy_equal, c.rows);
+    CHECKF(c.worst_rel <= rel_tol, "%s: relative L2 error %.3g > %.3g", what, c.worst_rel, rel_tol);
+    CHECKF(c.worst_abs_frac <= abs_tol, "%s: max error %.3g of max|ref| > %.3g", what, c.worst_abs_frac, abs_tol);
 }
 
-/* The first tensor type of the file this build does not know, or -1. */
-static long unknown_type(const char *path)
+/* Whether every tensor type of the file is known to this build; if not, names the
+ * first unknown one in why.  The reader refuses unknown types itself (ERR_UNSUP,
+ * "... has type N (NAME) ..."); any other failure to open fails the test. */
+static int types_supported(const char *path, char *why, size_t cap)
 {
     gguf_ctx_t *g = NULL;
     err_t err;
-    if (gguf_open(path, &g, &err) != 0) {
-        /* The reader itself refuses unknown types: report the message as the reason. */
-        printf("  %s: %s\n", path, err.msg);
-        return 1 << 30;
+    int rc = gguf_open(path, &g, &err);
+    if (rc == ERR_UNSUP && strstr(err.msg, "has type")) {
+        const char *open = strchr(strstr(err.msg, "has type"), '('), *close = open ? strchr(open, ')') : NULL;
+        snprintf(why, cap, "%.*s", open && close ? (int)(close - open - 1) : 0, open ? open + 1 : "");
+        return 0;
     }
-    long unknown = -1;
-    for (size_t i = 0; i < gguf_tensor_count(g) && unknown < 0; i++)
-        if (!type_is_known(gguf_tensor_at(g, i)->type))
-            unknown = (long)gguf_tensor_at(g, i)->type;
+    CHECKF(rc == 0, "%s", err.msg);
+    int ok = rc == 0;
+    for (size_t i = 0; ok && i < gguf_tensor_count(g); i++)
+        if (!type_is_known(gguf_tensor_at(g, i)->type)) {
+            snprintf(why, cap, "%s", type_name(gguf_tensor_at(g, i)->type));
+            ok = 0;
+        }
     gguf_close(&g);
-    return unknown;
+    return ok || rc != 0;
 }
 
 static void run_file(const char *shared, const golden_file_t *f, kern_isa_t isa)
@@ -116,7 +128,7 @@ static void run_file(const char *shared, const golden_file_t *f, kern_isa_t isa)
         }
         CHECK(g.n_vocab == (int)m->hp.n_vocab);
         snprintf(what, sizeof what, "%s/%s [%s]", f->name, SLUGS[i], exec_isa_name(ex));
-        check_logits(ex, &g, f, what);
+        check_logits(ex, &g, f, i, what);
         golden_free(&g);
     }
     exec_destroy(&ex);
@@ -139,10 +151,9 @@ int main(void)
         for (size_t f = 0; f < sizeof KQUANT_FILES / sizeof KQUANT_FILES[0]; f++) {
             char path[1024];
             snprintf(path, sizeof path, "%s/models/%s.gguf", shared, KQUANT_FILES[f].name);
-            long t = unknown_type(path);
-            if (t >= 0) {
-                printf("  %s: skipped: type %s not supported yet\n", KQUANT_FILES[f].name,
-                       t < (1 << 30) ? type_name((uint32_t)t) : "(refused by the reader)");
+            char why[64] = "";
+            if (!types_supported(path, why, sizeof why)) {
+                printf("  %s: skipped: type %s not supported yet\n", KQUANT_FILES[f].name, why);
                 continue;
             }
             run_file(shared, &KQUANT_FILES[f], isas[i]);
