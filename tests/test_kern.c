@@ -525,17 +525,23 @@ static float spec_dot(uint32_t type, size_t n, const unsigned char *w, const uns
             sum += s->wd[i] * s->xd[i];
         return sum;
     }
+    /* Quantized: llama.cpp's x86 order (kern_scalar.c): lane k sums elements 4k..4k+3
+     * exactly, acc[k] = fma(d_w * d_x, lane, acc[k]) per block, then a pairwise tree. */
     const size_t bs = type_block_bytes(type);
+    float acc[8] = {0};
     for (size_t b = 0; b < n / 32; b++) {
         const unsigned char *wb = w + bs * b, *xb = x + 34 * b;
-        int32_t isum = 0;
-        for (int k = 0; k < 32; k++) {
-            int wq = type == TYPE_Q8_0 ? (int8_t)wb[2 + k] : k < 16 ? (wb[2 + k] & 15) - 8 : (wb[2 + k - 16] >> 4) - 8;
-            isum += wq * (int8_t)xb[2 + k];
+        const float d = f16_to_f32(get_u16(wb)) * f16_to_f32(get_u16(xb));
+        for (int lane = 0; lane < 8; lane++) {
+            int32_t isum = 0;
+            for (int k = 4 * lane; k < 4 * lane + 4; k++) {
+                int wq = type == TYPE_Q8_0 ? (int8_t)wb[2 + k] : k < 16 ? (wb[2 + k] & 15) - 8 : (wb[2 + k - 16] >> 4) - 8;
+                isum += wq * (int8_t)xb[2 + k];
+            }
+            acc[lane] = fmaf(d, (float)isum, acc[lane]);
         }
-        sum += (float)isum * (f16_to_f32(get_u16(wb)) * f16_to_f32(get_u16(xb)));
     }
-    return sum;
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 /* The exact dot of the dequantized operands, and the sum of |products|. */
