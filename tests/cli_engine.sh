@@ -4,7 +4,8 @@
 #   stories260K prompt; `logits` rows match the golden logits files; tokenize
 #   matches the golden prompt ids; long generations agree across thread counts
 #   and kernel sets; malformed model files and bad options fail with a clear
-#   message and a non-zero status.
+#   message and a non-zero status; synth --arch files generate; info lists the
+#   tensor types (counts, bytes) and the memory (weights + KV cache + scratch).
 # usage: cli_engine.sh LINGUA SHARED_DIR
 set -u
 lingua=$1
@@ -91,6 +92,44 @@ expect_fail "unknown command" "unknown command" "$lingua" frobnicate
 # synth writes a model that generates.
 "$lingua" synth -o "$tmp/s.gguf" --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 128 --vocab 512 --type q4_0 2>/dev/null \
   && "$lingua" generate -m "$tmp/s.gguf" -p "once upon" -n 8 --temp 0 --json >/dev/null && ok || bad "synth model does not generate"
+
+# synth --arch qwen2|bloom write models that load, generate and cut into 2·layers+2 units.
+for arch in qwen2 bloom; do
+  "$lingua" synth -o "$tmp/$arch.gguf" --arch "$arch" --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 128 --vocab 512 \
+    --type q8_0 2>/dev/null && "$lingua" generate -m "$tmp/$arch.gguf" -p "once upon" -n 8 --temp 0 --json >/dev/null \
+    && ok || bad "synth --arch $arch model does not generate"
+  "$lingua" info -m "$tmp/$arch.gguf" > "$tmp/info.txt" 2>&1 || bad "info --arch $arch: exit $?"
+  grep -q "^architecture: *$arch\$" "$tmp/info.txt" && grep -q "^units: *6 " "$tmp/info.txt" && ok || bad "info --arch $arch: $(cat "$tmp/info.txt")"
+done
+grep -q "tied to the embedding" <("$lingua" info -m "$tmp/qwen2.gguf") && ok || bad "info: qwen2 synth output not tied"
+grep -q "ALiBi" <("$lingua" info -m "$tmp/bloom.gguf") && ok || bad "info: bloom synth without ALiBi"
+expect_fail "synth unknown arch" "--arch" "$lingua" synth -o "$tmp/x.gguf" --arch gemma
+
+# info: tensor types with counts and bytes (from the file's table, PROVENANCE.md 5.3), and the
+# memory: weights (the tensor bytes) + KV cache (2 · layers · kv_dim · 2 bytes per token) + scratch = total.
+check_info() {  # check_info MODEL CTX "TYPE COUNT" ... : the type table and the memory sums
+  local model=$1 ctx=$2; shift 2
+  "$lingua" info -m "$shared/models/$model.gguf" -c "$ctx" > "$tmp/info.txt" 2>&1 || { bad "info $model: exit"; return; }
+  for tc in "$@"; do
+    grep -Eq "^ +${tc% *} +${tc#* } +[0-9]+ " "$tmp/info.txt" && ok || bad "info $model: no line '$tc' in $(cat "$tmp/info.txt")"
+  done
+  python3 - "$tmp/info.txt" "$shared/models/$model.gguf" "$ctx" <<'PY' && ok || bad "info $model: memory figures"
+import re, struct, sys
+text = open(sys.argv[1]).read()
+size = lambda k: float(re.search(r"^  %s +([0-9.]+) MiB" % k, text, re.M).group(1))
+total_bytes = int(re.search(r"^ +total +\d+ +(\d+) ", text, re.M).group(1))
+blocks = int(re.search(r"^blocks: +(\d+)", text, re.M).group(1))
+m = re.search(r"^heads: +\d+ \(kv (\d+), head size (\d+)", text, re.M)
+kv = 2 * blocks * int(m.group(1)) * int(m.group(2)) * 2 * int(sys.argv[3])
+assert abs(size("weights") - total_bytes / 2**20) < 0.006, "weights"
+assert abs(size("KV cache") - kv / 2**20) < 0.006, "kv"
+assert size("scratch") > 0
+assert abs(size("total") - (size("weights") + size("KV cache") + size("scratch"))) < 0.02, "total"
+PY
+}
+check_info synth-qwen2b-Q8_0 256 "F32 16" "Q8_0 22"
+check_info synth-bloomb-Q8_0 128 "F32 28" "Q8_0 14"
+check_info stories260K-Q8_0-mixed 512 "F32 11" "F16 5" "Q8_0 32"
 
 echo "cli_engine: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -7,6 +7,8 @@
 #    (F32, F16, Q8_0 and K-quant models);
 #  - 8 concurrent sequences through a 3-worker ring all give their single-device output;
 #  - a long prompt goes through in chunks; --ranges errors are clear.
+# Models: llama (stories260K, synth-15Mshape), qwen2 (synth-qwen2b: biases, NEOX
+# rope, tied output) and bloom (synth-bloomb: layer norms, ALiBi, GELU).
 # usage: cli_ring.sh LINGUA SHARED_DIR
 set -u
 lingua=$1
@@ -59,6 +61,8 @@ check_model stories260K-Q8_0-mixed 12 2 40 5
 check_model synth-15Mshape-Q8_0 14 1 16 20
 check_model synth-15Mshape-F16 14 2 8 30
 check_model synth-kq-Q4_K_M 10 2 8 14  # K-quants (Q4_K, Q6_K) through the ring
+check_model synth-qwen2b-Q8_0 8 2 16 4
+check_model synth-bloomb-Q8_0 8 1 16 5
 
 # Eight concurrent sequences through a three-worker ring.
 m="$shared/models/stories260K.gguf"

@@ -75,54 +75,28 @@ static void check_greedy(exec_t *ex, const golden_t *g, const char *what)
     CHECKF(n_match == g->n_gen, "%s: greedy continuation differs", what);
 }
 
-/* Teacher forcing: feeds prompt then gen ids, compares each recorded logits row. */
-/* Returns the mean of ‖Δ‖/‖ref‖ over the rows; tol < 0 measures without checking. */
+/* Teacher forcing: feeds prompt then gen ids, compares each recorded logits row
+ * (golden_teacher_force).  Returns the mean of ‖Δ‖/‖ref‖ over the rows; tol < 0
+ * measures without checking. */
 static double check_logits(exec_t *ex, const golden_t *g, const char *what, double tol)
 {
-    const int n_vocab = g->n_vocab;
     err_t err;
-    exec_seq_clear(ex, 0);
-    double worst_rel = 0, worst_abs = 0, worst_dmax = 0, sum_rel = 0;
-    int n_exact = 0;
-    for (int step = 0; step < g->logits_steps; step++) {
-        exec_batch_t b;
-        if (step == 0)
-            b = (exec_batch_t){.seq = 0, .pos0 = 0, .n_tokens = (int)g->n_prompt, .tokens = g->prompt_ids, .n_logits = 1};
-        else
-            b = (exec_batch_t){.seq = 0, .pos0 = (int)g->n_prompt + step - 1, .n_tokens = 1,
-                               .tokens = &g->gen_ids[step - 1], .n_logits = 1};
-        int rc = exec_run(ex, &b, &err);
-        CHECKF(rc == 0, "%s: %s", what, err.msg);
-        if (rc)
-            return 1.0;
-        const float *got = exec_logits(ex), *ref = g->logits + (size_t)step * n_vocab;
-        double d2 = 0, r2 = 0, dmax = 0, rmax = 0;
-        for (int v = 0; v < n_vocab; v++) {
-            double d = (double)got[v] - ref[v];
-            d2 += d * d;
-            r2 += (double)ref[v] * ref[v];
-            if (fabs(d) > dmax) dmax = fabs(d);
-            if (fabs(ref[v]) > rmax) rmax = fabs(ref[v]);
-        }
-        double rel = sqrt(d2 / r2);
-        printf("  %s: step %d: max|d| %.3g (max|ref| %.3g), |d|/|ref| %.3g\n", what, step, dmax, rmax, rel);
-        sum_rel += rel;
-        if (rel > worst_rel) worst_rel = rel;
-        if (dmax > worst_dmax) worst_dmax = dmax;
-        n_exact += rel < 1e-5;
-        if (dmax / rmax > worst_abs) worst_abs = dmax / rmax;
-    }
+    golden_cmp_t c;
+    int rc = golden_teacher_force(ex, g, what, &c, &err);
+    CHECKF(rc == 0, "%s: %s", what, err.msg);
+    if (rc)
+        return 1.0;
     printf("  %s: worst max|d| %.3g, worst |d|/|ref| %.3g, mean |d|/|ref| %.3g, %d of %d rows within 1e-5", what,
-           worst_dmax, worst_rel, sum_rel / g->logits_steps, n_exact, g->logits_steps);
+           c.worst_dmax, c.worst_rel, c.mean_rel, c.n_exact, c.rows);
     if (tol >= 0)
         printf(" (tolerance %.3g)\n", tol);
     else
         printf(" (measured only)\n");
     if (tol >= 0) {
-        CHECKF(worst_rel <= tol, "%s: relative L2 error %.3g > %.3g", what, worst_rel, tol);
-        CHECKF(worst_abs <= tol, "%s: max error %.3g of max|ref| > %.3g", what, worst_abs, tol);
+        CHECKF(c.worst_rel <= tol, "%s: relative L2 error %.3g > %.3g", what, c.worst_rel, tol);
+        CHECKF(c.worst_abs_frac <= tol, "%s: max error %.3g of max|ref| > %.3g", what, c.worst_abs_frac, tol);
     }
-    return sum_rel / g->logits_steps;
+    return c.mean_rel;
 }
 
 /* The "exact math" variant of a loaded model: every weight matrix replaced by an

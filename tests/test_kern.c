@@ -115,33 +115,50 @@ static void test_quant_known(void)
     for (int i = 0; i < 16; i++)
         CHECK(q4.qs[i] == 0x88);
 
-    /* amax 127 -> d = 1, id = 127/127 = 1: x*id is x exactly, ties go to even (llama.cpp's
-     * x86 quantizer, which made the golden files). */
+    /* Activations, amax 127 -> d = 1, id = 127/127 = 1: x*id is x exactly, ties go to
+     * even (llama.cpp's x86 run-time quantizer, which made the golden files). */
     static const float tie_x[] = {127, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 126.5f, -126.5f, 0.49999997f,
                                   -0.49999997f, 3.4999998f, 100.5f, -0.0f};
     static const int tie_q[] = {127, 0, 0, 2, -2, 2, -2, 126, -126, 0, 0, 3, 100, 0};
     memset(x, 0, sizeof x);
     memcpy(x, tie_x, sizeof tie_x);
-    quant_row_q8_0(x, &q8, 32);
+    quant_row_q8_0_act(x, &q8, 32);
     CHECKF(q8.d == 0x3c00, "d = 0x%04x", q8.d);
     for (size_t i = 0; i < sizeof tie_q / sizeof tie_q[0]; i++)
         CHECKF(q8.q[i] == tie_q[i], "x=%g q=%d want %d", tie_x[i], q8.q[i], tie_q[i]);
 
-    /* q = x * (127/amax) rounded, not x * (1/d) (d = amax/127) nor x/d: with amax 1 the
+    /* Activations: q = x * (127/amax) rounded, not x * (1/d) (d = amax/127) nor x/d: with amax 1 the
      * id is 127 exactly and x = 0x1.224488p-5 gives 4 (x/d gives 5); with amax
      * 0x1.00002ap+0, x = 0x1.c38756p-6 gives 3 (x * (1/d) gives 4). */
     memset(x, 0, sizeof x);
     x[0] = 1.0f;
     x[1] = 0x1.224488p-5f;
     x[2] = -0x1.224488p-5f;
-    quant_row_q8_0(x, &q8, 32);
+    quant_row_q8_0_act(x, &q8, 32);
     CHECKF(q8.q[1] == (int)nearbyintf(x[1] * 127.0f) && q8.q[2] == -q8.q[1], "q = %d %d", q8.q[1], q8.q[2]);
     x[0] = 0x1.00002ap+0f;
     x[1] = 0x1.c38756p-6f;
     x[2] = 0;
-    quant_row_q8_0(x, &q8, 32);
+    quant_row_q8_0_act(x, &q8, 32);
     CHECKF(q8.q[1] == (int)nearbyintf(x[1] * (127.0f / x[0])), "q = %d", q8.q[1]);
     CHECKF(q8.q[1] != (int)roundf(x[1] * (1.0f / (x[0] / 127.0f))), "q = %d", q8.q[1]);
+
+    /* Activations (llama.cpp's x86 run-time quantizer): id = 127/amax, ties to even,
+     * where the reference rounds ties away from zero. amax 127 gives id 1 exactly. */
+    memset(x, 0, sizeof x);
+    x[0] = 127.0f;
+    x[1] = 62.5f;
+    x[2] = -62.5f;
+    x[3] = 63.5f;
+    x[4] = 0.5f;
+    block_q8_0_t qa;
+    quant_row_q8_0_act(x, &qa, 32);
+    quant_row_q8_0(x, &q8, 32);
+    CHECKF(qa.q[0] == 127 && qa.q[1] == 62 && qa.q[2] == -62 && qa.q[3] == 64 && qa.q[4] == 0,
+           "act q = %d %d %d %d %d", qa.q[0], qa.q[1], qa.q[2], qa.q[3], qa.q[4]);
+    CHECKF(q8.q[1] == 63 && q8.q[2] == -63 && q8.q[3] == 64 && q8.q[4] == 1, "ref q = %d %d %d %d", q8.q[1], q8.q[2],
+           q8.q[3], q8.q[4]);
+    CHECK(qa.d == q8.d);
 
     /* Q4_0, largest magnitude negative (-8): d = 1, q = min(15, (int)(x + 8.5)). */
     static const float q4_x[] = {-8, 7, 7.9f, 0, 0.5f, -0.5f, 1.49f, -7.6f};
@@ -326,7 +343,7 @@ static void test_act(const kern_table_t *t, rng_t *r, scratch_t *s)
             for (int j = 0; j < 32; j++)
                 x[32 * b + j] = (float)rng_int(r, -127, 127) * 0.5f + (j == 0 ? 63.5f : 0.0f);
     }
-    quant_row_q8_0(x, (block_q8_0_t *)s->ref_act, nb * 32);
+    quant_row_q8_0_act(x, (block_q8_0_t *)s->ref_act, nb * 32);
     for (size_t o = 0; o < 4; o++) {
         memset(s->x[0], 0xee, nb * 34 + 8);
         t->q8_0.act_from_f32(x, s->x[0] + o, nb * 32);
@@ -404,7 +421,7 @@ static void make_case(const kern_table_t *t, uint32_t type, size_t n, data_kind_
     for (int j = 0; j < 4; j++) {
         fill_floats(r, s->f[j], n, ldexpf(1.0f, rng_int(r, -6, 6)));
         mv->act_from_f32(s->f[j], s->x[j], n);
-        quant_row(mv->act_type, s->f[j], s->ref_act, n);
+        quant_row_act(mv->act_type, s->f[j], s->ref_act, n);
         CHECKF(memcmp(s->x[j], s->ref_act, type_row_bytes(mv->act_type, n)) == 0, "%s: %s act, n=%zu",
                kern_isa_name(t->isa), type_name(type), n);
     }
@@ -437,17 +454,23 @@ static float spec_dot(uint32_t type, size_t n, const unsigned char *w, const uns
             sum += s->wd[i] * s->xd[i];
         return sum;
     }
+    /* Quantized: llama.cpp's x86 order (kern_scalar.c): lane k sums elements 4k..4k+3
+     * exactly, acc[k] = fma(d_w * d_x, lane, acc[k]) per block, then a pairwise tree. */
     const size_t bs = type_block_bytes(type);
+    float acc[8] = {0};
     for (size_t b = 0; b < n / 32; b++) {
         const unsigned char *wb = w + bs * b, *xb = x + 34 * b;
-        int32_t isum = 0;
-        for (int k = 0; k < 32; k++) {
-            int wq = type == TYPE_Q8_0 ? (int8_t)wb[2 + k] : k < 16 ? (wb[2 + k] & 15) - 8 : (wb[2 + k - 16] >> 4) - 8;
-            isum += wq * (int8_t)xb[2 + k];
+        const float d = f16_to_f32(get_u16(wb)) * f16_to_f32(get_u16(xb));
+        for (int lane = 0; lane < 8; lane++) {
+            int32_t isum = 0;
+            for (int k = 4 * lane; k < 4 * lane + 4; k++) {
+                int wq = type == TYPE_Q8_0 ? (int8_t)wb[2 + k] : k < 16 ? (wb[2 + k] & 15) - 8 : (wb[2 + k - 16] >> 4) - 8;
+                isum += wq * (int8_t)xb[2 + k];
+            }
+            acc[lane] = fmaf(d, (float)isum, acc[lane]);
         }
-        sum += (float)isum * (f16_to_f32(get_u16(wb)) * f16_to_f32(get_u16(xb)));
     }
-    return sum;
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 }
 
 /* The exact dot of the dequantized operands, and the sum of |products|. */

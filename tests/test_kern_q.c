@@ -323,7 +323,7 @@ static void test_dot_case(const kern_table_t *t, const kern_table_t *ref, uint32
         fill_floats(r, s->f, n, ldexpf(1.0f, rng_int(r, -6, 6)));
         const size_t o = (size_t)j;   /* act_from_f32 at byte offset j */
         mv->act_from_f32(s->f, s->x[j] + o, n);
-        quant_row(mv->act_type, s->f, s->ref, n);
+        quant_row_act(mv->act_type, s->f, s->ref, n);
         CHECKF(memcmp(s->x[j] + o, s->ref, xb) == 0, "%s %s n=%zu: act bytes differ from the reference", isa, tn,
                n);
         memmove(s->x[j], s->x[j] + o, xb);

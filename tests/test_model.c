@@ -5,6 +5,8 @@
  * architecture, a norm stored in the wrong type), and checks model_load's
  * code and message; the defect-free file loads with llama.cpp's defaults for
  * absent keys, and a file without output.weight ties the output to the embedding.
+ * The same for qwen2 (q/k/v biases) and bloom (fused QKV, norms and matrices
+ * with biases): missing or misshapen biases and fused tensors are named.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,29 @@ static int add(gguf_writer_t *w, const defect_t *d, const char *name, uint64_t n
     return gguf_writer_add_tensor(w, name, type, dims, ne, zeros, bytes, NULL);
 }
 
+/* bloom: embedding norm, fused QKV, layer norms and matrices with biases, no gate. */
+static void write_bloom_tensors(gguf_writer_t *w, const defect_t *d, int kv_dim)
+{
+    add(w, d, "token_embd.weight", DIM, VOCAB);
+    add(w, d, "token_embd_norm.weight", DIM, 0);
+    add(w, d, "token_embd_norm.bias", DIM, 0);
+    add(w, d, "output_norm.weight", DIM, 0);
+    add(w, d, "output_norm.bias", DIM, 0);
+    add(w, d, "output.weight", DIM, VOCAB);
+    for (int l = 0; l < LAYERS; l++) {
+        struct { const char *n; uint64_t in, out; } t[] = {
+            {"attn_norm.weight", DIM, 0}, {"attn_norm.bias", DIM, 0}, {"attn_qkv.weight", DIM, DIM + 2 * kv_dim},
+            {"attn_qkv.bias", DIM + 2 * kv_dim, 0}, {"attn_output.weight", DIM, DIM}, {"attn_output.bias", DIM, 0},
+            {"ffn_norm.weight", DIM, 0}, {"ffn_norm.bias", DIM, 0}, {"ffn_up.weight", DIM, FFN},
+            {"ffn_up.bias", FFN, 0}, {"ffn_down.weight", FFN, DIM}, {"ffn_down.bias", DIM, 0}};
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s", l, t[i].n);
+            add(w, d, name, t[i].in, t[i].out);
+        }
+    }
+}
+
 static void write_model(const char *path, const defect_t *d)
 {
     gguf_writer_t *w = NULL;
@@ -61,6 +86,10 @@ static void write_model(const char *path, const defect_t *d)
     gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f, NULL);
 #undef KEY
     const int kv_dim = DIM / HEADS * KV_HEADS;
+    if (!strcmp(a, "bloom")) {
+        write_bloom_tensors(w, d, kv_dim);
+        goto write;
+    }
     add(w, d, "token_embd.weight", DIM, VOCAB);
     add(w, d, "output_norm.weight", DIM, 0);
     add(w, d, "output.weight", DIM, VOCAB);
@@ -74,7 +103,16 @@ static void write_model(const char *path, const defect_t *d)
             snprintf(name, sizeof name, "blk.%d.%s.weight", l, t[i].n);
             add(w, d, name, t[i].in, t[i].out);
         }
+        if (!strcmp(a, "qwen2")) {
+            const char *b[] = {"attn_q", "attn_k", "attn_v"};
+            for (int i = 0; i < 3; i++) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%d.%s.bias", l, b[i]);
+                add(w, d, name, i == 0 ? DIM : kv_dim, 0);
+            }
+        }
     }
+write:;
     err_t err;
     if (gguf_writer_write(w, path, &err) != 0)
         fprintf(stderr, "write failed: %s\n", err.msg);
@@ -125,6 +163,41 @@ int main(void)
     expect(path, &(defect_t){.f16_norm = "blk.0.attn_norm.weight"}, ERR_UNSUP, "blk.0.attn_norm.weight");
     expect(path, &(defect_t){.heads = 5}, ERR_FORMAT, "head_count");
     expect(path, &(defect_t){.no_embd_len = 1}, ERR_NOTFOUND, "embedding_length");
+
+    /* qwen2: biases bound; NEOX rope; a missing or misshapen bias is named. */
+    write_model(path, &(defect_t){.arch = "qwen2"});
+    CHECKF(model_load(path, &m, &err) == 0, "qwen2: %s", err.msg);
+    if (m) {
+        CHECK(m->arch_id == MODEL_ARCH_QWEN2 && m->hp.rope_neox && m->layers[1].bq && m->layers[1].bk &&
+              m->layers[1].bv && !m->layers[1].bo && m->hp.alibi_max_bias == 0.0f);
+        model_destroy(&m);
+    }
+    expect(path, &(defect_t){.arch = "qwen2", .skip_tensor = "blk.1.attn_k.bias"}, ERR_FORMAT, "blk.1.attn_k.bias");
+    expect(path, &(defect_t){.arch = "qwen2", .bad_shape = "blk.0.attn_q.bias"}, ERR_FORMAT, "blk.0.attn_q.bias");
+    expect(path, &(defect_t){.arch = "qwen2", .f16_norm = "blk.0.attn_v.bias"}, ERR_UNSUP, "blk.0.attn_v.bias");
+
+    /* bloom: the fused QKV is viewed as [Q | K | V]; ALiBi; layer norms with shifts. */
+    write_model(path, &(defect_t){.arch = "bloom"});
+    CHECKF(model_load(path, &m, &err) == 0, "bloom: %s", err.msg);
+    if (m) {
+        const model_layer_t *L = &m->layers[0];
+        const size_t row = L->wqkv.row_bytes;
+        CHECK(m->arch_id == MODEL_ARCH_BLOOM && m->hp.alibi_max_bias == 8.0f && !m->hp.rope_neox);
+        CHECK(L->wq.data == L->wqkv.data && L->wq.n_out == DIM);
+        CHECK(L->wk.data == (const uint8_t *)L->wqkv.data + DIM * row && L->wk.n_out == DIM / HEADS * KV_HEADS);
+        CHECK(L->wv.data == (const uint8_t *)L->wqkv.data + (DIM + DIM / HEADS * KV_HEADS) * row);
+        CHECK(L->bk == L->bq + DIM && L->bv == L->bk + DIM / HEADS * KV_HEADS);
+        CHECK(m->tok_norm && m->tok_norm_b && m->output_norm_b && L->attn_norm_b && L->b_up && L->b_down && L->bo);
+        CHECK(!m->output_tied && m->hp.norm_eps == 1e-5f);   /* absent layer_norm_epsilon: default */
+        model_destroy(&m);
+    }
+    expect(path, &(defect_t){.arch = "bloom", .bad_shape = "blk.1.attn_qkv.weight"}, ERR_FORMAT,
+           "blk.1.attn_qkv.weight");
+    expect(path, &(defect_t){.arch = "bloom", .skip_tensor = "token_embd_norm.bias"}, ERR_FORMAT,
+           "token_embd_norm.bias");
+    expect(path, &(defect_t){.arch = "bloom", .bad_shape = "blk.0.attn_qkv.bias"}, ERR_FORMAT, "blk.0.attn_qkv.bias");
+    expect(path, &(defect_t){.arch = "bloom", .skip_tensor = "blk.1.ffn_down.bias"}, ERR_FORMAT,
+           "blk.1.ffn_down.bias");
     unlink(path);
     return check_finish("test_model");
 }

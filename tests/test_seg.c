@@ -8,6 +8,11 @@
  *    maps name, reproduces the whole-model logits bit for bit — for the default
  *    units, for a finer cut inside an attention half (non-empty RDM), and for the
  *    finest segmentation (a cut after every node outside the head).
+ *  - qwen2 and bloom (synth-qwen2b/bloomb-Q8_0) get the same units by the same
+ *    rule: bloom's embedding unit holds the lookup and its layer norm, its
+ *    attention units have ALiBi attention and no rope node (nothing but the
+ *    hidden vector crosses a cut: the slopes are recomputed); qwen2's have
+ *    bias nodes before NEOX rope nodes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +69,58 @@ static void check_default_units(const model_t *m, const graph_t *g, const seg_t 
         if (u + 1 < s->n_units)
             CHECK(c[u].out_bytes_per_token == m->hp.n_embd * sizeof(float));
     }
-    CHECKF(total == model_weight_bytes(m), "%s: unit weights %zu != tensors %zu", name, total, model_weight_bytes(m));
+    /* A tied output matrix is needed (and counted) by both the embedding and the head. */
+    const size_t tied = m->output_tied ? m->output.row_bytes * m->output.n_out : 0;
+    CHECKF(total == model_weight_bytes(m) + tied, "%s: unit weights %zu != tensors %zu + tied output %zu", name,
+           total, model_weight_bytes(m), tied);
     CHECK(c[1].kv_bytes_per_token == 2 * m->hp.n_head_kv * m->hp.head_dim * 2 && c[2].kv_bytes_per_token == 0);
     free(c);
+}
+
+/* Counts nodes of op in unit u. */
+static int count_op(const graph_t *g, const seg_t *s, int u, graph_op_t op)
+{
+    int n = 0;
+    for (int i = s->units[u].node_begin; i < s->units[u].node_end; i++)
+        n += g->nodes[i].op == op;
+    return n;
+}
+
+/* What each architecture's units hold (the generic unit checks ran before). */
+static void check_arch_units(const model_t *m, const graph_t *g, const seg_t *s, const char *name)
+{
+    if (s->n_units != 2 * (int)m->hp.n_layer + 2)
+        return;
+    const int attn = 1, ffn = 2, out = s->n_units - 1;
+    switch (m->arch_id) {
+    case MODEL_ARCH_BLOOM:
+        CHECKF(s->units[0].node_end - s->units[0].node_begin == 2 && count_op(g, s, 0, OP_EMBED) == 1 &&
+                   count_op(g, s, 0, OP_LAYERNORM) == 1,
+               "%s: the embedding unit is the lookup and its layer norm", name);
+        CHECK(count_op(g, s, attn, OP_ROPE) == 0 && count_op(g, s, attn, OP_ATTENTION) == 1);
+        CHECK(count_op(g, s, attn, OP_LAYERNORM) == 1 && count_op(g, s, attn, OP_BIAS) == 4 &&
+              count_op(g, s, attn, OP_MATMUL) == 4);
+        CHECK(count_op(g, s, ffn, OP_GELU) == 1 && count_op(g, s, ffn, OP_BIAS) == 2 &&
+              count_op(g, s, ffn, OP_SWIGLU) == 0);
+        CHECK(count_op(g, s, out, OP_LAYERNORM) == 1 && count_op(g, s, out, OP_MATMUL) == 1);
+        for (int i = s->units[attn].node_begin; i < s->units[attn].node_end; i++)
+            if (g->nodes[i].op == OP_ATTENTION)
+                CHECK(g->nodes[i].alibi_max_bias == 8.0f);
+        break;
+    case MODEL_ARCH_QWEN2:
+        CHECK(s->units[0].node_end - s->units[0].node_begin == 1);
+        CHECK(count_op(g, s, attn, OP_BIAS) == 3 && count_op(g, s, attn, OP_ROPE) == 2);
+        for (int i = s->units[attn].node_begin; i < s->units[attn].node_end; i++)
+            if (g->nodes[i].op == OP_ROPE)
+                CHECK(g->nodes[i].rope_neox == 1);
+            else if (g->nodes[i].op == OP_ATTENTION)
+                CHECK(g->nodes[i].alibi_max_bias == 0.0f);
+        CHECK(m->output_tied && count_op(g, s, out, OP_RMSNORM) == 1);
+        break;
+    case MODEL_ARCH_LLAMA:
+        CHECK(count_op(g, s, attn, OP_BIAS) == 0 && count_op(g, s, attn, OP_ROPE) == 2);
+        break;
+    }
 }
 
 /* Runs the model unit by unit over seg; writes the logits of every step into out[N_STEPS][n_vocab]. */
@@ -134,6 +188,7 @@ static void check_model(const char *path)
         goto done;
     }
     check_default_units(m, g, s, path);
+    check_arch_units(m, g, s, path);
 
     const size_t V = m->hp.n_vocab, bytes = N_STEPS * V * sizeof(float);
     int32_t tokens[N_PROMPT + N_STEPS];
@@ -165,8 +220,10 @@ static void check_model(const char *path)
     for (int u = 0; u + 1 < s->n_units; u++) {
         if (u == 1) {
             for (int i = s->units[1].node_begin; i < s->units[1].node_end; i++)
-                if (strstr(g->nodes[i].name, "attn_q"))
+                if (strstr(g->nodes[i].name, "attn_q")) {
                     cuts[n++] = i;
+                    break;
+                }
         }
         cuts[n++] = s->units[u].node_end - 1;
     }
@@ -217,7 +274,7 @@ int main(void)
         return 0;
     }
     const char *models[] = {"stories260K", "stories260K-F16", "stories260K-Q8_0-mixed", "synth-15Mshape-F16",
-                            "synth-15Mshape-Q8_0"};
+                            "synth-15Mshape-Q8_0", "synth-qwen2b-Q8_0", "synth-bloomb-Q8_0"};
     char path[1024];
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         snprintf(path, sizeof path, "%s/models/%s.gguf", shared, models[i]);

@@ -7,7 +7,11 @@
  * checks the vocabulary (exact size, unique pieces, specials and byte tokens,
  * types, strictly decreasing scores, every multi-character piece reachable by
  * one merge of two pieces) at several sizes; checks determinism and that bad
- * parameters are refused with a message naming them.  Removes its files.
+ * parameters are refused with a message naming them.  For --arch qwen2 and
+ * bloom: their keys and tensors (biases, qwen2's tied output, bloom's fused
+ * QKV and norm shifts), that the model loader binds them, that the graph
+ * gives 2·layers + 2 units and a forward step gives finite logits, and that
+ * the files are deterministic.  Removes its files.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 
 #include "check.h"
 #include "gguf/gguf.h"
+#include "exec/exec.h"
 #include "model/model.h"
 #include "model/synth.h"
 #include "model/synth_mix.h"
@@ -480,11 +485,153 @@ static void test_mixtures(void)
     CHECK(synth_type_parse("q4_k_x", &t) == -1 && synth_type_parse("q8_k", &t) == -1);
 }
 
+static void expect_inval(const synth_params_t *p, const char *needle);
+
+/* A bias or norm shift: F32, n values in [-0.05, 0.05], mean |x| about 0.025. */
+static void check_bias(const gguf_ctx_t *g, const char *name, uint64_t n)
+{
+    const gguf_tensor_t *t = gguf_tensor_find(g, name);
+    CHECKF(t && t->type == TYPE_F32 && t->n_dims == 1 && t->ne[0] == n, "bias %s: missing or wrong shape", name);
+    if (!t || t->type != TYPE_F32 || t->ne[0] != n)
+        return;
+    const float *x = t->data;
+    double sum = 0;
+    int out = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        out += fabsf(x[i]) > 0.05f;
+        sum += fabs(x[i]);
+    }
+    CHECKF(out == 0 && sum / (double)n > 0.018 && sum / (double)n < 0.032, "bias %s: %d out of range, mean |x| %g",
+           name, out, sum / (double)n);
+}
+
+static void check_arch_file(const synth_params_t *p)
+{
+    char path[64], name[64];
+    err_t err;
+    CHECK(temp_path(path, sizeof path) == 0);
+    int rc = synth_write(p, path, &err);
+    CHECKF(rc == 0, "synth --arch %s: %s", synth_arch_name(p->arch), err.msg);
+    gguf_ctx_t *g = NULL;
+    if (rc || gguf_open(path, &g, &err)) {
+        remove(path);
+        return;
+    }
+    const int bloom = p->arch == MODEL_ARCH_BLOOM;
+    const char *arch = synth_arch_name(p->arch);
+    const uint32_t E = p->dim, kv = p->dim / p->heads * p->kv_heads;
+    gguf_str_t s;
+    CHECK(gguf_get_str(g, "general.architecture", &s, &err) == 0 && gguf_str_eq(s, arch));
+#define KEY(suffix) (snprintf(name, sizeof name, "%s." suffix, arch), name)
+    check_u32(g, KEY("embedding_length"), E);
+    check_u32(g, KEY("block_count"), p->layers);
+    check_u32(g, KEY("attention.head_count_kv"), p->kv_heads);
+    float f = 0;
+    CHECK(gguf_get_f32(g, bloom ? KEY("attention.layer_norm_epsilon") : KEY("attention.layer_norm_rms_epsilon"), &f,
+                       &err) == 0 && f == p->rms_eps);
+    CHECK((gguf_kv_find(g, KEY("rope.freq_base")) != NULL) == !bloom);
+#undef KEY
+    /* qwen2 ties the output to the embedding; bloom has its own. */
+    CHECK((gguf_tensor_find(g, "output.weight") != NULL) == bloom);
+    free(check_tensor(g, "token_embd.weight", p->type, 2, E, p->vocab, 0));
+    for (uint32_t l = 0; l < p->layers; l++) {
+#define T(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, l), name)
+        if (bloom) {
+            free(check_tensor(g, T("attn_qkv.weight"), p->type, 2, E, E + 2 * kv, 0));
+            check_bias(g, T("attn_qkv.bias"), E + 2 * kv);
+            check_bias(g, T("attn_norm.bias"), E);
+            check_bias(g, T("attn_output.bias"), E);
+            check_bias(g, T("ffn_norm.bias"), E);
+            check_bias(g, T("ffn_up.bias"), p->ffn);
+            check_bias(g, T("ffn_down.bias"), E);
+            CHECK(gguf_tensor_find(g, T("ffn_gate.weight")) == NULL && gguf_tensor_find(g, T("attn_q.weight")) == NULL);
+        } else {
+            free(check_tensor(g, T("attn_k.weight"), p->type, 2, E, kv, 0));
+            check_bias(g, T("attn_q.bias"), E);
+            check_bias(g, T("attn_k.bias"), kv);
+            check_bias(g, T("attn_v.bias"), kv);
+            free(check_tensor(g, T("ffn_gate.weight"), p->type, 2, E, p->ffn, 0));
+        }
+        free(check_tensor(g, T("ffn_down.weight"), p->type, 2, p->ffn, E, 0));
+        free(check_tensor(g, T("attn_norm.weight"), TYPE_F32, 1, E, 1, 1));
+#undef T
+    }
+    if (bloom) {
+        check_bias(g, "token_embd_norm.bias", E);
+        check_bias(g, "output_norm.bias", E);
+        free(check_tensor(g, "token_embd_norm.weight", TYPE_F32, 1, E, 1, 1));
+    }
+    gguf_close(&g);
+
+    /* The loader binds it, the graph cuts it as any model, a step gives finite logits. */
+    model_t *m = NULL;
+    rc = model_load(path, &m, &err);
+    CHECKF(rc == 0, "load --arch %s: %s", arch, err.msg);
+    if (rc == 0) {
+        CHECK(m->arch_id == p->arch && m->output_tied == !bloom);
+        CHECK(bloom ? m->layers[0].wqkv.data && m->layers[0].wk.data == (const uint8_t *)m->layers[0].wqkv.data +
+                                                                          (size_t)E * m->layers[0].wqkv.row_bytes
+                    : m->layers[0].bq && m->layers[0].bk && m->layers[0].bv && !m->layers[0].bo);
+        exec_params_t ep;
+        exec_params_default(&ep, m);
+        exec_t *ex = NULL;
+        rc = exec_create(m, &ep, &ex, &err);
+        CHECKF(rc == 0, "executor --arch %s: %s", arch, err.msg);
+        if (rc == 0) {
+            CHECK(exec_seg(ex)->n_units == 2 * (int)p->layers + 2);
+            const int32_t toks[3] = {1, 300, 301};
+            exec_batch_t b = {.seq = 0, .pos0 = 0, .n_tokens = 3, .tokens = toks, .n_logits = 1};
+            CHECK(exec_run(ex, &b, &err) == 0);
+            int finite = 1;
+            for (uint32_t v = 0; v < p->vocab; v++)
+                finite &= isfinite(exec_logits(ex)[v]) != 0;
+            CHECK(finite);
+        }
+        exec_destroy(&ex);
+    }
+    model_destroy(&m);
+
+    /* Deterministic: the same parameters give the same bytes. */
+    char again[64];
+    CHECK(temp_path(again, sizeof again) == 0 && synth_write(p, again, &err) == 0);
+    size_t la = 0, lb = 0;
+    uint8_t *da = slurp(path, &la), *db = slurp(again, &lb);
+    CHECKF(da && db && la == lb && memcmp(da, db, la) == 0, "--arch %s: not deterministic", arch);
+    free(da);
+    free(db);
+    remove(again);
+    remove(path);
+}
+
+static void test_archs(void)
+{
+    synth_params_t p;
+    synth_params_default(&p);
+    p.dim = 128;
+    p.heads = 4;
+    p.kv_heads = 2;
+    p.ffn = 256;
+    p.layers = 2;
+    const uint32_t types[] = {TYPE_F32, TYPE_Q8_0};
+    for (int a = MODEL_ARCH_QWEN2; a <= MODEL_ARCH_BLOOM; a++) {
+        for (size_t t = 0; t < 2; t++) {
+            p.arch = (model_arch_t)a;
+            p.type = types[t];
+            check_arch_file(&p);
+        }
+    }
+    model_arch_t arch;
+    CHECK(synth_arch_parse("bloom", &arch) == 0 && arch == MODEL_ARCH_BLOOM);
+    CHECK(synth_arch_parse("gemma", &arch) == ERR_INVAL);
+    p.arch = (model_arch_t)7;
+    expect_inval(&p, "architecture");
+}
+
 int main(void)
 {
     test_types();
     test_mixtures();
-    test_mixtures();
+    test_archs();
     test_vocab_sizes_and_determinism();
     test_validation();
     return check_finish("test_synth");

@@ -25,6 +25,7 @@
 #include "check.h"
 #include "gguf/gguf.h"
 #include "model/tok.h"
+#include "model/tok_internal.h"
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -587,6 +588,76 @@ static void test_synthetic_bpe(void)
     }
 }
 
+/* ---- pre-tokenizer word splits (hand-checked against the regexes) ---- */
+
+/* Splits text with pre and compares the words with want (NULL-terminated). */
+static void expect_words(const char *pre, const char *text, const char *const *want)
+{
+    size_t ends[64];
+    err_t err = { 0 };
+    int n = tok_bpe_pre_split(pre, text, strlen(text), ends, 64, &err);
+    int nw = 0;
+    while (want[nw])
+        nw++;
+    int ok = n == nw;
+    for (int i = 0, at = 0; ok && i < n; at = (int)ends[i], i++)
+        ok = ends[i] - (size_t)at == strlen(want[i]) && memcmp(text + at, want[i], strlen(want[i])) == 0;
+    CHECKF(ok, "pre %s: '%s' split into %d words (want %d)", pre, text, n, nw);
+    if (!ok && n > 0) {
+        fprintf(stderr, "  got:");
+        for (int i = 0, at = 0; i < n && i < 64; at = (int)ends[i], i++)
+            fprintf(stderr, " [%.*s]", (int)(ends[i] - (size_t)at), text + at);
+        fprintf(stderr, "\n");
+    }
+}
+#define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void test_pre_splits(void)
+{
+    /* bloom: ' ?[^(\s|.,!?…。，、।۔،)]+' — '(' ')' '|' are in the class; only ' ' may lead. */
+    expect_words("bloom", "Hello, world! (ok)", WORDS("Hello", ",", " world", "! (", "ok", ")"));
+    expect_words("bloom", "a  b", WORDS("a", " ", " b"));
+    expect_words("bloom", "x|y", WORDS("x", "|", "y"));
+    expect_words("bloom", "tab\tx", WORDS("tab", "\t", "x"));
+    expect_words("bloom", "\xe6\x97\xa5\xe6\x9c\xac\xe3\x80\x82\xe3\x83\x86",   /* 日本。テ */
+                 WORDS("\xe6\x97\xa5\xe6\x9c\xac", "\xe3\x80\x82", "\xe3\x83\x86"));
+    expect_words("poro-chat", "a,b", WORDS("a", ",", "b"));
+    /* deepseek-coder: [\r\n] | \s?\p{L}+ | \s?\p{P}+ | [一-龥ࠀ-一가-퟿]+ | \p{N}, in turn. */
+    expect_words("deepseek-coder", "Hello world\n123 ab!",
+                 WORDS("Hello", " world", "\n", "1", "2", "3", " ab", "!"));
+    expect_words("deepseek-coder", "x = 1;", WORDS("x", " = ", "1", ";"));   /* '=' is a symbol, not \p{P} */
+    expect_words("deepseek-coder", "\xe4\xb8\xad\xe6\x96\x87" "abc",   /* 中文abc: letters, then CJK splits */
+                 WORDS("\xe4\xb8\xad\xe6\x96\x87", "abc"));
+    expect_words("deepseek-coder", "\xed\x95\x9c\xea\xb5\xad \xeb\xa7\x90",   /* 한국 말 */
+                 WORDS("\xed\x95\x9c\xea\xb5\xad", " ", "\xeb\xa7\x90"));
+    /* deepseek-llm: [\r\n] | \s?[its letters]+ | \s?[!-/:-~...]+ | \s+$ | CJK | \p{N}+. */
+    expect_words("deepseek-llm", "Hello world 123!!  ", WORDS("Hello", " world", " ", "123", "!!", "  "));
+    expect_words("deepseek-llm", "a\n\nb", WORDS("a", "\n", "\n", "b"));
+    expect_words("deepseek-llm", "x\xc2\xa9  ", WORDS("x", "\xc2\xa9", "  "));   /* ©: neither class; \s+$ */
+    /* Every pass re-cuts the pieces of the one before: !-/:-~ holds the ASCII letters, so
+     * the letter run "déjà" is cut again around é and à (as llama.cpp and HF cut it). */
+    expect_words("deepseek-llm", "d\xc3\xa9j\xc3\xa0 vu", WORDS("d", "\xc3\xa9", "j", "\xc3\xa0", " vu"));
+    /* Ω (U+2126, in its letter list) and é stay together through the letter and punctuation
+     * passes, then the CJK pass's range U+0800-U+4E00 takes Ω alone. */
+    expect_words("deepseek-llm", "\xe2\x84\xa6\xc3\xa9", WORDS("\xe2\x84\xa6", "\xc3\xa9"));
+    expect_words("deepseek-llm", "a=b", WORDS("a", "=", "b"));   /* '=' is in !-/:-~ */
+    /* qwen2 for comparison: \p{N} one at a time. */
+    expect_words("qwen2", "ab 12", WORDS("ab", " ", "1", "2"));
+    size_t ends[4];
+    err_t err = { 0 };
+    CHECK(tok_bpe_pre_split("tekken", "a", 1, ends, 4, &err) == ERR_UNSUP && strstr(err.msg, "tekken"));
+    CHECK(tok_bpe_pre_split("bloom", "", 0, ends, 4, &err) == 0);
+    /* The new names build tokenizers. */
+    const char *names[] = { "bloom", "deepseek-llm", "deepseek-coder" };
+    for (size_t i = 0; i < 3; i++) {
+        tok_t *t = bpe_with_pre(names[i]);
+        if (t) {
+            expect(t, "ab", 0, 0, IDS(BP_AB));
+            tok_destroy(&t);
+        }
+    }
+}
+
 /* ---- malformed metadata ---- */
 
 static void expect_error(const spec_t *sp, int code, const char *needle, const char *what)
@@ -657,6 +728,7 @@ int main(void)
 
     test_synthetic_spm();
     test_synthetic_bpe();
+    test_pre_splits();
     test_malformed();
 
     const char *shared = check_shared_dir();

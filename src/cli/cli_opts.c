@@ -192,6 +192,11 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--ffn")) rc = parse_u32(a, v, &s->ffn);
             else if (!strcmp(a, "--vocab")) rc = parse_u32(a, v, &s->vocab);
             else if (!strcmp(a, "--ctx")) rc = parse_u32(a, v, &s->ctx);
+            else if (!strcmp(a, "--arch")) {
+                rc = synth_arch_parse(v, &s->arch) == 0 ? 0 : 2;
+                if (rc)
+                    fprintf(stderr, "error: --arch expects llama, qwen2 or bloom, got '%s'\n", v);
+            }
             else if (!strcmp(a, "--seed")) {
                 long sd = 0;
                 rc = parse_long(a, v, 0, LONG_MAX, &sd);

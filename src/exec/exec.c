@@ -13,7 +13,9 @@
  * Attention numerics follow llama.cpp (FORMATS.md): K and V enter an F16
  * cache, the query is rounded to F16 to meet it, scores are scaled by
  * 1/sqrt(head_dim) and soft-maxed in f32 with a double sum, and the
- * probabilities are rounded to F16 before weighting the F16 values.
+ * probabilities are rounded to F16 before weighting the F16 values.  With
+ * ALiBi (bloom) each head's slope times -(distance) is added to the scaled
+ * scores before the softmax, the slope recomputed here from the head index.
  */
 #include "exec/exec.h"
 
@@ -305,6 +307,7 @@ typedef struct {
     int kv_layer;
     const float *q, *k, *v;   /* [n][E], [n][D], [n][D] */
     float *out;               /* [n][E] */
+    float alibi_max_bias;     /* > 0: ALiBi (the node's parameter) */
 } attn_job_t;
 
 /* For every (token, head): a_h = softmax(q_h · K_g^T / sqrt(head_dim), causal) · V_g. */
@@ -326,6 +329,8 @@ static void attention_task(void *ctx, int ith, int nth)
         e->kern.f16.act_from_f32(q, q16, (size_t)hd);
         e->kern.attn_scores_f16((size_t)hd, q16, kv_k_row(&e->kv, j->b->seq, j->kv_layer, 0) + (size_t)g * hd,
                                 e->kv.kv_dim, (size_t)pos + 1, scale, scores);
+        if (j->alibi_max_bias > 0.0f)
+            ops_alibi_add(scores, pos, ops_alibi_slope(h, n_head, j->alibi_max_bias));
         ops_softmax(scores, pos + 1);
         float *out = j->out + (size_t)t * hp->n_embd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
@@ -361,7 +366,18 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
         }
         break;
     case OP_RMSNORM:
-        ops_rmsnorm_par(&e->ops, out, node_in(e, n, 0, first), n->norm, rows, width, hp->rms_eps);
+        ops_rmsnorm_par(&e->ops, out, node_in(e, n, 0, first), n->norm, rows, width, n->eps);
+        break;
+    case OP_LAYERNORM:
+        ops_layernorm_par(&e->ops, out, node_in(e, n, 0, first), n->norm, n->bias, rows, width, n->eps);
+        break;
+    case OP_BIAS:
+        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        ops_bias(out, n->bias, rows, width);
+        break;
+    case OP_GELU:
+        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        ops_gelu_par(&e->ops, out, (size_t)rows * width);
         break;
     case OP_MATMUL:
         ops_matmul(&e->ops, n->w, node_in(e, n, 0, first), rows, out);
@@ -369,8 +385,9 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
     case OP_ROPE:
         memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
         for (int t = 0; t < rows; t++)
-            ops_rope_apply(out + (size_t)t * width, n->n_heads, (int)hp->head_dim, (int)hp->n_rot,
-                           e->rope_cs + (size_t)t * hp->n_rot);
+            (n->rope_neox ? ops_rope_apply_neox : ops_rope_apply)(out + (size_t)t * width, n->n_heads,
+                                                                  (int)hp->head_dim, (int)hp->n_rot,
+                                                                  e->rope_cs + (size_t)t * hp->n_rot);
         break;
     case OP_ATTENTION: {
         const int D = (int)(hp->n_head_kv * hp->head_dim), layer = e->kv_layer_of_node[i];
@@ -380,7 +397,7 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
             quant_row_f16(v + (size_t)t * D, kv_v_row(&e->kv, b->seq, layer, b->pos0 + t), (size_t)D);
         }
         attn_job_t job = {.e = e, .b = b, .kv_layer = layer, .q = node_in(e, n, 0, first), .k = k, .v = v,
-                          .out = out};
+                          .out = out, .alibi_max_bias = n->alibi_max_bias};
         pool_run(e->pool, attention_task, &job);
         break;
     }

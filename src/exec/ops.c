@@ -2,8 +2,10 @@
  * ops.c — the forward pass's operations (see ops.h for the determinism contract).
  * The element-wise operations follow the numerics of llama.cpp's CPU backend
  * (FORMATS.md) so that greedy outputs match its golden files: rmsnorm sums
- * squares in double, scales then multiplies by the weight; rope advances the
- * angle by repeated multiplication with base^(-2/n_rot); softmax sums in double.
+ * squares in double, scales then multiplies by the weight; layer norm sums mean
+ * and variance in double, then scale, weight, shift; rope advances the angle by
+ * repeated multiplication with base^(-2/n_rot); softmax sums in double; GELU
+ * goes through F16 as llama.cpp's table does.
  * The matmul driver only decides which tiles to ask of the kernel table and who
  * computes them; the arithmetic of every output is the table's dot (kern.h).
  */
@@ -12,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "tensor/f16.h"
 #include "tensor/types.h"
 
 /* Rows a thread handles per block: the block's weights stay in L1 while every
@@ -220,6 +223,77 @@ void ops_rope_apply(float *row, int n_heads, int head_dim, int n_rot, const floa
     }
 }
 
+void ops_rope_apply_neox(float *row, int n_heads, int head_dim, int n_rot, const float *cs)
+{
+    const int half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = row + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            const float x0 = v[i], x1 = v[i + half], c = cs[2 * i], s = cs[2 * i + 1];
+            v[i] = x0 * c - x1 * s;
+            v[i + half] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void ops_layernorm(float *y, const float *x, const float *weight, const float *shift, int n_rows, int n, float eps)
+{
+    for (int t = 0; t < n_rows; t++) {
+        const float *xr = x + (size_t)t * n;
+        float *yr = y + (size_t)t * n;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++)
+            sum += (double)xr[i];
+        const float mean = (float)(sum / n);
+        double sum2 = 0.0;
+        for (int i = 0; i < n; i++) {
+            const float d = xr[i] - mean;
+            yr[i] = d;
+            sum2 += (double)(d * d);
+        }
+        const float var = (float)(sum2 / n);
+        const float scale = 1.0f / sqrtf(var + eps);
+        /* llama.cpp: normalize, then multiply by the weight, then add the shift (three f32 steps). */
+        for (int i = 0; i < n; i++)
+            yr[i] = (yr[i] * scale) * weight[i] + shift[i];
+    }
+}
+
+void ops_bias(float *x, const float *bias, int n_rows, int n)
+{
+    for (int t = 0; t < n_rows; t++)
+        ops_add(x + (size_t)t * n, bias, (size_t)n);
+}
+
+void ops_gelu(float *x, size_t n)
+{
+    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f, coef_a = 0.044715f;
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        if (v <= -10.0f) {
+            x[i] = 0.0f;
+        } else if (v < 10.0f) {
+            const float h = f16_to_f32(f32_to_f16(v));
+            const float g = 0.5f * h * (1.0f + tanhf(sqrt_2_over_pi * h * (1.0f + coef_a * h * h)));
+            x[i] = f16_to_f32(f32_to_f16(g));
+        }
+    }
+}
+
+float ops_alibi_slope(int h, int n_head, float max_bias)
+{
+    const int n_log2 = 1 << (int)floorf(log2f((float)n_head));
+    const float m0 = powf(2.0f, -max_bias / (float)n_log2);
+    const float m1 = powf(2.0f, -(max_bias / 2.0f) / (float)n_log2);
+    return h < n_log2 ? powf(m0, (float)(h + 1)) : powf(m1, (float)(2 * (h - n_log2) + 1));
+}
+
+void ops_alibi_add(float *scores, int pos, float slope)
+{
+    for (int j = 0; j <= pos; j++)
+        scores[j] += slope * (float)(j - pos);
+}
+
 void ops_swiglu(float *gate, const float *up, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -262,6 +336,7 @@ typedef struct {
     float *y;
     const float *x;
     const float *w;
+    const float *shift;
     size_t n, n_rows;
     float eps;
 } par_job_t;
@@ -281,6 +356,22 @@ static void rmsnorm_task(void *ctx, int ith, int nth)
     size_t t0, t1;
     pool_split(j->n_rows, ith, nth, &t0, &t1);
     ops_rmsnorm(j->y + t0 * j->n, j->x + t0 * j->n, j->w, (int)(t1 - t0), (int)j->n, j->eps);
+}
+
+static void layernorm_task(void *ctx, int ith, int nth)
+{
+    const par_job_t *j = ctx;
+    size_t t0, t1;
+    pool_split(j->n_rows, ith, nth, &t0, &t1);
+    ops_layernorm(j->y + t0 * j->n, j->x + t0 * j->n, j->w, j->shift, (int)(t1 - t0), (int)j->n, j->eps);
+}
+
+static void gelu_task(void *ctx, int ith, int nth)
+{
+    const par_job_t *j = ctx;
+    size_t b, e;
+    par_range(j->n, ith, nth, &b, &e);
+    ops_gelu(j->y + b, e - b);
 }
 
 static void swiglu_task(void *ctx, int ith, int nth)
@@ -327,4 +418,25 @@ void ops_add_par(ops_ctx_t *c, float *x, const float *d, size_t n)
     }
     par_job_t j = {.y = x, .x = d, .n = n};
     pool_run(c->pool, add_task, &j);
+}
+
+void ops_layernorm_par(ops_ctx_t *c, float *y, const float *x, const float *weight, const float *shift, int n_rows,
+                       int n, float eps)
+{
+    if (n_rows < 2 || (size_t)n_rows * (size_t)n < PAR_MIN_VALUES || pool_threads(c->pool) < 2) {
+        ops_layernorm(y, x, weight, shift, n_rows, n, eps);
+        return;
+    }
+    par_job_t j = {.y = y, .x = x, .w = weight, .shift = shift, .n = (size_t)n, .n_rows = (size_t)n_rows, .eps = eps};
+    pool_run(c->pool, layernorm_task, &j);
+}
+
+void ops_gelu_par(ops_ctx_t *c, float *x, size_t n)
+{
+    if (n < PAR_MIN_VALUES || pool_threads(c->pool) < 2) {
+        ops_gelu(x, n);
+        return;
+    }
+    par_job_t j = {.y = x, .n = n};
+    pool_run(c->pool, gelu_task, &j);
 }

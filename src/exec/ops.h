@@ -1,6 +1,7 @@
 /*
  * ops.h — the operations of the forward pass, each over a batch of rows:
- * rmsnorm, rope, SwiGLU, residual add, and the matrix multiplication driver
+ * rmsnorm, layer norm, rope (normal and NEOX), ALiBi, SwiGLU, GELU, bias and
+ * residual add, and the matrix multiplication driver
  * that spreads weight rows over the thread pool and calls the kernel table.
  *
  * Every output value is computed by the same sequence of floating-point
@@ -51,6 +52,29 @@ void ops_rmsnorm(float *y, const float *x, const float *weight, int n_rows, int 
 void ops_rope_angles(float *cs, int n_rot, int pos, float base);
 void ops_rope_apply(float *row, int n_heads, int head_dim, int n_rot, const float *cs);
 
+/* Rope ("neox" mode, qwen2): pair i < n_rot/2 of every head is (i, i + n_rot/2),
+ * rotated by the same angle as pair i of the normal mode (same cs). */
+void ops_rope_apply_neox(float *row, int n_heads, int head_dim, int n_rot, const float *cs);
+
+/* Layer norm: y[t] = ((x[t] - mean) / sqrt(var + eps)) * weight + shift, for
+ * n_rows rows of n values; mean and variance summed in double, as llama.cpp does. */
+void ops_layernorm(float *y, const float *x, const float *weight, const float *shift, int n_rows, int n, float eps);
+
+/* x[t][i] += bias[i] for n_rows rows of n values. */
+void ops_bias(float *x, const float *bias, int n_rows, int n);
+
+/* x[i] = gelu(x[i]) (tanh approximation) for n values, with llama.cpp's CPU
+ * numerics: the input is rounded to F16 and so is the result (its 64K-entry
+ * table), except x <= -10 (0) and x >= 10 (x). */
+void ops_gelu(float *x, size_t n);
+
+/* ALiBi: the slope of head h of n_head for the given maximum bias (llama.cpp's
+ * rule: the first 2^floor(log2 n_head) heads take m0^(h+1), the others
+ * m1^(2(h - that) + 1), m0 = 2^(-max_bias/that), m1 = 2^(-max_bias/2/that)).
+ * ops_alibi_add adds slope * -(pos - j) to scores[j] for j <= pos. */
+float ops_alibi_slope(int h, int n_head, float max_bias);
+void ops_alibi_add(float *scores, int pos, float slope);
+
 /* gate[i] = silu(gate[i]) * up[i] for n values. */
 void ops_swiglu(float *gate, const float *up, size_t n);
 
@@ -68,5 +92,8 @@ void ops_softmax(float *p, int n);
 void ops_rmsnorm_par(ops_ctx_t *c, float *y, const float *x, const float *weight, int n_rows, int n, float eps);
 void ops_swiglu_par(ops_ctx_t *c, float *gate, const float *up, size_t n);
 void ops_add_par(ops_ctx_t *c, float *x, const float *d, size_t n);
+void ops_layernorm_par(ops_ctx_t *c, float *y, const float *x, const float *weight, const float *shift, int n_rows,
+                       int n, float eps);
+void ops_gelu_par(ops_ctx_t *c, float *x, size_t n);
 
 #endif

@@ -12,10 +12,13 @@
  * output head consumes); marking the latter an output is what makes it a
  * branch point, so the head is a unit of its own.
  *
- * One builder per architecture (graph_build_llama today).  Qwen2 adds bias
- * nodes after the q/k/v matmuls and a rope mode flag; BLOOM adds layer norm,
- * ALiBi in the attention node and GELU: each a new op or parameter, not a new
- * executor path.  The graph borrows the model's weights and does not own them.
+ * One builder per architecture family: the llama builder serves llama and
+ * qwen2 (bias nodes after the q/k/v matmuls, the NEOX rope flag on the rope
+ * nodes); the bloom builder uses layer norm (with its shift), bias nodes after
+ * every matmul, GELU, and ALiBi as a parameter of the attention node (its
+ * slopes follow from the head count, so every device recomputes them: nothing
+ * extra travels).  Each is a new op or parameter, not a new executor path.
+ * The graph borrows the model's weights and does not own them.
  */
 #ifndef LL_MODEL_GRAPH_H
 #define LL_MODEL_GRAPH_H
@@ -35,6 +38,9 @@ typedef enum {
                       in: q, k, v, positions */
     OP_ADD,        /* out = in0 + in1                                          */
     OP_SWIGLU,     /* out = silu(in0) * in1                                    */
+    OP_LAYERNORM,  /* out = ((in0 - mean) / sqrt(var + eps)) * weight + bias   */
+    OP_BIAS,       /* out = in0 + bias (one vector, added to every row)        */
+    OP_GELU,       /* out = gelu(in0), tanh approximation                      */
 } graph_op_t;
 
 typedef enum {
@@ -61,9 +67,13 @@ typedef struct {
     int n_in;
     int out;
     const model_mat_t *w;        /* OP_MATMUL, OP_EMBED */
-    const float *norm;           /* OP_RMSNORM weight */
+    const float *norm;           /* OP_RMSNORM, OP_LAYERNORM weight */
+    const float *bias;           /* OP_LAYERNORM shift, OP_BIAS vector (width floats) */
+    float eps;                   /* OP_RMSNORM, OP_LAYERNORM epsilon */
     int layer;                   /* block index (-1 outside blocks) */
     int n_heads;                 /* OP_ROPE */
+    int rope_neox;               /* OP_ROPE: pairs (i, i + n_rot/2) instead of (2i, 2i+1) */
+    float alibi_max_bias;        /* OP_ATTENTION: > 0 adds ALiBi (slopes from n_head and this) */
     int head_only;               /* runs only on the rows whose logits are wanted (the output head) */
 } graph_node_t;
 

@@ -1,13 +1,15 @@
 /*
- * model.c — binds a Llama-family GGUF to model_t (see model.h).
+ * model.c — binds a llama, qwen2 or bloom GGUF to model_t (see model.h).
  *
  * Reads the hyper-parameters under the "<arch>." prefix with llama.cpp's
  * defaults for missing optional keys (rope.freq_base 10000, head_count_kv =
  * head_count, rope.dimension_count = head_dim), then looks every tensor up by
  * name and checks its type and shape against the hyper-parameters.  Weights are
- * views into the mapping; nothing is copied.  Norm vectors must be F32 (as
- * every converter and quantizer writes them); matrices may be F32, F16, Q8_0 or
- * Q4_0, each with its own type.
+ * views into the mapping; nothing is copied (bloom's fused attn_qkv is bound
+ * once and viewed as three row ranges [Q | K | V], as llama.cpp splits it).
+ * Norm vectors and biases must be F32 (as every converter and quantizer writes
+ * them); matrices may be of any type with row sizes (tensor/types.h), each with
+ * its own type; the executor refuses types without kernels.
  */
 #include "model/model.h"
 
@@ -46,7 +48,20 @@ static int get_hparam_f32(const gguf_ctx_t *g, const char *arch, const char *nam
     return rc;
 }
 
-static int read_hparams(const gguf_ctx_t *g, const char *arch, model_hparams_t *hp, err_t *err)
+static const struct {
+    const char *name;
+    model_arch_t id;
+} ARCHS[] = {
+    {"llama", MODEL_ARCH_LLAMA},
+    {"qwen2", MODEL_ARCH_QWEN2},
+    {"bloom", MODEL_ARCH_BLOOM},
+};
+#define ARCH_LIST "llama, qwen2, bloom"
+
+/* llama.cpp's ALiBi bias for BLOOM: a constant of the architecture, not a key of the file. */
+#define BLOOM_ALIBI_MAX_BIAS 8.0f
+
+static int read_hparams(const gguf_ctx_t *g, const char *arch, model_arch_t id, model_hparams_t *hp, err_t *err)
 {
     int rc;
     if ((rc = get_hparam_u32(g, arch, "embedding_length", &hp->n_embd, 1, 0, err)) ||
@@ -70,6 +85,20 @@ static int read_hparams(const gguf_ctx_t *g, const char *arch, model_hparams_t *
     if (hp->n_ff == 0 || hp->n_ff > (1u << 20))
         return err_set(err, ERR_FORMAT, "%s.feed_forward_length = %u: must be in 1..1048576", arch, hp->n_ff);
     hp->head_dim = hp->n_embd / hp->n_head;
+    hp->rope_neox = id == MODEL_ARCH_QWEN2;
+    if (id == MODEL_ARCH_BLOOM) {
+        /* No rope: ALiBi slopes from the head count, recomputed wherever attention runs. */
+        hp->n_rot = hp->head_dim;
+        hp->rope_base = 10000.0f;
+        hp->alibi_max_bias = BLOOM_ALIBI_MAX_BIAS;
+        hp->rms_eps = 1e-5f;
+        if ((rc = get_hparam_f32(g, arch, "attention.layer_norm_epsilon", &hp->norm_eps, 1e-5f, err)))
+            return rc;
+        if (!(hp->norm_eps >= 0.0f) || !(hp->norm_eps < 1.0f))
+            return err_set(err, ERR_FORMAT, "%s.attention.layer_norm_epsilon = %g: must be in [0, 1)", arch,
+                           hp->norm_eps);
+        return 0;
+    }
     if ((rc = get_hparam_u32(g, arch, "rope.dimension_count", &hp->n_rot, 0, hp->head_dim, err)))
         return rc;
     if (hp->n_rot == 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
@@ -93,7 +122,7 @@ static int bind_vector(const gguf_ctx_t *g, const char *name, uint32_t n, const 
     if (!t)
         return err_set(err, ERR_FORMAT, "tensor '%s' is missing", name);
     if (t->type != TYPE_F32)
-        return err_set(err, ERR_UNSUP, "tensor '%s' has type %s; norm vectors must be F32", name, type_name(t->type));
+        return err_set(err, ERR_UNSUP, "tensor '%s' has type %s; norm vectors and biases must be F32", name, type_name(t->type));
     if (t->n_elems != n || t->ne[0] != n)
         return err_set(err, ERR_FORMAT, "tensor '%s' has %llu elements (ne0 %llu); expected %u",
                        name, (unsigned long long)t->n_elems, (unsigned long long)t->ne[0], n);
@@ -124,21 +153,60 @@ static int bind_matrix(const gguf_ctx_t *g, const char *name, uint32_t n_in, uin
     return 0;
 }
 
-static int bind_layer(const gguf_ctx_t *g, const model_hparams_t *hp, uint32_t l, model_layer_t *L, err_t *err)
+/* A view of rows [first, first + n) of m. */
+static model_mat_t mat_rows(const model_mat_t *m, uint32_t first, uint32_t n)
+{
+    model_mat_t v = *m;
+    v.data = (const uint8_t *)m->data + (size_t)first * m->row_bytes;
+    v.n_out = n;
+    return v;
+}
+
+static int bind_layer(const gguf_ctx_t *g, model_arch_t id, const model_hparams_t *hp, uint32_t l, model_layer_t *L,
+                      err_t *err)
 {
     char name[96];
-    uint32_t kv_dim = hp->n_head_kv * hp->head_dim;
+    const uint32_t E = hp->n_embd, kv_dim = hp->n_head_kv * hp->head_dim;
     int rc;
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, l), name)
-    if ((rc = bind_vector(g, NAME("attn_norm.weight"), hp->n_embd, &L->attn_norm, err)) ||
-        (rc = bind_matrix(g, NAME("attn_q.weight"), hp->n_embd, hp->n_embd, &L->wq, err)) ||
-        (rc = bind_matrix(g, NAME("attn_k.weight"), hp->n_embd, kv_dim, &L->wk, err)) ||
-        (rc = bind_matrix(g, NAME("attn_v.weight"), hp->n_embd, kv_dim, &L->wv, err)) ||
-        (rc = bind_matrix(g, NAME("attn_output.weight"), hp->n_embd, hp->n_embd, &L->wo, err)) ||
-        (rc = bind_vector(g, NAME("ffn_norm.weight"), hp->n_embd, &L->ffn_norm, err)) ||
-        (rc = bind_matrix(g, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, &L->w_gate, err)) ||
-        (rc = bind_matrix(g, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, &L->w_up, err)) ||
-        (rc = bind_matrix(g, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, &L->w_down, err)))
+    if (id == MODEL_ARCH_BLOOM) {
+        const float *bqkv = NULL;
+        if ((rc = bind_vector(g, NAME("attn_norm.weight"), E, &L->attn_norm, err)) ||
+            (rc = bind_vector(g, NAME("attn_norm.bias"), E, &L->attn_norm_b, err)) ||
+            (rc = bind_matrix(g, NAME("attn_qkv.weight"), E, E + 2 * kv_dim, &L->wqkv, err)) ||
+            (rc = bind_vector(g, NAME("attn_qkv.bias"), E + 2 * kv_dim, &bqkv, err)) ||
+            (rc = bind_matrix(g, NAME("attn_output.weight"), E, E, &L->wo, err)) ||
+            (rc = bind_vector(g, NAME("attn_output.bias"), E, &L->bo, err)) ||
+            (rc = bind_vector(g, NAME("ffn_norm.weight"), E, &L->ffn_norm, err)) ||
+            (rc = bind_vector(g, NAME("ffn_norm.bias"), E, &L->ffn_norm_b, err)) ||
+            (rc = bind_matrix(g, NAME("ffn_up.weight"), E, hp->n_ff, &L->w_up, err)) ||
+            (rc = bind_vector(g, NAME("ffn_up.bias"), hp->n_ff, &L->b_up, err)) ||
+            (rc = bind_matrix(g, NAME("ffn_down.weight"), hp->n_ff, E, &L->w_down, err)) ||
+            (rc = bind_vector(g, NAME("ffn_down.bias"), E, &L->b_down, err)))
+            return rc;
+        /* Rows of the fused matrix (and its bias) split as [Q all heads | K all heads | V all heads]. */
+        L->wq = mat_rows(&L->wqkv, 0, E);
+        L->wk = mat_rows(&L->wqkv, E, kv_dim);
+        L->wv = mat_rows(&L->wqkv, E + kv_dim, kv_dim);
+        L->bq = bqkv;
+        L->bk = bqkv + E;
+        L->bv = bqkv + E + kv_dim;
+        return 0;
+    }
+    if ((rc = bind_vector(g, NAME("attn_norm.weight"), E, &L->attn_norm, err)) ||
+        (rc = bind_matrix(g, NAME("attn_q.weight"), E, E, &L->wq, err)) ||
+        (rc = bind_matrix(g, NAME("attn_k.weight"), E, kv_dim, &L->wk, err)) ||
+        (rc = bind_matrix(g, NAME("attn_v.weight"), E, kv_dim, &L->wv, err)) ||
+        (rc = bind_matrix(g, NAME("attn_output.weight"), E, E, &L->wo, err)) ||
+        (rc = bind_vector(g, NAME("ffn_norm.weight"), E, &L->ffn_norm, err)) ||
+        (rc = bind_matrix(g, NAME("ffn_gate.weight"), E, hp->n_ff, &L->w_gate, err)) ||
+        (rc = bind_matrix(g, NAME("ffn_up.weight"), E, hp->n_ff, &L->w_up, err)) ||
+        (rc = bind_matrix(g, NAME("ffn_down.weight"), hp->n_ff, E, &L->w_down, err)))
+        return rc;
+    if (id == MODEL_ARCH_QWEN2 &&
+        ((rc = bind_vector(g, NAME("attn_q.bias"), E, &L->bq, err)) ||
+         (rc = bind_vector(g, NAME("attn_k.bias"), kv_dim, &L->bk, err)) ||
+         (rc = bind_vector(g, NAME("attn_v.bias"), kv_dim, &L->bv, err))))
         return rc;
 #undef NAME
     return 0;
@@ -159,13 +227,17 @@ int model_load_gguf(gguf_ctx_t **gp, model_t **out, err_t *err)
     gguf_str_t arch;
     if ((rc = gguf_get_str(g, "general.architecture", &arch, err)))
         goto fail;
-    if (!gguf_str_eq(arch, "llama")) {
-        rc = err_set(err, ERR_UNSUP, "general.architecture = '%.*s': supported architectures: llama",
+    size_t a = 0;
+    while (a < sizeof ARCHS / sizeof ARCHS[0] && !gguf_str_eq(arch, ARCHS[a].name))
+        a++;
+    if (a == sizeof ARCHS / sizeof ARCHS[0]) {
+        rc = err_set(err, ERR_UNSUP, "general.architecture = '%.*s': supported architectures: " ARCH_LIST,
                      (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
         goto fail;
     }
-    snprintf(m->arch, sizeof m->arch, "llama");
-    if ((rc = read_hparams(g, m->arch, &m->hp, err)))
+    snprintf(m->arch, sizeof m->arch, "%s", ARCHS[a].name);
+    m->arch_id = ARCHS[a].id;
+    if ((rc = read_hparams(g, m->arch, m->arch_id, &m->hp, err)))
         goto fail;
 
     model_hparams_t *hp = &m->hp;
@@ -182,6 +254,11 @@ int model_load_gguf(gguf_ctx_t **gp, model_t **out, err_t *err)
     if ((rc = bind_matrix(g, "token_embd.weight", hp->n_embd, hp->n_vocab, &m->tok_embd, err)) ||
         (rc = bind_vector(g, "output_norm.weight", hp->n_embd, &m->output_norm, err)))
         goto fail;
+    if (m->arch_id == MODEL_ARCH_BLOOM &&
+        ((rc = bind_vector(g, "token_embd_norm.weight", hp->n_embd, &m->tok_norm, err)) ||
+         (rc = bind_vector(g, "token_embd_norm.bias", hp->n_embd, &m->tok_norm_b, err)) ||
+         (rc = bind_vector(g, "output_norm.bias", hp->n_embd, &m->output_norm_b, err))))
+        goto fail;
     if (gguf_tensor_find(g, "output.weight")) {
         if ((rc = bind_matrix(g, "output.weight", hp->n_embd, hp->n_vocab, &m->output, err)))
             goto fail;
@@ -195,7 +272,7 @@ int model_load_gguf(gguf_ctx_t **gp, model_t **out, err_t *err)
         goto fail;
     }
     for (uint32_t l = 0; l < hp->n_layer; l++)
-        if ((rc = bind_layer(g, hp, l, &m->layers[l], err)))
+        if ((rc = bind_layer(g, m->arch_id, hp, l, &m->layers[l], err)))
             goto fail;
     *out = m;
     return 0;

@@ -1,7 +1,8 @@
 /*
- * synth.c — writes synthetic Llama models (see synth.h): hyper-parameter keys as
- * a llama.cpp conversion writes them, a usable SentencePiece-style vocabulary,
- * and deterministic random weights, through the GGUF writer.
+ * synth.c — writes synthetic models (see synth.h): hyper-parameter keys as a
+ * llama.cpp conversion writes them, a usable SentencePiece-style vocabulary,
+ * and deterministic random weights, through the GGUF writer.  The llama tensor
+ * list is here; qwen2's and bloom's are in synth_arch.c.
  *
  * Vocabulary, exactly p->vocab tokens, every piece unique:
  *   0 "<unk>" (type 2 UNKNOWN), 1 "<s>" and 2 "</s>" (type 3 CONTROL),
@@ -19,7 +20,7 @@
  * Weights: each tensor has its own splitmix64 stream seeded from p->seed and
  * the tensor's position, so the F32 values do not depend on the weight type.
  * Matrices are uniform in [-1, 1) / sqrt(n_in) (ne = [n_in, n_out]); norm
- * weights are 1 ± 0.05.  Each tensor is generated a row at a time and quantized
+ * weights are 1 ± 0.05, biases and norm shifts ± 0.05.  Each tensor is generated a row at a time and quantized
  * straight into its stored type with quant_row(); only the stored bytes are
  * kept until the file is written.
  */
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
+#include "model/synth_internal.h"
 #include "model/synth_mix.h"
 #include "tensor/quant.h"
 #include "tensor/types.h"
@@ -234,16 +236,6 @@ static float uniform(uint64_t *s)
     return (float)(splitmix64(s) >> 40) * (2.0f / 16777216.0f) - 1.0f;
 }
 
-typedef struct {
-    char name[48];
-    uint32_t type;
-    uint32_t n_dims;
-    uint64_t ne[2];
-    int is_norm;
-    void *data;       /* stored bytes, owned */
-    size_t nbytes;
-} synth_tensor_t;
-
 /* Generates tensor number idx row by row into its stored type. */
 static int fill_tensor(synth_tensor_t *t, uint64_t seed, size_t idx, err_t *err)
 {
@@ -263,7 +255,7 @@ static int fill_tensor(synth_tensor_t *t, uint64_t seed, size_t idx, err_t *err)
     float scale = 1.0f / sqrtf((float)n_in);
     for (uint64_t r = 0; r < rows; r++) {
         for (uint64_t i = 0; i < n_in; i++)
-            row[i] = t->is_norm ? 1.0f + 0.05f * uniform(&s) : scale * uniform(&s);
+            row[i] = t->is_norm ? 1.0f + 0.05f * uniform(&s) : t->is_bias ? 0.05f * uniform(&s) : scale * uniform(&s);
         if (quant_row(t->type, row, (uint8_t *)t->data + r * row_bytes, (size_t)n_in) != 0) {
             free(row);
             return err_set(err, ERR_INVAL, "synth: cannot quantize tensor '%s' to %s", t->name, type_name(t->type));
@@ -280,13 +272,33 @@ void synth_params_default(synth_params_t *p)
     *p = (synth_params_t){
         .dim = 64, .layers = 2, .heads = 4, .kv_heads = 2, .ffn = 192, .vocab = 512, .ctx = 256,
         .type = TYPE_F32, .seed = 42, .rope_base = 10000.0f, .rms_eps = 1e-5f, .name = NULL,
+        .arch = MODEL_ARCH_LLAMA,
     };
+}
+
+static const char *const ARCH_NAMES[] = {"llama", "qwen2", "bloom"};   /* by model_arch_t */
+
+const char *synth_arch_name(model_arch_t arch)
+{
+    return (unsigned)arch < sizeof ARCH_NAMES / sizeof ARCH_NAMES[0] ? ARCH_NAMES[arch] : "?";
+}
+
+int synth_arch_parse(const char *s, model_arch_t *arch)
+{
+    for (unsigned a = 0; a < sizeof ARCH_NAMES / sizeof ARCH_NAMES[0]; a++)
+        if (!strcmp(s, ARCH_NAMES[a])) {
+            *arch = (model_arch_t)a;
+            return 0;
+        }
+    return ERR_INVAL;
 }
 
 int synth_params_check(const synth_params_t *p, err_t *err)
 {
     if (!p)
         return err_set(err, ERR_INVAL, "synth: params is NULL");
+    if (p->arch != MODEL_ARCH_LLAMA && p->arch != MODEL_ARCH_QWEN2 && p->arch != MODEL_ARCH_BLOOM)
+        return err_set(err, ERR_INVAL, "synth: architecture %d is not one of llama, qwen2, bloom", (int)p->arch);
     if (p->dim < 2 || p->dim > 65536)
         return err_set(err, ERR_INVAL, "synth: dim %u out of range 2..65536", p->dim);
     if (p->layers < 1 || p->layers > 1024)
@@ -325,19 +337,30 @@ int synth_params_check(const synth_params_t *p, err_t *err)
 
 static int set_keys(gguf_writer_t *w, const synth_params_t *p, err_t *err)
 {
+    const char *arch = synth_arch_name(p->arch);
+    char key[96], name[64];
+    snprintf(name, sizeof name, "synthetic-%s", arch);
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
     int rc = 0;
-    if (rc == 0) rc = gguf_writer_set_str(w, "general.architecture", "llama", err);
-    if (rc == 0) rc = gguf_writer_set_str(w, "general.name", p->name ? p->name : "synthetic-llama", err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.context_length", p->ctx, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.embedding_length", p->dim, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.feed_forward_length", p->ffn, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.block_count", p->layers, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.attention.head_count", p->heads, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.attention.head_count_kv", p->kv_heads, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.rope.dimension_count", p->dim / p->heads, err);
-    if (rc == 0) rc = gguf_writer_set_f32(w, "llama.rope.freq_base", p->rope_base, err);
-    if (rc == 0) rc = gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", p->rms_eps, err);
-    if (rc == 0) rc = gguf_writer_set_u32(w, "llama.vocab_size", p->vocab, err);
+    if (rc == 0) rc = gguf_writer_set_str(w, "general.architecture", arch, err);
+    if (rc == 0) rc = gguf_writer_set_str(w, "general.name", p->name ? p->name : name, err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("context_length"), p->ctx, err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("embedding_length"), p->dim, err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), p->ffn, err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("block_count"), p->layers, err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("attention.head_count"), p->heads, err);
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("attention.head_count_kv"), p->kv_heads, err);
+    if (p->arch == MODEL_ARCH_BLOOM) {
+        /* No rope: ALiBi, whose bias llama.cpp fixes for the architecture. */
+        if (rc == 0) rc = gguf_writer_set_f32(w, KEY("attention.layer_norm_epsilon"), p->rms_eps, err);
+    } else {
+        if (rc == 0 && p->arch == MODEL_ARCH_LLAMA)   /* qwen2 files leave it to the default, head_dim */
+            rc = gguf_writer_set_u32(w, KEY("rope.dimension_count"), p->dim / p->heads, err);
+        if (rc == 0) rc = gguf_writer_set_f32(w, KEY("rope.freq_base"), p->rope_base, err);
+        if (rc == 0) rc = gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), p->rms_eps, err);
+    }
+    if (rc == 0) rc = gguf_writer_set_u32(w, KEY("vocab_size"), p->vocab, err);
+#undef KEY
     if (rc == 0) rc = gguf_writer_set_u32(w, "general.file_type", synth_file_type(p->type), err);
     if (rc == 0) rc = gguf_writer_set_u32(w, "general.quantization_version", 2, err);
     if (rc == 0) rc = gguf_writer_set_str(w, "tokenizer.ggml.model", "llama", err);
@@ -425,12 +448,12 @@ int synth_write(const synth_params_t *p, const char *path, err_t *err)
         return rc;
     if (!path)
         return err_set(err, ERR_INVAL, "synth: path is NULL");
-    size_t cap = 3 + 9 * (size_t)p->layers;
+    size_t cap = synth_max_tensors(p);
     synth_tensor_t *t = calloc(cap, sizeof *t);
     gguf_writer_t *w = NULL;
     if (!t)
         return err_set(err, ERR_NOMEM, "synth: no memory for %zu tensor descriptions", cap);
-    size_t n = plan_tensors(p, t);
+    size_t n = p->arch == MODEL_ARCH_LLAMA ? plan_tensors(p, t) : synth_plan_arch(p, t);
     rc = gguf_writer_create(&w, err);
     if (rc == 0)
         rc = set_keys(w, p, err);

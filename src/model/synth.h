@@ -1,6 +1,8 @@
 /*
- * synth.h — synthetic Llama-architecture models: a GGUF file with the keys,
- * tensors and SentencePiece-style vocabulary of a real llama model, filled with
+ * synth.h — synthetic models of the llama, qwen2 and bloom architectures: a
+ * GGUF file with the keys, tensors (qwen2: q/k/v biases and a tied output;
+ * bloom: embedding norm, fused QKV, norms and matrices with biases, no gate)
+ * and SentencePiece-style vocabulary of a real model of that kind, filled with
  * deterministic pseudo-random weights.  For testing and benchmarking the engine
  * at any shape (the weights carry no meaning; the text they produce is noise).
  * The same parameters and seed always give a byte-identical file, and the F32
@@ -11,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "model/model.h"
 #include "util/err.h"
 
 #define SYNTH_MIN_VOCAB 260        /* 3 specials + 256 byte tokens + "▁" */
@@ -26,14 +29,19 @@ typedef struct {
     uint32_t ctx;        /* llama.context_length */
     uint32_t type;       /* type_id_t of the 2-D weights (norms are always F32) */
     uint64_t seed;       /* weights depend only on seed and tensor position */
-    float rope_base;     /* llama.rope.freq_base, > 0 */
-    float rms_eps;       /* llama.attention.layer_norm_rms_epsilon, in (0, 1) */
-    const char *name;    /* general.name; NULL gives "synthetic-llama" */
+    float rope_base;     /* <arch>.rope.freq_base, > 0 (not written for bloom) */
+    float rms_eps;       /* <arch>.attention.layer_norm_rms_epsilon, in (0, 1); bloom: layer_norm_epsilon */
+    const char *name;    /* general.name; NULL gives "synthetic-<arch>" */
+    model_arch_t arch;   /* MODEL_ARCH_LLAMA (default), MODEL_ARCH_QWEN2 or MODEL_ARCH_BLOOM */
 } synth_params_t;
 
-/* A small model: dim 64, 2 layers, 4 heads, 2 kv heads, ffn 192, vocab 512,
- * ctx 256, F32, seed 42, rope_base 10000, rms_eps 1e-5. */
+/* A small model: llama, dim 64, 2 layers, 4 heads, 2 kv heads, ffn 192, vocab 512,
+ * ctx 256, F32, seed 42, rope_base 10000, rms_eps 1e-5 (bloom: its layer-norm epsilon). */
 void synth_params_default(synth_params_t *p);
+
+/* The architecture's GGUF name ("llama", "qwen2", "bloom"), and back (0, or ERR_INVAL). */
+const char *synth_arch_name(model_arch_t arch);
+int synth_arch_parse(const char *s, model_arch_t *arch);
 
 /* Checks p; ERR_INVAL naming the parameter, its value and the rule it breaks. */
 int synth_params_check(const synth_params_t *p, err_t *err);

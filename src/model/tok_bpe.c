@@ -20,6 +20,13 @@
  *          ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+     (QWEN2: \p{N} alone)
  *   PUNCT  [\p{P}\$\+<=>\^~\|]+ (PUNCT_BT adds `)   NUM_RUN \p{N}+   NUM_ONE \p{N}
  *   DIGIT3 [0-9][0-9][0-9]
+ *   BLOOM  ' ?[^(\s|.,!?…。，、।۔،)]+' (the parentheses and | are members of the class)
+ *   NEWLINE [\r\n]   SP_LETTERS \s?\p{L}+   SP_PUNCT \s?\p{P}+   CJK [一-龥ࠀ-一가-퟿]+
+ *   DS_LETTERS \s?[A-Za-zµÀ-ÖØ-öø-ƺ...]+ (deepseek-llm's list of letter ranges, DS_LETTER_RANGES)
+ *   DS_PUNCT \s?[!-/:-~！-／：-～‘-‟　-。]+   TRAIL_SPACE \s+$ (at the end of the piece)
+ * These last ones go through std::regex in llama.cpp, where \s is ASCII
+ * 09-0D and space, plus every non-ASCII White_Space code point (which it maps
+ * to 0x0B first); \p{L}, \p{N}, \p{P} are the Unicode categories.
  */
 #include "model/tok_internal.h"
 
@@ -31,12 +38,16 @@
 
 /* ---- pre-tokenizers ---- */
 
-enum { PASS_GPT2, PASS_LLAMA3, PASS_QWEN2, PASS_PUNCT, PASS_PUNCT_BT, PASS_NUM_RUN, PASS_NUM_ONE, PASS_DIGIT3 };
+enum {
+    PASS_GPT2, PASS_LLAMA3, PASS_QWEN2, PASS_PUNCT, PASS_PUNCT_BT, PASS_NUM_RUN, PASS_NUM_ONE, PASS_DIGIT3,
+    PASS_BLOOM, PASS_NEWLINE, PASS_SP_LETTERS, PASS_SP_PUNCT, PASS_CJK, PASS_DS_LETTERS, PASS_DS_PUNCT,
+    PASS_TRAIL_SPACE,
+};
 
 typedef struct {
     const char *name;
     uint8_t n_passes;
-    uint8_t passes[4];
+    uint8_t passes[6];
     uint8_t ignore_merges;   /* words that are tokens skip merging */
     uint8_t add_bos;         /* default for tokenizer.ggml.add_bos_token */
 } pre_t;
@@ -68,6 +79,12 @@ static const pre_t pre_table[] = {
     { "exaone",           2, { PASS_NUM_ONE, PASS_GPT2 }, 0, 0 },
     { "minerva-7b",       2, { PASS_NUM_ONE, PASS_GPT2 }, 0, 0 },
     { "falcon",           3, { PASS_PUNCT_BT, PASS_GPT2, PASS_DIGIT3 }, 0, 0 },
+    { "bloom",            1, { PASS_BLOOM }, 0, 0 },
+    { "poro-chat",        1, { PASS_BLOOM }, 0, 0 },
+    { "gpt3-finnish",     1, { PASS_BLOOM }, 0, 0 },
+    { "deepseek-llm",     6, { PASS_NEWLINE, PASS_DS_LETTERS, PASS_DS_PUNCT, PASS_TRAIL_SPACE, PASS_CJK,
+                               PASS_NUM_RUN }, 0, 0 },
+    { "deepseek-coder",   5, { PASS_NEWLINE, PASS_SP_LETTERS, PASS_SP_PUNCT, PASS_CJK, PASS_NUM_ONE }, 0, 0 },
 };
 #define N_PRE (sizeof pre_table / sizeof pre_table[0])
 
@@ -78,7 +95,7 @@ const char *const *tok_bpe_pre_supported(void)
         "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe",
         "qwen2", "stablelm2", "megrez", "deepseek-r1-qwen",
         "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b",
-        "falcon", NULL,
+        "falcon", "bloom", "poro-chat", "gpt3-finnish", "deepseek-llm", "deepseek-coder", NULL,
     };
     return names;
 }
@@ -262,26 +279,125 @@ static int split_runs(const split_t *s, size_t a, size_t b, int kind)
     return rc ? rc : ends_push(s->out, b, s->err);
 }
 
-/* \p{N} (each number on its own) or [0-9][0-9][0-9] (leftmost, non-overlapping). */
-static int split_numbers(const split_t *s, size_t a, size_t b, int kind)
+/* ---- single-class passes (most run through std::regex in llama.cpp: see the top of the file) ---- */
+
+/* \s of std::regex as llama.cpp feeds it. */
+static int re_space(uint32_t c, unsigned f)
+{
+    return c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0D)) : (f & UNICODE_WHITESPACE) != 0;
+}
+
+typedef struct {
+    uint32_t lo, hi;
+} cp_range_t;
+
+/* deepseek-llm's letter class, as its regex lists it. */
+static const cp_range_t DS_LETTER_RANGES[] = {
+    {0x41, 0x5A}, {0x61, 0x7A}, {0xB5, 0xB5}, {0xC0, 0xD6}, {0xD8, 0xF6}, {0xF8, 0x1BA}, {0x1BC, 0x1BF},
+    {0x1C4, 0x293}, {0x295, 0x2AF}, {0x370, 0x373}, {0x376, 0x377}, {0x37B, 0x37D}, {0x37F, 0x37F},
+    {0x386, 0x386}, {0x388, 0x38A}, {0x38C, 0x38C}, {0x38E, 0x3A1}, {0x3A3, 0x3F5}, {0x3F7, 0x481},
+    {0x48A, 0x52F}, {0x531, 0x556}, {0x10A0, 0x10C5}, {0x13A0, 0x13F5}, {0x13F8, 0x13FD}, {0x1C90, 0x1CBA},
+    {0x1CBD, 0x1CBF}, {0x1D00, 0x1D2B}, {0x1D6B, 0x1D77}, {0x1D79, 0x1D9A}, {0x1E00, 0x1F15}, {0x1F18, 0x1F1D},
+    {0x1F20, 0x1F45}, {0x1F48, 0x1F4D}, {0x1F50, 0x1F57}, {0x1F59, 0x1F59}, {0x1F5B, 0x1F5B}, {0x1F5D, 0x1F5D},
+    {0x1F5F, 0x1F7D}, {0x1F80, 0x1FB4}, {0x1FB6, 0x1FBC}, {0x1FBE, 0x1FBE}, {0x1FC2, 0x1FC4}, {0x1FC6, 0x1FCC},
+    {0x1FD0, 0x1FD3}, {0x1FD6, 0x1FDB}, {0x1FE0, 0x1FEC}, {0x1FF2, 0x1FF4}, {0x1FF6, 0x1FFC}, {0x2102, 0x2102},
+    {0x2107, 0x2107}, {0x210A, 0x2113}, {0x2115, 0x2115}, {0x2119, 0x211D}, {0x2124, 0x2124}, {0x2126, 0x2126},
+    {0x2128, 0x2128}, {0x212A, 0x212D}, {0x212F, 0x2134}, {0x2139, 0x2139}, {0x213C, 0x213F}, {0x2145, 0x2149},
+    {0x214E, 0x214E}, {0x2183, 0x2184}, {0x2C00, 0x2C7B}, {0x2C7E, 0x2CE4}, {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3},
+    {0xA640, 0xA66D}, {0xA680, 0xA69B}, {0xA722, 0xA76F}, {0xA771, 0xA787}, {0xA78B, 0xA78E}, {0xAB70, 0xABBF},
+    {0xFB00, 0xFB06}, {0xFB13, 0xFB17}, {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}, {0x10400, 0x1044F},
+    {0x104B0, 0x104D3}, {0x104D8, 0x104FB}, {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF},
+    {0x1E900, 0x1E943},
+};
+/* deepseek-llm's punctuation class. */
+static const cp_range_t DS_PUNCT_RANGES[] = {
+    {0x21, 0x2F}, {0x3A, 0x7E}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002},
+};
+
+static int in_ranges(uint32_t c, const cp_range_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (c >= r[i].lo && c <= r[i].hi)
+            return 1;
+    return 0;
+}
+
+/* Membership of code point i in the class a pass repeats (X in \s?X+ or X+). */
+static int in_class(const split_t *s, int pass, size_t i)
+{
+    const uint32_t c = s->cp[i];
+    const unsigned f = s->fl[i];
+    switch (pass) {
+    case PASS_BLOOM:
+        /* [^(\s|.,!?…。，、।۔،)] */
+        return !re_space(c, f) && c != '(' && c != ')' && c != '|' && c != '.' && c != ',' && c != '!' &&
+               c != '?' && c != 0x2026 && c != 0x3002 && c != 0xFF0C && c != 0x3001 && c != 0x0964 &&
+               c != 0x06D4 && c != 0x060C;
+    case PASS_SP_LETTERS: return !re_space(c, f) && (f & UNICODE_LETTER);
+    case PASS_SP_PUNCT: return !re_space(c, f) && (f & UNICODE_PUNCT);
+    case PASS_DS_LETTERS: return in_ranges(c, DS_LETTER_RANGES, sizeof DS_LETTER_RANGES / sizeof DS_LETTER_RANGES[0]);
+    case PASS_DS_PUNCT: return in_ranges(c, DS_PUNCT_RANGES, sizeof DS_PUNCT_RANGES / sizeof DS_PUNCT_RANGES[0]);
+    case PASS_CJK: return (c >= 0x0800 && c <= 0x9FA5) || (c >= 0xAC00 && c <= 0xD7FF);
+    default: return 0;
+    }
+}
+
+/* Length of the leftmost-first match at pos (0: none); *skip is how far to
+ * move on when there is none (more than 1 when the positions between cannot match). */
+static size_t match_at(const split_t *s, int pass, size_t pos, size_t b, size_t *skip)
+{
+    *skip = 1;
+    size_t q = pos;
+    switch (pass) {
+    case PASS_NEWLINE:
+        return is_crlf(s->cp[pos]) ? 1 : 0;
+    case PASS_NUM_ONE:   /* \p{N}: each number on its own */
+        return (s->fl[pos] & UNICODE_NUMBER) ? 1 : 0;
+    case PASS_DIGIT3: {  /* [0-9][0-9][0-9], leftmost, non-overlapping */
+        const uint32_t *c = s->cp + pos;
+        return pos + 3 <= b && c[0] >= '0' && c[0] <= '9' && c[1] >= '0' && c[1] <= '9' && c[2] >= '0' &&
+                       c[2] <= '9' ? 3 : 0;
+    }
+    case PASS_TRAIL_SPACE:
+        while (q < b && re_space(s->cp[q], s->fl[q]))
+            q++;
+        if (q == b)
+            return q - pos;
+        *skip = q > pos ? q - pos : 1;   /* a run that stops before the end fails from every start in it */
+        return 0;
+    case PASS_CJK:
+        break;
+    case PASS_BLOOM:
+        /* ' ?X+': the optional prefix is the space character only */
+        if (s->cp[q] == ' ' && q + 1 < b && in_class(s, pass, q + 1))
+            q++;
+        break;
+    default:
+        /* '\s?X+' */
+        if (re_space(s->cp[q], s->fl[q]) && q + 1 < b && in_class(s, pass, q + 1))
+            q++;
+        break;
+    }
+    if (!in_class(s, pass, q))
+        return 0;
+    while (q < b && in_class(s, pass, q))
+        q++;
+    return q - pos;
+}
+
+/* Matches of the pass and the gaps between them (std::regex_iterator's cut). */
+static int split_matches(const split_t *s, size_t a, size_t b, int pass)
 {
     int rc = 0;
     for (size_t pos = a; pos < b && !rc;) {
-        size_t len = 0;
-        if (kind == PASS_NUM_ONE) {
-            len = (s->fl[pos] & UNICODE_NUMBER) ? 1 : 0;
-        } else if (pos + 3 <= b) {
-            const uint32_t *c = s->cp + pos;
-            if (c[0] >= '0' && c[0] <= '9' && c[1] >= '0' && c[1] <= '9' && c[2] >= '0' && c[2] <= '9')
-                len = 3;
-        }
+        size_t skip, len = match_at(s, pass, pos, b, &skip);
         if (len) {
             rc = ends_push(s->out, pos, s->err);
             if (!rc)
                 rc = ends_push(s->out, pos + len, s->err);
             pos += len;
         } else {
-            pos++;
+            pos += skip;
         }
     }
     return rc ? rc : ends_push(s->out, b, s->err);
@@ -294,7 +410,7 @@ static int run_pass(const split_t *s, int pass, size_t a, size_t b)
     case PASS_LLAMA3: return split_llama3(s, a, b, 3);
     case PASS_QWEN2: return split_llama3(s, a, b, 1);
     case PASS_PUNCT: case PASS_PUNCT_BT: case PASS_NUM_RUN: return split_runs(s, a, b, pass);
-    default: return split_numbers(s, a, b, pass);
+    default: return split_matches(s, a, b, pass);
     }
 }
 
@@ -537,6 +653,66 @@ static int encode_word(const tok_t *t, scratch_t *s, size_t len, tok_ids_t *out,
     return 0;
 }
 
+/* Cuts n code points into words with pre-tokenizer pre: the word ends are left
+ * in cur (next is scratch; both owned by the caller). */
+static int pretokenize(int pre_idx, const uint32_t *cp, const uint16_t *fl, size_t n, ends_t *cur, ends_t *next,
+                       err_t *err)
+{
+    int rc = ends_push(cur, n, err);
+    const pre_t *pre = &pre_table[pre_idx];
+    for (int p = 0; p < pre->n_passes && !rc; p++) {
+        next->n = 0;
+        next->last = 0;
+        split_t sp = { cp, fl, next, err };
+        size_t a = 0;
+        for (size_t k = 0; k < cur->n && !rc; k++) {
+            rc = run_pass(&sp, pre->passes[p], a, cur->v[k]);
+            a = cur->v[k];
+        }
+        ends_t tmp = *cur;
+        *cur = *next;
+        *next = tmp;
+    }
+    return rc;
+}
+
+int tok_bpe_pre_split(const char *pre, const char *text, size_t len, size_t *ends, size_t cap, err_t *err)
+{
+    size_t p = 0;
+    while (p < N_PRE && strcmp(pre_table[p].name, pre) != 0)
+        p++;
+    if (p == N_PRE)
+        return err_set(err, ERR_UNSUP, "pre-tokenizer '%s' is not supported", pre);
+    if (len > UINT32_MAX / 8)
+        return err_set(err, ERR_RANGE, "tokenizer: text of %zu bytes is too long", len);
+    uint32_t *cp = malloc((len ? len : 1) * sizeof *cp);
+    uint16_t *fl = malloc((len ? len : 1) * sizeof *fl);
+    size_t *byte_end = malloc((len ? len : 1) * sizeof *byte_end);   /* byte offset after code point i */
+    ends_t cur = { 0 }, next = { 0 };
+    int rc = cp && fl && byte_end ? 0 : err_set(err, ERR_NOMEM, "tokenizer: out of memory");
+    size_t n = 0;
+    for (size_t i = 0; !rc && i < len; n++) {
+        size_t k;
+        cp[n] = unicode_utf8_decode(text + i, len - i, &k);
+        fl[n] = (uint16_t)unicode_cpt_flags(cp[n]);
+        i += k;
+        byte_end[n] = i;
+    }
+    if (!rc && n > 0)
+        rc = pretokenize((int)p, cp, fl, n, &cur, &next, err);
+    if (!rc) {
+        for (size_t k = 0; k < cur.n && k < cap; k++)
+            ends[k] = byte_end[cur.v[k] - 1];
+        rc = (int)cur.n;
+    }
+    free(cp);
+    free(fl);
+    free(byte_end);
+    free(cur.v);
+    free(next.v);
+    return rc;
+}
+
 int tok_bpe_encode(const tok_t *t, const char *text, size_t len, tok_ids_t *out, err_t *err)
 {
     int rc = 0;
@@ -562,25 +738,8 @@ int tok_bpe_encode(const tok_t *t, const char *text, size_t len, tok_ids_t *out,
     if (n == 0)
         goto done;
 
-    /* Pre-tokenize: each pass re-cuts every piece of the previous one. */
-    if ((rc = ends_push(&cur, n, err)))
+    if ((rc = pretokenize(t->pre, cp, fl, n, &cur, &next, err)))
         goto done;
-    const pre_t *pre = &pre_table[t->pre];
-    for (int p = 0; p < pre->n_passes; p++) {
-        next.n = 0;
-        next.last = 0;
-        split_t sp = { cp, fl, &next, err };
-        size_t a = 0;
-        for (size_t k = 0; k < cur.n && !rc; k++) {
-            rc = run_pass(&sp, pre->passes[p], a, cur.v[k]);
-            a = cur.v[k];
-        }
-        if (rc)
-            goto done;
-        ends_t tmp = cur;
-        cur = next;
-        next = tmp;
-    }
 
     /* Map each word's bytes to GPT-2 code points, then merge. */
     size_t a = 0;

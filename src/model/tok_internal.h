@@ -103,6 +103,11 @@ int tok_spm_encode(const tok_t *t, const char *text, size_t len, int add_prefix,
  * encode one text run. */
 int tok_bpe_init(tok_t *t, const char *pre, size_t pre_len, const gguf_kv_t *merges, err_t *err);
 int tok_bpe_encode(const tok_t *t, const char *text, size_t len, tok_ids_t *out, err_t *err);
+/* The word boundaries pre-tokenizer `pre` (a tokenizer.ggml.pre name) puts in
+ * text: writes the byte offset after each word to ends (at most cap) and
+ * returns the number of words, or a negative error (unknown name: ERR_UNSUP).
+ * For tests and tools; encoding runs the same passes. */
+int tok_bpe_pre_split(const char *pre, const char *text, size_t len, size_t *ends, size_t cap, err_t *err);
 /* Default add_bos of the chosen pre-tokenizer (llama3 turns it on). */
 int tok_bpe_pre_add_bos(const tok_t *t);
 

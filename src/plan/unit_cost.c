@@ -2,7 +2,8 @@
  * unit_cost.c — cost annotations of units (see unit_cost.h).
  *
  * FLOPs count a multiply-add as two: a matmul is 2·n_in·n_out per token,
- * rmsnorm 4·width, rope 6 per rotated pair, add 1 and SwiGLU ~5 per value; the
+ * rmsnorm 4·width, layer norm 7·width, rope 6 per rotated pair, add and bias 1,
+ * SwiGLU ~5 and GELU ~10 per value; the
  * attention of one token over c positions costs 4·n_head·head_dim·c (scores
  * and weighted values), reported per position.  Scratch is the peak of the
  * widths of the values live at once inside the unit (its inputs included),
@@ -69,6 +70,17 @@ static void node_cost(const graph_t *g, const graph_node_t *n, unit_cost_t *c)
         break;
     case OP_SWIGLU:
         c->flops_per_token += 5.0 * width;
+        break;
+    case OP_LAYERNORM:
+        add_weight(c, TYPE_F32, 2 * (size_t)width * sizeof(float));
+        c->flops_per_token += 7.0 * width;
+        break;
+    case OP_BIAS:
+        add_weight(c, TYPE_F32, (size_t)width * sizeof(float));
+        c->flops_per_token += width;
+        break;
+    case OP_GELU:
+        c->flops_per_token += 10.0 * width;
         break;
     }
 }

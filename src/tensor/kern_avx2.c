@@ -14,7 +14,7 @@
  * Quantized dots: per block the 32 int8 products are summed exactly into eight
  * int32 lanes (sign trick: |w| as unsigned bytes, the sign of w moved onto x,
  * then maddubs+madd; pair sums are at most 2*128*127, so nothing saturates
- * as long as activations stay in [-127, 127], which quant_row_q8_0 guarantees);
+ * as long as activations stay in [-127, 127], which quant_row_q8_0_act guarantees);
  * the lanes are converted to f32 and fused-multiply-added with d_w*d_x into an
  * f32 accumulator vector, alternating between two accumulators by block parity.
  * Blocks go four at a time so that the four scale products come from one f16
@@ -24,7 +24,7 @@
  * the read bandwidth.
  *
  * Activation conversions (act_from_f32) are byte-identical to quant.h: the Q8_0
- * path reproduces amax/127, 127/amax and round-half-even exactly; the F16 path uses F16C round-to-nearest-even and rewrites NaNs to
+ * path reproduces quant_row_q8_0_act (127/amax, round to nearest even) exactly; the F16 path uses F16C round-to-nearest-even and rewrites NaNs to
  * f32_to_f16's canonical quiet NaN.  All loads are unaligned loads; nothing here
  * allocates or keeps state.
  */
@@ -422,7 +422,8 @@ static void act_q8_0(const float *x, void *y, size_t n)
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; k++)
-            q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            q[k] = _mm256_cvttps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         /* The two packs interleave 128-bit lanes; the permute restores element order. */
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));

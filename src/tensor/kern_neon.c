@@ -291,7 +291,7 @@ static void act_f16(const float *x, void *y, size_t n)
 
 static void act_q8_0(const float *x, void *y, size_t n)
 {
-    quant_row_q8_0(x, y, n);
+    quant_row_q8_0_act(x, y, n);
 }
 
 void kern_fill_neon(kern_table_t *t)

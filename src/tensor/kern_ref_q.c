@@ -300,7 +300,7 @@ KERN_DEFINE_TILE_BY_DOTS(dot_tile_q6_k, dot_q6_k, dot_x4_q6_k)
 
 static void act_q8_0(const float *x, void *y, size_t n)
 {
-    quant_row_q8_0(x, y, n);
+    quant_row_q8_0_act(x, y, n);
 }
 
 #define MV(act, conv, name) \

@@ -8,13 +8,18 @@
  *   F32   dot = sum of w[i]*x[i], accumulated in f32;
  *   F16   activation converted with f32_to_f16; dot = sum of f32(w[i])*f32(x[i])
  *         accumulated in f32 (the product of two halves is exact in f32);
- *   Q8_0, Q4_0  activation quantized to Q8_0 by quant_row_q8_0; per block the
- *         integer dot isum is exact in int32, and sum += isum * (d_w * d_x) in f32.
+ *   Q8_0, Q4_0  activation quantized to Q8_0 by quant_row_q8_0_act; in the order of
+ *         llama.cpp's x86 dot (ggml's AVX2 vec_dot and llamafile's tinyBLAS alike):
+ *         eight lanes, lane k holding the exact integer sum of elements 4k..4k+3 of
+ *         the block, acc[k] = fma(d_w * d_x, lane_k, acc[k]) block after block, then
+ *         ((acc0+acc4) + (acc2+acc6)) + ((acc1+acc5) + (acc3+acc7)).  With this order
+ *         the Q8_0 golden logits are bit-identical to llama.cpp's (test_golden*).
  *   dot_x4 is four calls of dot and dot_tile calls of dot_x4 and dot, so they
  *   agree with dot trivially.
  * Operands are read byte-wise (memcpy), so any alignment is accepted.  Nothing
  * here allocates or keeps state.
  */
+#include <math.h>
 #include <string.h>
 
 #include "tensor/f16.h"
@@ -49,7 +54,7 @@ static void act_f16(const float *x, void *y, size_t n)
 
 static void act_q8_0(const float *x, void *y, size_t n)
 {
-    quant_row_q8_0(x, y, n);
+    quant_row_q8_0_act(x, y, n);
 }
 
 /* ---- dot products: w is one weight row, x one activation row, both n long ------ */
@@ -72,44 +77,55 @@ static void dot_f16_f16(size_t n, const void *w, const void *x, float *out)
     *out = sum;
 }
 
+/* One block of 32 integer products into the eight lanes (see the top). */
+static void lanes_fma(float acc[8], const int8_t *w, const int8_t *x, float d)
+{
+    for (int k = 0; k < 8; k++) {
+        int32_t lane = 0;
+        for (int j = 4 * k; j < 4 * k + 4; j++)
+            lane += (int32_t)w[j] * (int32_t)x[j];
+        acc[k] = fmaf(d, (float)lane, acc[k]);
+    }
+}
+
+static float lanes_sum(const float acc[8])
+{
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
 static void dot_q8_0_q8_0(size_t n, const void *w, const void *x, float *out)
 {
     const unsigned char *wp = w, *xp = x;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (size_t b = 0; b < n / QK8_0; b++) {
         const unsigned char *wb = wp + b * sizeof(block_q8_0_t);
         const unsigned char *xb = xp + b * sizeof(block_q8_0_t);
-        const int8_t *wq = (const int8_t *)(wb + offsetof(block_q8_0_t, q));
-        const int8_t *xq = (const int8_t *)(xb + offsetof(block_q8_0_t, q));
-        int32_t isum = 0;
-        for (int j = 0; j < QK8_0; j++)
-            isum += (int32_t)wq[j] * (int32_t)xq[j];
-        float dw = get_f16(wb + offsetof(block_q8_0_t, d));
-        float dx = get_f16(xb + offsetof(block_q8_0_t, d));
-        sum += (float)isum * (dw * dx);
+        const float dw = get_f16(wb + offsetof(block_q8_0_t, d));
+        const float dx = get_f16(xb + offsetof(block_q8_0_t, d));
+        lanes_fma(acc, (const int8_t *)(wb + offsetof(block_q8_0_t, q)), (const int8_t *)(xb + offsetof(block_q8_0_t, q)),
+                  dw * dx);
     }
-    *out = sum;
+    *out = lanes_sum(acc);
 }
 
 static void dot_q4_0_q8_0(size_t n, const void *w, const void *x, float *out)
 {
     const unsigned char *wp = w, *xp = x;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (size_t b = 0; b < n / QK4_0; b++) {
         const unsigned char *wb = wp + b * sizeof(block_q4_0_t);
         const unsigned char *xb = xp + b * sizeof(block_q8_0_t);
         const uint8_t *wq = wb + offsetof(block_q4_0_t, qs);
-        const int8_t *xq = (const int8_t *)(xb + offsetof(block_q8_0_t, q));
-        int32_t isum = 0;
+        int8_t wv[QK4_0];   /* the block's values in order: low nibbles are 0..15, high 16..31 */
         for (int j = 0; j < QK4_0 / 2; j++) {
-            isum += ((wq[j] & 0x0f) - 8) * (int32_t)xq[j];
-            isum += ((wq[j] >> 4) - 8) * (int32_t)xq[j + QK4_0 / 2];
+            wv[j] = (int8_t)((wq[j] & 0x0f) - 8);
+            wv[j + QK4_0 / 2] = (int8_t)((wq[j] >> 4) - 8);
         }
-        float dw = get_f16(wb + offsetof(block_q4_0_t, d));
-        float dx = get_f16(xb + offsetof(block_q8_0_t, d));
-        sum += (float)isum * (dw * dx);
+        const float dw = get_f16(wb + offsetof(block_q4_0_t, d));
+        const float dx = get_f16(xb + offsetof(block_q8_0_t, d));
+        lanes_fma(acc, wv, (const int8_t *)(xb + offsetof(block_q8_0_t, q)), dw * dx);
     }
-    *out = sum;
+    *out = lanes_sum(acc);
 }
 
 /* ---- four activation rows: four independent calls ------------------------------ */

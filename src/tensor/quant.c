@@ -7,12 +7,12 @@
  *
  * Numerics follow llama.cpp's reference quantizers exactly, because the golden
  * files were produced by them:
- *   Q8_0  amax = max|x|, d = amax/127, id = amax ? 127/amax : 0, q = x*id rounded
- *         to nearest, ties to even; the stored scale is f16(d).  This is what
- *         llama.cpp's x86 CPU backend does (its AVX quantizer), which made the golden
- *         files; its portable reference (id = 1/d, roundf) differs in the last bit
- *         of x*id for some inputs and on exact ties, and those flips, amplified by
- *         random-weight models, were measurable against the goldens.
+ *   Q8_0  amax = max|x|, d = amax/127, id = d ? 1/d : 0 (computed in f32 from the
+ *         unrounded d), q = roundf(x*id) (round half away from zero); the stored
+ *         scale is f16(d).  Multiplying by id rather than dividing by d is part of
+ *         the contract: the two differ in the last bit for some inputs.
+ *   Q8_0 activations (quant_row_q8_0_act): what llama.cpp's CPU backend does at
+ *         run time on x86: id = 127/amax, q = round to nearest, ties to even.
  *   Q4_0  max = the value of largest magnitude, sign kept (first one on ties),
  *         d = max/-8, id = d ? 1/d : 0, q = min(15, (int)(x*id + 8.5)); byte j
  *         holds value j in its low nibble and value j+16 in its high nibble.
@@ -54,7 +54,10 @@ void dequant_row_f16(const uint16_t *x, float *y, size_t n)
         y[i] = f16_to_f32(get_u16(in + 2 * i));
 }
 
-void quant_row_q8_0(const float *x, block_q8_0_t *y, size_t n)
+/* One Q8_0 row: per block amax = max|x|, stored scale f16(amax/127), q = round(x*id).
+ * act selects the run-time rule (id = 127/amax, ties to even) over the reference
+ * (id = 1/(amax/127), ties away from zero). */
+static void q8_0_row(const float *x, block_q8_0_t *y, size_t n, int act)
 {
     unsigned char *out = (unsigned char *)y;
     for (size_t b = 0; b < n / QK8_0; b++) {
@@ -68,15 +71,18 @@ void quant_row_q8_0(const float *x, block_q8_0_t *y, size_t n)
                 amax = a;
         }
         const float d = amax / 127.0f;
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        const float id = act ? (amax != 0.0f ? 127.0f / amax : 0.0f) : (d != 0.0f ? 1.0f / d : 0.0f);
 
         put_u16(yb + offsetof(block_q8_0_t, d), f32_to_f16(d));
         int8_t q[QK8_0];
-        for (int j = 0; j < QK8_0; j++)
-            q[j] = (int8_t)nearbyintf(xb[j] * id);   /* |x*id| <= 127 (+1 ulp): fits */
+        for (int j = 0; j < QK8_0; j++)   /* |x*id| <= 127 (+1 ulp): fits */
+            q[j] = (int8_t)(act ? nearbyintf(xb[j] * id) : roundf(xb[j] * id));   /* nearbyintf: ties to even */
         memcpy(yb + offsetof(block_q8_0_t, q), q, sizeof q);
     }
 }
+
+void quant_row_q8_0(const float *x, block_q8_0_t *y, size_t n) { q8_0_row(x, y, n, 0); }
+void quant_row_q8_0_act(const float *x, block_q8_0_t *y, size_t n) { q8_0_row(x, y, n, 1); }
 
 void dequant_row_q8_0(const block_q8_0_t *x, float *y, size_t n)
 {
@@ -133,6 +139,16 @@ void dequant_row_q4_0(const block_q4_0_t *x, float *y, size_t n)
             y[b * QK4_0 + j + QK4_0 / 2] = d * (float)((qs[j] >> 4) - 8);
         }
     }
+}
+
+int quant_row_act(uint32_t type, const float *x, void *y, size_t n)
+{
+    if (type != TYPE_Q8_0)
+        return quant_row(type, x, y, n);
+    if (n % QK8_0 != 0)
+        return -1;
+    quant_row_q8_0_act(x, y, n);
+    return 0;
 }
 
 int quant_row(uint32_t type, const float *x, void *y, size_t n)
