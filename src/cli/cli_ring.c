@@ -164,7 +164,9 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     }
     jobs_t js = {.tok = tok, .n_jobs = n_prompts, .stream = !o->json && !o->prompts};
     js.jobs = calloc((size_t)n_prompts, sizeof *js.jobs);
-    if (!js.jobs)
+    /* --dump-logits: the final logits of every sequence, in prompt order */
+    float *final_logits = o->dump_logits ? calloc((size_t)n_prompts * m->hp.n_vocab, sizeof(float)) : NULL;
+    if (!js.jobs || (o->dump_logits && !final_logits))
         goto done;
     for (int i = 0; i < n_prompts; i++) {
         job_t *j = &js.jobs[i];
@@ -222,14 +224,17 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             job_t *j = &js.jobs[i];
             if (j->started && j->done) {
                 if (coord_session_done(c, j->session) && j->session) {
-                    if (i == 0 && o->dump_logits) {
+                    if (o->dump_logits) {
                         const float *lg = coord_session_logits(c, j->session);
                         if (!lg) {
                             coord_poll(c, 1000, &err);   /* the logits travel beside the final token */
                             lg = coord_session_logits(c, j->session);
                         }
-                        if (!lg || cli_write_floats(o->dump_logits, lg, m->hp.n_vocab))
+                        if (!lg) {
+                            fprintf(stderr, "error: the final logits of sequence %d did not arrive\n", i);
                             goto done;
+                        }
+                        memcpy(final_logits + (size_t)i * m->hp.n_vocab, lg, m->hp.n_vocab * sizeof(float));
                     }
                     coord_session_release(c, j->session);
                     j->session = 0;
@@ -242,6 +247,8 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         fprintf(stderr, "\ninterrupted\n");
         goto done;
     }
+    if (o->dump_logits && cli_write_floats(o->dump_logits, final_logits, (size_t)n_prompts * m->hp.n_vocab))
+        goto done;
     if (o->verbose) {
         for (double until = clock_now() + 0.4; clock_now() < until;)   /* the last step times */
             coord_poll(c, 50, &err);
@@ -293,6 +300,7 @@ done:
         free(js.jobs[i].text.s);
     }
     free(js.jobs);
+    free(final_logits);
     for (int i = 0; texts && i < n_prompts; i++)
         free(texts[i]);
     free(texts);
