@@ -22,6 +22,9 @@
  * prompt row), then N decode steps of K rows (logits of every row).  Aggregate
  * tokens/s over all sequences; the floor is K times the single-sequence one
  * (the weights are read once per step for all K rows; KV reads are left out).
+ * Decode tokens per CPU-second (all threads' CPU time) are given too: on a
+ * machine shared with other jobs they vary less than per wall second (with one
+ * thread they measure the work itself; with more, waiting threads' spins count).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +140,7 @@ static int parse_parallel(const char *s, int *ks, int cap)
 /* One repetition of k sequences: prompts together, then n_gen decode steps of k
  * rows.  Writes the prompt and decode wall times.  Buffers hold BENCH_PAR_BATCH rows. */
 static int parallel_rep(exec_t *ex, int k, const int32_t *prompt, int n_prompt, int n_gen, int32_t *tok, int *rs,
-                        int *rp, int *lr, double *t_pp, double *t_tg, err_t *err)
+                        int *rp, int *lr, double *t_pp, double *t_tg, double *cpu_tg, err_t *err)
 {
     for (int s = 0; s < k; s++)
         exec_seq_clear(ex, s);
@@ -157,7 +160,7 @@ static int parallel_rep(exec_t *ex, int k, const int32_t *prompt, int n_prompt, 
         if (exec_run(ex, &b, err))
             return -1;
     }
-    double t1 = clock_now();
+    double t1 = clock_now(), c1 = clock_cpu();
     for (int i = 0; i < n_gen; i++) {
         for (int s = 0; s < k; s++) {
             rs[s] = s;
@@ -170,6 +173,7 @@ static int parallel_rep(exec_t *ex, int k, const int32_t *prompt, int n_prompt, 
     }
     *t_pp = t1 - t0;
     *t_tg = clock_now() - t1;
+    *cpu_tg = clock_cpu() - c1;
     return 0;
 }
 
@@ -195,8 +199,9 @@ static int bench_parallel(const model_t *m, const cli_opts_t *o, const int *ks, 
     int *rs = malloc(BENCH_PAR_BATCH * sizeof *rs), *rp = malloc(BENCH_PAR_BATCH * sizeof *rp);
     int *lr = malloc(BENCH_PAR_BATCH * sizeof *lr);
     double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    double *tc = calloc((size_t)reps, sizeof *tc);
     int rc = -1;
-    if (!tok || !rs || !rp || !lr || !pp || !tg) {
+    if (!tok || !rs || !rp || !lr || !pp || !tg || !tc) {
         err_set(err, ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -209,30 +214,32 @@ static int bench_parallel(const model_t *m, const cli_opts_t *o, const int *ks, 
                "\"reps\": %d, \"parallel\": [", o->model, o->threads, exec_isa_name(ex), n_prompt, n_gen, reps);
     else
         printf("model %s, %d thread%s, %s kernels, %d reps (medians), prompts of %d, %d decode steps\n"
-               "  sequences | prompt tok/s (aggregate) | decode tok/s (aggregate) | decode floor tok/s | of floor | decode x single\n",
+               "  sequences | prompt tok/s (aggregate) | decode tok/s (aggregate) | decode floor tok/s | of floor | decode x single | decode tok/CPU-s\n",
                o->model, o->threads, o->threads == 1 ? "" : "s", exec_isa_name(ex), reps, n_prompt, n_gen);
     double tg1 = 0;
     for (int i = 0; i < n_ks; i++) {
         const int k = ks[i];
         for (int r = 0; r < reps + 1; r++) {   /* repetition 0 warms up */
-            double a, b;
-            if (parallel_rep(ex, k, prompt, n_prompt, n_gen, tok, rs, rp, lr, &a, &b, err))
+            double a, b, c;
+            if (parallel_rep(ex, k, prompt, n_prompt, n_gen, tok, rs, rp, lr, &a, &b, &c, err))
                 goto out;
             if (r > 0) {
                 pp[r - 1] = (double)k * n_prompt / a;
                 tg[r - 1] = (double)k * n_gen / b;
+                tc[r - 1] = (double)k * n_gen / c;
             }
         }
-        const double pp_med = stats_median(pp, reps), tg_med = stats_median(tg, reps);
+        const double pp_med = stats_median(pp, reps), tg_med = stats_median(tg, reps), tc_med = stats_median(tc, reps);
         if (k == 1 || i == 0)
             tg1 = tg_med / k;   /* per-sequence speed of the smallest count (k = 1 when given) */
         if (o->json)
             printf("%s{\"sequences\": %d, \"prompt_tokens_per_s\": %.2f, \"gen_tokens_per_s\": %.2f, "
-                   "\"bandwidth_floor_tokens_per_s\": %.2f, \"decode_vs_single\": %.3f}",
-                   i ? ", " : "", k, pp_med, tg_med, floor_tps * k, tg_med / tg1);
+                   "\"bandwidth_floor_tokens_per_s\": %.2f, \"decode_vs_single\": %.3f, "
+                   "\"gen_tokens_per_cpu_s\": %.2f}",
+                   i ? ", " : "", k, pp_med, tg_med, floor_tps * k, tg_med / tg1, tc_med);
         else
-            printf("  %9d | %24.1f | %24.1f | %18.1f | %7.0f%% | %14.2f\n", k, pp_med, tg_med, floor_tps * k,
-                   100.0 * tg_med / (floor_tps * k), tg_med / tg1);
+            printf("  %9d | %24.1f | %24.1f | %18.1f | %7.0f%% | %15.2f | %16.1f\n", k, pp_med, tg_med,
+                   floor_tps * k, 100.0 * tg_med / (floor_tps * k), tg_med / tg1, tc_med);
         fflush(stdout);
     }
     if (o->json)
@@ -246,6 +253,7 @@ out:
     free(lr);
     free(pp);
     free(tg);
+    free(tc);
     return rc;
 }
 
