@@ -255,8 +255,10 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         for (int s = 0; s < coord_n_stages(c); s++) {
             coord_stage_info_t si;
             coord_stage_info(c, s, &si);
-            fprintf(stderr, "stage %d (%s, units %d-%d): %llu decode steps, %.3f ms compute, %.3f ms send per step\n",
-                    s, si.name, si.unit_begin, si.unit_end, (unsigned long long)si.steps, si.compute_ms, si.send_ms);
+            fprintf(stderr,
+                    "stage %d (%s, units %d-%d): %llu decode steps of %.1f rows, %.3f ms compute, %.3f ms send "
+                    "per token\n", s, si.name, si.unit_begin, si.unit_end, (unsigned long long)si.steps, si.rows,
+                    si.compute_ms, si.send_ms);
         }
     }
     double t0 = 0, t1 = 0;
@@ -349,7 +351,9 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         return err_set(err, ERR_INVAL, "--solver '%s': dp or milp", o->solver);
     if (o->verbose)
         fprintf(stderr, "profiling %d workers (%d rounds)...\n", coord_n_workers(c), o->profile_rounds);
-    int rc = coord_profile(c, o->profile_rounds, 64 << 10, 300000, err);
+    /* Unit times per token of a step of as many sequences as the ring keeps in flight. */
+    const int batch = objective == PLAN_THROUGHPUT ? o->n_seq : 1;
+    int rc = coord_profile(c, o->profile_rounds, batch, 64 << 10, 300000, err);
     if (rc == 0)
         rc = coord_problem(c, objective, 0, problem, err);
     if (rc)

@@ -31,8 +31,8 @@ typedef struct {
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
     /* measured single-token steps (STAGE_TIMES), this epoch */
-    uint64_t steps;
-    double compute_us_sum, send_us_sum;
+    uint64_t steps, rows;
+    double compute_us_sum, send_us_sum;   /* per token: each step's time / its rows */
     worker_profile_t prof;
 } worker_rec_t;
 

@@ -216,10 +216,13 @@ int worker_step(worker_t *w, err_t *err)
                                          err)))
             return rc;
     }
+    uint32_t n_decode = 0;   /* one-row pieces: decode steps of their sessions */
+    for (int i = 0; i < n_pieces; i++)
+        n_decode += st->pieces[i].n == 1;
     msg_stage_times_t *times = &w->times.times;
     if (times->n < MSG_MAX_TIMES)   /* one entry per step: its rows and the session of its first piece */
         times->t[times->n++] = (msg_time_t){.session = w->sess[st->pieces[0].slot].id, .step = st->pieces[0].pos0,
                                             .n_tokens = (uint32_t)rows, .compute_us = (uint32_t)(t1 - t0),
-                                            .send_us = (uint32_t)(link_now_us() - t1)};
+                                            .send_us = (uint32_t)(link_now_us() - t1), .n_decode = n_decode};
     return 1;
 }

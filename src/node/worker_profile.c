@@ -86,6 +86,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
     po.isa = w->o->isa;
     po.slowdown = w->o->slowdown > 1.0 ? w->o->slowdown : 1.0;
     po.rounds = rounds;
+    po.batch = (int)q->batch;
     if (rc == 0)
         rc = profile_units(w->m, w->seg, &po, t, sp, err);
     size_t big_bytes = q->probe_bytes < PROBE_SMALL * 2 ? PROBE_SMALL * 2 : q->probe_bytes;
