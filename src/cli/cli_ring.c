@@ -351,8 +351,9 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         return err_set(err, ERR_INVAL, "--solver '%s': dp or milp", o->solver);
     if (o->verbose)
         fprintf(stderr, "profiling %d workers (%d rounds)...\n", coord_n_workers(c), o->profile_rounds);
-    /* Unit times per token of a step of as many sequences as the ring keeps in flight. */
-    const int batch = objective == PLAN_THROUGHPUT ? o->n_seq : 1;
+    /* Unit times per token of a step of as many sequences as the ring keeps in flight
+     * (--prompts; one prompt is one sequence). */
+    const int batch = objective == PLAN_THROUGHPUT && o->prompts ? o->n_seq : 1;
     int rc = coord_profile(c, o->profile_rounds, batch, 64 << 10, 300000, err);
     if (rc == 0)
         rc = coord_problem(c, objective, 0, problem, err);

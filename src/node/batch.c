@@ -159,37 +159,38 @@ static void gather_inputs(worker_t *w, int *rows, int *n_pieces)
     }
 }
 
-int worker_step(worker_t *w, err_t *err)
+/* Runs pieces p0..p0+np-1 (contiguous rows) in one executor run, hands each its
+ * outputs and samples where due.  *ran says whether the executor accepted the
+ * rows (when it refuses them nothing has changed, so they may be retried). */
+static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
 {
-    if (!w->ex || !w->step.cap)
-        return 0;
     worker_step_t *st = &w->step;
-    int rows = 0, n_pieces = 0, n_logits = 0;
-    if (w->is_header)
-        gather_header(w, &rows, &n_pieces);
-    else
-        gather_inputs(w, &rows, &n_pieces);
-    if (rows == 0)
-        return 0;
-    w->rr = (w->rr + 1) % w->n_seq;
+    step_piece_t *pcs = st->pieces + p0;
+    const int row0 = pcs[0].row0, rows = pcs[np - 1].row0 + pcs[np - 1].n - row0;
     const int max_logits = exec_params(w->ex)->max_logits;
-    for (int i = 0; i < n_pieces && w->is_tail; i++) {
-        step_piece_t *pc = &st->pieces[i];
-        if ((pc->flags & RING_ACT_SAMPLE) && n_logits < max_logits) {
-            pc->logits_row = n_logits;
-            st->logit_rows[n_logits++] = pc->row0 + pc->n - 1;
+    int n_logits = 0;
+    *ran = 0;
+    for (int i = 0; i < np; i++) {
+        pcs[i].logits_row = -1;
+        if (w->is_tail && (pcs[i].flags & RING_ACT_SAMPLE) && n_logits < max_logits) {
+            pcs[i].logits_row = n_logits;
+            st->logit_rows[n_logits++] = pcs[i].row0 + pcs[i].n - 1 - row0;
         }
     }
     exec_tensor_t in[MAX_INPUTS];
-    for (int i = 0; i < w->n_inputs; i++)
-        in[i] = (exec_tensor_t){.value = exec_input_value(w->ex, i), .data = st->inputs + w->input_offset[i]};
-    exec_batch_t b = {.n_tokens = rows, .row_seq = st->row_seq, .row_pos = st->row_pos,
-                      .tokens = w->is_header ? st->tokens : NULL, .inputs = in, .n_inputs = w->n_inputs,
+    for (int i = 0; i < w->n_inputs; i++) {
+        const size_t width = (size_t)w->g->values[exec_input_value(w->ex, i)].width;
+        in[i] = (exec_tensor_t){.value = exec_input_value(w->ex, i),
+                                .data = st->inputs + w->input_offset[i] + (size_t)row0 * width};
+    }
+    exec_batch_t b = {.n_tokens = rows, .row_seq = st->row_seq + row0, .row_pos = st->row_pos + row0,
+                      .tokens = w->is_header ? st->tokens + row0 : NULL, .inputs = in, .n_inputs = w->n_inputs,
                       .n_logits = n_logits ? n_logits : 1, .logit_rows = n_logits ? st->logit_rows : NULL};
     const int64_t t0 = link_now_us();
     int rc = exec_run(w->ex, &b, err);
     if (rc)
         return rc;
+    *ran = 1;
     if (w->o->slowdown > 1.0)   /* an emulated slower device: the step takes slowdown times as long */
         link_sleep_us((int64_t)((w->o->slowdown - 1.0) * (double)(link_now_us() - t0)));
     const int64_t t1 = link_now_us();
@@ -199,30 +200,60 @@ int worker_step(worker_t *w, err_t *err)
         for (uint32_t r = 0; r < w->dep.n_routes; r++) {
             if (w->dep.routes[r].value_id != (uint32_t)out.value)
                 continue;
-            for (int i = 0; i < n_pieces; i++) {
-                const step_piece_t *pc = &st->pieces[i];
+            for (int i = 0; i < np; i++) {
+                const step_piece_t *pc = &pcs[i];
                 if ((rc = worker_push_activation(w, w->push[w->route_push[r]], &w->sess[pc->slot],
-                                                 (uint32_t)out.value, out.data + (size_t)pc->row0 * width, pc->pos0,
-                                                 (uint32_t)pc->n, pc->flags, err)))
+                                                 (uint32_t)out.value, out.data + (size_t)(pc->row0 - row0) * width,
+                                                 pc->pos0, (uint32_t)pc->n, pc->flags, err)))
                     return rc;
             }
         }
     }
     const size_t n_vocab = w->m->hp.n_vocab;
-    for (int i = 0; i < n_pieces; i++) {
-        const step_piece_t *pc = &st->pieces[i];
+    for (int i = 0; i < np; i++) {
+        const step_piece_t *pc = &pcs[i];
         if (pc->logits_row >= 0 &&
             (rc = worker_sample_and_send(w, &w->sess[pc->slot], exec_logits(w->ex) + (size_t)pc->logits_row * n_vocab,
                                          err)))
             return rc;
     }
     uint32_t n_decode = 0;   /* one-row pieces: decode steps of their sessions */
-    for (int i = 0; i < n_pieces; i++)
-        n_decode += st->pieces[i].n == 1;
+    for (int i = 0; i < np; i++)
+        n_decode += pcs[i].n == 1;
     msg_stage_times_t *times = &w->times.times;
-    if (times->n < MSG_MAX_TIMES)   /* one entry per step: its rows and the session of its first piece */
-        times->t[times->n++] = (msg_time_t){.session = w->sess[st->pieces[0].slot].id, .step = st->pieces[0].pos0,
+    if (times->n < MSG_MAX_TIMES)   /* one entry per run: its rows and the session of its first piece */
+        times->t[times->n++] = (msg_time_t){.session = w->sess[pcs[0].slot].id, .step = pcs[0].pos0,
                                             .n_tokens = (uint32_t)rows, .compute_us = (uint32_t)(t1 - t0),
                                             .send_us = (uint32_t)(link_now_us() - t1), .n_decode = n_decode};
+    return 0;
+}
+
+int worker_step(worker_t *w, err_t *err)
+{
+    if (!w->ex || !w->step.cap)
+        return 0;
+    int rows = 0, n_pieces = 0, ran = 0;
+    if (w->is_header)
+        gather_header(w, &rows, &n_pieces);
+    else
+        gather_inputs(w, &rows, &n_pieces);
+    if (rows == 0)
+        return 0;
+    w->rr = (w->rr + 1) % w->n_seq;
+    int rc = run_pieces(w, 0, n_pieces, &ran, err);
+    if (rc == 0)
+        return 1;
+    if (ran || n_pieces == 1)
+        return rc;
+    /* The executor refused the batch (one session's rows are bad: say, a stale
+     * position): run each session's rows alone, so only the bad ones are lost. */
+    for (int i = 0; i < n_pieces; i++) {
+        err_t why;
+        int r = run_pieces(w, i, 1, &ran, &why);
+        if (r) {
+            worker_log(w, "step: ", why.msg);
+            worker_send_error(w, r, why.msg);
+        }
+    }
     return 1;
 }

@@ -17,6 +17,8 @@
  * The budget is the executor's max_batch: chunk + n_seq rows, so one full
  * prompt chunk and every decode row fit in one step.  Sessions are visited
  * round-robin from a rotating start, so no session waits behind the others.
+ * If the executor refuses a step's rows (it then changes nothing), each
+ * session's rows are run alone, so one bad session costs only its own rows.
  *
  * Owns the step buffers in worker_t.step (allocated at deploy, nothing per step).
  */

@@ -34,7 +34,11 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
             widest = (size_t)seg->graph->values[v].width;
     float *buf = malloc((size_t)rows * widest * sizeof *buf);
     int32_t *tokens = malloc((size_t)(rows + o->context) * sizeof *tokens);   /* a step starts at r % context */
-    int *row_seq = malloc((size_t)B * sizeof *row_seq), *row_pos = malloc((size_t)B * sizeof *row_pos);
+    /* Cache fill per sequence: the whole context for one; for B sequences context / B
+     * positions each (at least 1), so the fill costs one context-sized run whatever B
+     * (attention over a short context is a small part of a unit's time). */
+    const int fill = B == 1 ? o->context : (o->context / B > 0 ? o->context / B : 1);
+    int *row_seq = malloc((size_t)rows * sizeof *row_seq), *row_pos = malloc((size_t)rows * sizeof *row_pos);
     if (!buf || !tokens || !row_seq || !row_pos) {
         free(buf);
         free(tokens);
@@ -70,23 +74,22 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
         p.max_logits = B;
         rc = exec_create(m, &p, &ex[u], err);
     }
-    /* r < 0: the prompts that fill the caches, one per sequence; then timed steps of B rows. */
-    for (int r = -B; r < o->rounds && rc == 0; r++) {
+    /* r = -1: one run fills every sequence's cache; then timed steps of B rows. */
+    for (int r = -1; r < o->rounds && rc == 0; r++) {
         const float *prev = buf;
-        for (int s = 0; s < B; s++) {
-            row_seq[s] = s;
-            row_pos[s] = o->context + (r < 0 ? 0 : r);
+        const int n_rows = r < 0 ? B * fill : B;
+        for (int t = 0; t < n_rows; t++) {
+            row_seq[t] = r < 0 ? t / fill : t;
+            row_pos[t] = r < 0 ? t % fill : fill + r;
         }
         for (int u = 0; u < U && rc == 0; u++) {
             exec_tensor_t in[16];
             int n_in = exec_n_inputs(ex[u]) < 16 ? exec_n_inputs(ex[u]) : 16;
             for (int i = 0; i < n_in; i++)   /* the previous unit's output where it has one, else filler */
                 in[i] = (exec_tensor_t){.value = exec_input_value(ex[u], i), .data = prev};
-            exec_batch_t b = {.seq = B + r, .pos0 = 0, .n_tokens = o->context, .tokens = tokens, .inputs = in,
-                              .n_inputs = n_in, .n_logits = 1};
-            if (r >= 0)
-                b = (exec_batch_t){.n_tokens = B, .row_seq = row_seq, .row_pos = row_pos,
-                                   .tokens = tokens + (r % o->context), .inputs = in, .n_inputs = n_in, .n_logits = B};
+            exec_batch_t b = {.n_tokens = n_rows, .row_seq = row_seq, .row_pos = row_pos,
+                              .tokens = r < 0 ? tokens : tokens + (r % o->context), .inputs = in, .n_inputs = n_in,
+                              .n_logits = r < 0 ? 1 : B};
             double t0 = clock_now();
             rc = exec_run(ex[u], &b, err);
             double t = clock_now() - t0;
