@@ -351,9 +351,11 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         return err_set(err, ERR_INVAL, "--solver '%s': dp or milp", o->solver);
     if (o->verbose)
         fprintf(stderr, "profiling %d workers (%d rounds)...\n", coord_n_workers(c), o->profile_rounds);
-    /* Unit times per token of a step of as many sequences as the ring keeps in flight
-     * (--prompts; one prompt is one sequence). */
-    const int batch = objective == PLAN_THROUGHPUT && o->prompts ? o->n_seq : 1;
+    /* Unit times per token of a step of the rows a stage batches: the sequences in flight
+     * (--seq, with --prompts; one prompt is one sequence) spread over the stages of the
+     * pipeline, so each sees about --seq / workers of them per step. */
+    const int per_stage = (o->n_seq + coord_n_workers(c) - 1) / coord_n_workers(c);
+    const int batch = objective == PLAN_THROUGHPUT && o->prompts ? per_stage : 1;
     int rc = coord_profile(c, o->profile_rounds, batch, 64 << 10, 300000, err);
     if (rc == 0)
         rc = coord_problem(c, objective, 0, problem, err);

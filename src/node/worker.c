@@ -85,7 +85,6 @@ void worker_send_error(worker_t *w, int code, const char *text)
         worker_log(w, "cannot report an error: ", err.msg);
 }
 
-
 /* A data-path send through the (possibly emulated) link. */
 int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
 {
