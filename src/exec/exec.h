@@ -41,7 +41,7 @@ typedef struct {
     int n_ctx;          /* positions per sequence (<= 0: the model's training context, capped at 4096) */
     int n_seq;          /* sequences held at once (>= 1) */
     int max_batch;      /* tokens per exec_run (<= 0: 512) */
-    int max_logits;     /* logits rows one run may produce (<= 0: 1) */
+    int max_logits;     /* logits rows one run may produce (<= 0: 1); one per sequence sampled together */
     kern_isa_t isa;     /* KERN_ISA_AUTO for the best available */
     const seg_t *seg;   /* units to use (borrowed, with its graph); NULL: the default segmentation */
 } exec_params_t;
@@ -73,7 +73,7 @@ typedef struct {
     const exec_tensor_t *inputs;  /* the range's input values (any order) */
     int n_inputs;
     const float *hidden;    /* shortcut when the range has exactly one input value and inputs is NULL */
-    int n_logits;           /* when the range contains the head: logits of the last n_logits tokens */
+    int n_logits;           /* when the range contains the head: logits rows wanted (1..max_logits) */
 } exec_batch_t;
 
 typedef struct exec exec_t;
