@@ -69,6 +69,11 @@ static void fuzz_check_accepted(const msg_t *m, const msg_frame_t *fr, size_t n)
         break;
     case MSG_STAGE_TIMES:
         FUZZ_REQUIRE(m->times.n <= MSG_MAX_TIMES);
+        for (uint32_t i = 0; i < m->times.n; i++)
+            FUZZ_REQUIRE(m->times.t[i].n_decode <= m->times.t[i].n_tokens);
+        break;
+    case MSG_PROFILE_REQ:
+        FUZZ_REQUIRE(m->profile_req.batch >= 1 && m->profile_req.batch <= 4096);
         break;
     case MSG_MANIFEST: {
         FUZZ_REQUIRE(m->data_len == (size_t)m->manifest.n_tensors * MSG_MANIFEST_ENTRY);

@@ -88,6 +88,13 @@ expect_fail "bad thread count" "-t" "$lingua" generate -m "$m" -p hi -t 0
 expect_fail "unknown option" "--bogus" "$lingua" generate -m "$m" -p hi --bogus 1
 expect_fail "token out of range" "token id" "$lingua" logits -m "$m" --tokens "1 99999" -o "$tmp/x.f32"
 expect_fail "unknown command" "unknown command" "$lingua" frobnicate
+expect_fail "bad --parallel" "--parallel" "$lingua" bench -m "$m" --parallel 1,x
+expect_fail "too many in parallel" "--parallel" "$lingua" bench -m "$m" --parallel 17
+
+# bench --parallel: one JSON entry per sequence count (speeds are not checked here).
+out=$("$lingua" bench -m "$m" --parallel 1,3 --prompt 8 --gen 4 --reps 1 --json) &&
+  python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); assert [p["sequences"] for p in r["parallel"]] == [1, 3]' <<<"$out" \
+  && ok || bad "bench --parallel output"
 
 # synth writes a model that generates.
 "$lingua" synth -o "$tmp/s.gguf" --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 128 --vocab 512 --type q4_0 2>/dev/null \

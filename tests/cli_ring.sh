@@ -6,6 +6,10 @@
 #    final logits are bit-identical to `lingua generate` with the same threads
 #    (F32, F16, Q8_0 and K-quant models);
 #  - 8 concurrent sequences through a 3-worker ring all give their single-device output;
+#  - continuous batching: 12 prompts of different lengths, at most 5 in flight (so
+#    they start at different times) and small prompt chunks (prefill mixed with
+#    decode rows in one step), on rings of 1-3 workers in several layouts: every
+#    sequence's tokens and final logits are byte-identical to its own `generate`;
 #  - a long prompt goes through in chunks; --ranges errors are clear.
 # Models: llama (stories260K, synth-15Mshape), qwen2 (synth-qwen2b: biases, NEOX
 # rope, tied output) and bloom (synth-bloomb: layer norms, ALiBi, GELU).
@@ -79,6 +83,33 @@ if "$lingua" run -m "$m" --local 3 --prompts "$tmp/prompts.txt" -n 24 --temp 0 -
 else
   bad "8 concurrent sequences: $(head -c 300 "$tmp/err")"
 fi
+
+# Continuous batching: sequences batched in every stage's steps, admitted as slots free.
+m="$shared/models/stories260K-Q8_0-mixed.gguf"
+printf '%s\n' "Once" "The little dog ran to the park" "Lily wanted to play with her friend Tom and" "One day" \
+  "The sun was shining and the birds were singing in the tall green trees of the" "Tom" "A big red ball" \
+  "In the park there was a bench" "She" "He found a box under the bed" "Mom said no" "The cat sat on" \
+  > "$tmp/batch.txt"
+: > "$tmp/batch-ref.f32"
+refs=()
+while IFS= read -r p; do
+  refs+=("$("$lingua" generate -m "$m" -p "$p" -n 12 --temp 0 -t 2 --json --dump-logits "$tmp/one.f32" | ids)")
+  cat "$tmp/one.f32" >> "$tmp/batch-ref.f32"
+done < "$tmp/batch.txt"
+for layout in "1:" "2:--plan even" "3:--ranges 0-4,4-9,9-12" "3:--ranges 0-1,1-11,11-12"; do
+  k=${layout%%:*}; read -r -a extra <<< "${layout#*:}"
+  if timeout 120 "$lingua" run -m "$m" --local "$k" "${extra[@]}" --prompts "$tmp/batch.txt" --seq 5 --chunk 4 -n 12 --temp 0 \
+       -t 2 --json --dump-logits "$tmp/batch-got.f32" > "$tmp/batch.json" 2> "$tmp/err"; then
+    for ((i = 0; i < ${#refs[@]}; i++)); do
+      got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["gen_ids"])' "$tmp/batch.json" "$i")
+      [ "$got" = "${refs[$i]}" ] && ok || bad "batched ring $layout: sequence $i tokens differ"
+    done
+    cmp -s "$tmp/batch-ref.f32" "$tmp/batch-got.f32" && ok || bad "batched ring $layout: final logits differ"
+  else
+    bad "batched ring $layout: $(head -c 300 "$tmp/err")"
+  fi
+done
+m="$shared/models/stories260K.gguf"
 
 # A long prompt in small chunks (pipelined through the ring).
 long=$(python3 -c 'print(" ".join(["Once upon a time there was a little girl."] * 12))')

@@ -48,5 +48,13 @@ assert len(names) == 12 and names[0] == "embed" and names[-1] == "output", names
 assert all(u["time"] > 0 and u["spread"] >= 0 for u in o["units"])
 assert o["free_mem_mb"] > 0' "$out"
 check "profile --json" "[ $? -eq 0 ]"
+# profile --batch: steps of several sequences, per-token times, same units.
+out=$("$lingua" profile -m "$f" --rounds 2 --batch 5 --json)
+python3 -c 'import json,sys
+o = json.loads(sys.argv[1]); assert o["batch"] == 5 and len(o["units"]) == 12
+assert all(u["time"] > 0 for u in o["units"])' "$out"
+check "profile --batch 5" "[ $? -eq 0 ]"
+"$lingua" profile -m "$f" --batch 0 >/dev/null 2>&1; st=$?
+check "profile --batch 0 refused" "[ $st -eq 2 ]"
 echo "cli_segment: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -203,7 +203,7 @@ static size_t make_samples(sample_t *s)
     m->times.n = 3;
     for (int i = 0; i < 3; i++)
         m->times.t[i] = (msg_time_t){.session = 5, .step = (uint64_t)i, .n_tokens = 1, .compute_us = 1000u + i,
-                                     .send_us = 50, .wait_us = 7};
+                                     .send_us = 50, .wait_us = 7, .n_decode = 1};
 
     NEXT(MSG_STAGE_TIMES, "stage-times-max");
     m->times.device_id = UINT32_MAX;
@@ -212,7 +212,8 @@ static size_t make_samples(sample_t *s)
     m->times.n = MSG_MAX_TIMES;
     for (int i = 0; i < MSG_MAX_TIMES; i++)
         m->times.t[i] = (msg_time_t){.session = UINT64_MAX, .step = UINT64_MAX - i, .n_tokens = UINT32_MAX,
-                                     .compute_us = UINT32_MAX, .send_us = UINT32_MAX, .wait_us = UINT32_MAX};
+                                     .compute_us = UINT32_MAX, .send_us = UINT32_MAX, .wait_us = UINT32_MAX,
+                                     .n_decode = UINT32_MAX};
 
     NEXT(MSG_SHUTDOWN, "shutdown");
     strcpy(m->shutdown.reason, "user asked");
@@ -230,6 +231,7 @@ static size_t make_samples(sample_t *s)
     NEXT(MSG_PROFILE_REQ, "profile-req");
     m->profile_req.rounds = 5;
     m->profile_req.probe_bytes = 1 << 16;
+    m->profile_req.batch = 8;
     m->profile_req.n_peers = 2;
     strcpy(m->profile_req.peers[0], "tcp://127.0.0.1:6001");
     strcpy(m->profile_req.peers[1], "tcp://127.0.0.1:6002");
@@ -647,7 +649,12 @@ static void test_body_faults(const sample_t *s, size_t n)
     }
     /* STAGE_TIMES: 3 x u32 | u32 n @ 12 */
     body_case(times, 12, 4, 0xFFFFFFFF, "count 4294967295 exceeds bound 64", "times n");
-    body_case(times, 12, 4, 64, "count 64 needs at least 2048 bytes", "times n 64");
+    body_case(times, 12, 4, 64, "count 64 needs at least 2304 bytes", "times n 64");
+    /* entry 0 @ 16: u64 session, u64 step, u32 n_tokens @ 32, compute, send, wait, n_decode @ 48 */
+    body_case(times, 48, 4, 2, "'n_decode' 2 exceeds n_tokens 1", "times n_decode");
+    /* PROFILE_REQ: u32 rounds, u32 probe_bytes, u32 batch @ 8 */
+    body_case(find(s, n, "profile-req"), 8, 4, 0, "'batch' is 0, want 1..4096", "profile batch 0");
+    body_case(find(s, n, "profile-req"), 8, 4, 4097, "'batch' is 4097", "profile batch 4097");
     body_case(times, 4, 4, 5, "unit range [5, 5) is empty", "times units");
     /* SESSION_OPEN: seq_slot | n_tokens @ 4 | n_predict | temp @ 12 | top_k | top_p @ 20 | seed */
     body_case(open, 4, 4, MSG_MAX_TOKENS + 1, "'n_tokens' is 1048577", "tokens huge");

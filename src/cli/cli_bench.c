@@ -3,6 +3,7 @@
  * a model on this machine, and the memory read bandwidth that bounds decode.
  *
  *   lingua bench -m MODEL [-t THREADS] [--prompt P] [--gen N] [--reps R] [--json]
+ *                [--parallel K,K,...]
  *
  * Each repetition clears the cache, processes a P-token prompt in one batch
  * (deterministic pseudo-random ids), then decodes N tokens one at a time
@@ -14,6 +15,16 @@
  * streams per thread far apart (as the decode kernels read): on a core that keeps
  * few misses in flight per stream, one stream draws well below what the memory
  * system delivers, and a floor decode could beat would be no floor.
+ *
+ * --parallel K,...: for each K, K sequences share every executor run
+ * (continuous batching, DESIGN.md §12), as llama-batched-bench measures: the K
+ * prompts together in runs of up to 512 rows (logits of each sequence's last
+ * prompt row), then N decode steps of K rows (logits of every row).  Aggregate
+ * tokens/s over all sequences; the floor is K times the single-sequence one
+ * (the weights are read once per step for all K rows; KV reads are left out).
+ * Decode tokens per CPU-second (all threads' CPU time) are given too: on a
+ * machine shared with other jobs they vary less than per wall second (with one
+ * thread they measure the work itself; with more, waiting threads' spins count).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,16 +114,164 @@ static double measure_bandwidth(pool_t *pool, size_t bytes, int reps)
     return sink == 42 ? 0.0 : bw;   /* the comparison keeps the reads alive */
 }
 
+#define BENCH_MAX_PARALLEL 16
+#define BENCH_PAR_BATCH 512
+
+/* Parses "1,4,8,16" into ks (each 1..BENCH_MAX_PARALLEL); the count, or -1 after printing why. */
+static int parse_parallel(const char *s, int *ks, int cap)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > BENCH_MAX_PARALLEL || (*end && *end != ',') || n == cap) {
+            fprintf(stderr, "error: --parallel expects up to %d comma-separated counts in 1..%d, got '%s'\n", cap,
+                    BENCH_MAX_PARALLEL, s);
+            return -1;
+        }
+        ks[n++] = (int)v;
+        s = *end ? end + 1 : end;
+    }
+    if (n == 0)
+        fprintf(stderr, "error: --parallel needs at least one count\n");
+    return n ? n : -1;
+}
+
+/* One repetition of k sequences: prompts together, then n_gen decode steps of k
+ * rows.  Writes the prompt and decode wall times.  Buffers hold BENCH_PAR_BATCH rows. */
+static int parallel_rep(exec_t *ex, int k, const int32_t *prompt, int n_prompt, int n_gen, int32_t *tok, int *rs,
+                        int *rp, int *lr, double *t_pp, double *t_tg, double *cpu_tg, err_t *err)
+{
+    for (int s = 0; s < k; s++)
+        exec_seq_clear(ex, s);
+    const long total = (long)k * n_prompt;
+    double t0 = clock_now();
+    for (long done = 0; done < total;) {
+        int n = 0, nl = 0;
+        for (; n < BENCH_PAR_BATCH && done < total; n++, done++) {
+            rs[n] = (int)(done / n_prompt);
+            rp[n] = (int)(done % n_prompt);
+            tok[n] = prompt[(rp[n] + 7 * rs[n]) % n_prompt];   /* sequences differ */
+            if (rp[n] == n_prompt - 1)
+                lr[nl++] = n;
+        }
+        exec_batch_t b = {.n_tokens = n, .tokens = tok, .row_seq = rs, .row_pos = rp,
+                          .n_logits = nl ? nl : 1, .logit_rows = nl ? lr : NULL};
+        if (exec_run(ex, &b, err))
+            return -1;
+    }
+    double t1 = clock_now(), c1 = clock_cpu();
+    for (int i = 0; i < n_gen; i++) {
+        for (int s = 0; s < k; s++) {
+            rs[s] = s;
+            rp[s] = n_prompt + i;
+            tok[s] = prompt[(i + s) % n_prompt];
+        }
+        exec_batch_t b = {.n_tokens = k, .tokens = tok, .row_seq = rs, .row_pos = rp, .n_logits = k};
+        if (exec_run(ex, &b, err))
+            return -1;
+    }
+    *t_pp = t1 - t0;
+    *t_tg = clock_now() - t1;
+    *cpu_tg = clock_cpu() - c1;
+    return 0;
+}
+
+/* The --parallel table: aggregate prompt and decode tokens/s per sequence count. */
+static int bench_parallel(const model_t *m, const cli_opts_t *o, const int *ks, int n_ks, int n_prompt, int n_gen,
+                          int reps, const int32_t *prompt, double floor_tps, err_t *err)
+{
+    int kmax = 1;
+    for (int i = 0; i < n_ks; i++)
+        kmax = ks[i] > kmax ? ks[i] : kmax;
+    exec_params_t p;
+    exec_params_default(&p, m);
+    p.n_threads = o->threads;
+    p.n_ctx = n_prompt + n_gen + 1;
+    p.n_seq = kmax;
+    p.max_batch = BENCH_PAR_BATCH;
+    p.max_logits = kmax;
+    p.isa = o->isa;
+    if (p.max_batch > p.n_ctx * kmax)
+        p.max_batch = p.n_ctx * kmax;
+    exec_t *ex = NULL;
+    int32_t *tok = malloc(BENCH_PAR_BATCH * sizeof *tok);
+    int *rs = malloc(BENCH_PAR_BATCH * sizeof *rs), *rp = malloc(BENCH_PAR_BATCH * sizeof *rp);
+    int *lr = malloc(BENCH_PAR_BATCH * sizeof *lr);
+    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    double *tc = calloc((size_t)reps, sizeof *tc);
+    int rc = -1;
+    if (!tok || !rs || !rp || !lr || !pp || !tg || !tc) {
+        err_set(err, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* max_batch is capped by the context; the executor needs rows for kmax sequences' prompts. */
+    p.n_ctx = p.n_ctx < BENCH_PAR_BATCH ? BENCH_PAR_BATCH : p.n_ctx;
+    if (exec_create(m, &p, &ex, err))
+        goto out;
+    if (o->json)
+        printf("{\"model\": \"%s\", \"threads\": %d, \"isa\": \"%s\", \"prompt_tokens\": %d, \"gen_tokens\": %d, "
+               "\"reps\": %d, \"parallel\": [", o->model, o->threads, exec_isa_name(ex), n_prompt, n_gen, reps);
+    else
+        printf("model %s, %d thread%s, %s kernels, %d reps (medians), prompts of %d, %d decode steps\n"
+               "  sequences | prompt tok/s (aggregate) | decode tok/s (aggregate) | decode floor tok/s | of floor | decode x single | decode tok/CPU-s\n",
+               o->model, o->threads, o->threads == 1 ? "" : "s", exec_isa_name(ex), reps, n_prompt, n_gen);
+    double tg1 = 0;
+    for (int i = 0; i < n_ks; i++) {
+        const int k = ks[i];
+        for (int r = 0; r < reps + 1; r++) {   /* repetition 0 warms up */
+            double a, b, c;
+            if (parallel_rep(ex, k, prompt, n_prompt, n_gen, tok, rs, rp, lr, &a, &b, &c, err))
+                goto out;
+            if (r > 0) {
+                pp[r - 1] = (double)k * n_prompt / a;
+                tg[r - 1] = (double)k * n_gen / b;
+                tc[r - 1] = (double)k * n_gen / c;
+            }
+        }
+        const double pp_med = stats_median(pp, reps), tg_med = stats_median(tg, reps), tc_med = stats_median(tc, reps);
+        if (k == 1 || i == 0)
+            tg1 = tg_med / k;   /* per-sequence speed of the smallest count (k = 1 when given) */
+        if (o->json)
+            printf("%s{\"sequences\": %d, \"prompt_tokens_per_s\": %.2f, \"gen_tokens_per_s\": %.2f, "
+                   "\"bandwidth_floor_tokens_per_s\": %.2f, \"decode_vs_single\": %.3f, "
+                   "\"gen_tokens_per_cpu_s\": %.2f}",
+                   i ? ", " : "", k, pp_med, tg_med, floor_tps * k, tg_med / tg1, tc_med);
+        else
+            printf("  %9d | %24.1f | %24.1f | %18.1f | %7.0f%% | %15.2f | %16.1f\n", k, pp_med, tg_med,
+                   floor_tps * k, 100.0 * tg_med / (floor_tps * k), tg_med / tg1, tc_med);
+        fflush(stdout);
+    }
+    if (o->json)
+        printf("], \"single_sequence_floor_tokens_per_s\": %.2f}\n", floor_tps);
+    rc = 0;
+out:
+    exec_destroy(&ex);
+    free(tok);
+    free(rs);
+    free(rp);
+    free(lr);
+    free(pp);
+    free(tg);
+    free(tc);
+    return rc;
+}
+
 int cli_bench(int argc, char **argv)
 {
     /* Bench-only options are peeled off first; the rest go to the shared parser. */
     int n_prompt = 64, n_gen = 64, reps = 5;
+    const char *parallel = NULL;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0;
     if (!rest)
         return 1;
     for (int i = 0; i < argc; i++) {
         int *target = NULL;
+        if (i >= 2 && i + 1 < argc && !strcmp(argv[i], "--parallel")) {
+            parallel = argv[++i];
+            continue;
+        }
         if (i >= 2 && i + 1 < argc) {
             if (!strcmp(argv[i], "--prompt")) target = &n_prompt;
             else if (!strcmp(argv[i], "--gen")) target = &n_gen;
@@ -171,7 +330,12 @@ int cli_bench(int argc, char **argv)
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         tokens[i] = (int32_t)((state >> 33) % m->hp.n_vocab);
     }
-    for (int r = 0; r < reps + 1; r++) {   /* repetition 0 warms up and is not counted */
+    int ks[8], n_ks = 0;
+    if (parallel && (n_ks = parse_parallel(parallel, ks, 8)) < 0) {
+        rc = 2;
+        goto done;
+    }
+    for (int r = 0; !parallel && r < reps + 1; r++) {   /* repetition 0 warms up and is not counted */
         exec_seq_clear(ex, 0);
         exec_batch_t b = {.seq = 0, .pos0 = 0, .n_tokens = n_prompt, .tokens = tokens, .n_logits = 1};
         double t0 = clock_now();
@@ -202,7 +366,10 @@ int cli_bench(int argc, char **argv)
     pool_destroy(&pool);
     double floor_tps = bw / (double)per_token;
     double pp_med = stats_median(pp, reps), tg_med = stats_median(tg, reps);
-    if (o.json) {
+    if (parallel) {
+        if (bench_parallel(m, &o, ks, n_ks, n_prompt, n_gen, reps, tokens, floor_tps, &err))
+            goto fail;
+    } else if (o.json) {
         cJSON *j = cJSON_CreateObject();
         if (!j)
             goto done;

@@ -208,7 +208,9 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     }
     jobs_t js = {.tok = tok, .n_jobs = n_prompts, .stream = !o->json && !o->prompts};
     js.jobs = calloc((size_t)n_prompts, sizeof *js.jobs);
-    if (!js.jobs)
+    /* --dump-logits: the final logits of every sequence, in prompt order */
+    float *final_logits = o->dump_logits ? calloc((size_t)n_prompts * m->hp.n_vocab, sizeof(float)) : NULL;
+    if (!js.jobs || (o->dump_logits && !final_logits))
         goto done;
     for (int i = 0; i < n_prompts; i++) {
         job_t *j = &js.jobs[i];
@@ -266,14 +268,17 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             job_t *j = &js.jobs[i];
             if (j->started && j->done) {
                 if (coord_session_done(c, j->session) && j->session) {
-                    if (i == 0 && o->dump_logits) {
+                    if (o->dump_logits) {
                         const float *lg = coord_session_logits(c, j->session);
                         if (!lg) {
                             coord_poll(c, 1000, &err);   /* the logits travel beside the final token */
                             lg = coord_session_logits(c, j->session);
                         }
-                        if (!lg || cli_write_floats(o->dump_logits, lg, m->hp.n_vocab))
+                        if (!lg) {
+                            fprintf(stderr, "error: the final logits of sequence %d did not arrive\n", i);
                             goto done;
+                        }
+                        memcpy(final_logits + (size_t)i * m->hp.n_vocab, lg, m->hp.n_vocab * sizeof(float));
                     }
                     coord_session_release(c, j->session);
                     j->session = 0;
@@ -286,14 +291,18 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         fprintf(stderr, "\ninterrupted\n");
         goto done;
     }
+    if (o->dump_logits && cli_write_floats(o->dump_logits, final_logits, (size_t)n_prompts * m->hp.n_vocab))
+        goto done;
     if (o->verbose) {
         for (double until = clock_now() + 0.4; clock_now() < until;)   /* the last step times */
             coord_poll(c, 50, &err);
         for (int s = 0; s < coord_n_stages(c); s++) {
             coord_stage_info_t si;
             coord_stage_info(c, s, &si);
-            fprintf(stderr, "stage %d (%s, units %d-%d): %llu decode steps, %.3f ms compute, %.3f ms send per step\n",
-                    s, si.name, si.unit_begin, si.unit_end, (unsigned long long)si.steps, si.compute_ms, si.send_ms);
+            fprintf(stderr,
+                    "stage %d (%s, units %d-%d): %llu decode steps of %.1f rows, %.3f ms compute, %.3f ms send "
+                    "per token\n", s, si.name, si.unit_begin, si.unit_end, (unsigned long long)si.steps, si.rows,
+                    si.compute_ms, si.send_ms);
         }
     }
     double t0 = 0, t1 = 0;
@@ -343,6 +352,7 @@ done:
         free(js.jobs[i].text.s);
     }
     free(js.jobs);
+    free(final_logits);
     for (int i = 0; texts && i < n_prompts; i++)
         free(texts[i]);
     free(texts);
@@ -395,7 +405,12 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         return err_set(err, ERR_INVAL, "--solver '%s': dp or milp", o->solver);
     if (o->verbose)
         fprintf(stderr, "profiling %d workers (%d rounds)...\n", coord_n_workers(c), o->profile_rounds);
-    int rc = coord_profile(c, o->profile_rounds, 64 << 10, 300000, err);
+    /* Unit times per token of a step of the rows a stage batches: the sequences in flight
+     * (--seq, with --prompts; one prompt is one sequence) spread over the stages of the
+     * pipeline, so each sees about --seq / workers of them per step. */
+    const int per_stage = (o->n_seq + coord_n_workers(c) - 1) / coord_n_workers(c);
+    const int batch = objective == PLAN_THROUGHPUT && o->prompts ? per_stage : 1;
+    int rc = coord_profile(c, o->profile_rounds, batch, 64 << 10, 300000, err);
     if (rc == 0)
         rc = coord_problem(c, objective, 0, problem, err);
     if (rc)

@@ -182,26 +182,28 @@ done:
     return rc;
 }
 
-/* lingua profile -m MODEL [-t T] [--rounds R] [--slowdown F] [--mem-limit MB] [--json]:
- * this device's measured seconds per token for every unit, and the memory it offers. */
+/* lingua profile -m MODEL [-t T] [--rounds R] [--batch B] [--slowdown F] [--mem-limit MB] [--json]:
+ * this device's measured seconds per token for every unit (per token of steps that
+ * decode B sequences together), and the memory it offers. */
 int cli_profile(int argc, char **argv)
 {
     cli_opts_t o;
-    int rounds = 10;
+    int rounds = 10, batch = 1;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n_rest = 0;
     if (!rest)
         return 1;
     for (int i = 0; i < argc; i++) {
-        if (i >= 2 && i + 1 < argc && !strcmp(argv[i], "--rounds")) {
+        const int is_rounds = !strcmp(argv[i], "--rounds"), max = is_rounds ? 1000 : 4096;
+        if (i >= 2 && i + 1 < argc && (is_rounds || !strcmp(argv[i], "--batch"))) {
             char *end;
             long v = strtol(argv[i + 1], &end, 10);
-            if (*end || v < 1 || v > 1000) {
-                fprintf(stderr, "error: --rounds expects an integer in 1..1000, got '%s'\n", argv[i + 1]);
+            if (*end || v < 1 || v > max) {
+                fprintf(stderr, "error: %s expects an integer in 1..%d, got '%s'\n", argv[i], max, argv[i + 1]);
                 free(rest);
                 return 2;
             }
-            rounds = (int)v;
+            *(is_rounds ? &rounds : &batch) = (int)v;
             i++;
         } else {
             rest[n_rest++] = argv[i];
@@ -220,6 +222,7 @@ int cli_profile(int argc, char **argv)
     po.threads = o.threads;
     po.isa = o.isa;
     po.rounds = rounds;
+    po.batch = batch;
     double mem_mb = 0;
     if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &po.slowdown) < 0 ||
         cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &mem_mb) < 0)
@@ -252,6 +255,7 @@ int cli_profile(int argc, char **argv)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "threads", o.threads);
         cJSON_AddNumberToObject(j, "rounds", rounds);
+        cJSON_AddNumberToObject(j, "batch", batch);
         jdoc_add_number(j, "free_mem_mb", free_mb);
         jdoc_add_number(j, "seconds_per_token", total);
         cJSON *units = cJSON_AddArrayToObject(j, "units");
@@ -266,7 +270,8 @@ int cli_profile(int argc, char **argv)
             fprintf(stderr, "error: out of memory\n");
         cJSON_Delete(j);
     } else {
-        printf("%d thread%s, %d rounds, %.1f MiB offered\n", o.threads, o.threads == 1 ? "" : "s", rounds, free_mb);
+        printf("%d thread%s, %d rounds, %d sequence%s per step, %.1f MiB offered\n", o.threads,
+               o.threads == 1 ? "" : "s", rounds, batch, batch == 1 ? "" : "s", free_mb);
         printf("%5s  %-12s %12s %12s\n", "unit", "name", "ms/token", "spread ms");
         for (int u = 0; u < s->n_units; u++)
             printf("%5d  %-12s %12.4f %12.4f\n", u, s->units[u].name, 1e3 * t[u], 1e3 * sp[u]);

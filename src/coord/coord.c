@@ -267,11 +267,13 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
         if (m->epoch != c->epoch)
             return 0;   /* measured under an older plan */
         for (uint32_t i = 0; i < m->times.n; i++) {
-            if (m->times.t[i].n_tokens != 1)
+            const msg_time_t *t = &m->times.t[i];
+            if (t->n_tokens == 0 || t->n_decode != t->n_tokens)
                 continue;   /* prompt chunks: the decode step is what the plan predicts */
             w->steps++;
-            w->compute_us_sum += m->times.t[i].compute_us;
-            w->send_us_sum += m->times.t[i].send_us;
+            w->rows += t->n_tokens;
+            w->compute_us_sum += (double)t->compute_us / t->n_tokens;
+            w->send_us_sum += (double)t->send_us / t->n_tokens;
         }
         return 0;
     case MSG_PROFILE: {
@@ -478,6 +480,7 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         wr->acked = 0;
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
+        wr->rows = 0;
         if ((rc = coord_routes_for(c, s, d, err)) || (rc = coord_sec_deploy_keys(c, s, d, err)) ||
             (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
             return rc;
@@ -618,6 +621,7 @@ int coord_stage_info(const coord_t *c, int stage, coord_stage_info_t *info)
     info->unit_begin = st->begin;
     info->unit_end = st->end;
     info->steps = w->steps;
+    info->rows = w->steps ? (double)w->rows / (double)w->steps : 0.0;
     info->compute_ms = w->steps ? w->compute_us_sum / (double)w->steps / 1000.0 : 0.0;
     info->send_ms = w->steps ? w->send_us_sum / (double)w->steps / 1000.0 : 0.0;
     return 0;

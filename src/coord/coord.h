@@ -107,9 +107,10 @@ typedef struct {
     int worker;
     const char *name;
     int unit_begin, unit_end;
-    uint64_t steps;          /* decode steps measured since the deployment */
-    double compute_ms;       /* mean time running its units (an emulated slowdown included) */
-    double send_ms;          /* mean time handing its outputs to the transport */
+    uint64_t steps;          /* decode steps measured since the deployment (every row a decode row) */
+    double rows;             /* mean rows (sequences) per decode step */
+    double compute_ms;       /* mean time per token running its units: step time / rows (slowdown included) */
+    double send_ms;          /* mean time per token handing its outputs to the transport */
 } coord_stage_info_t;
 
 int coord_n_stages(const coord_t *c);

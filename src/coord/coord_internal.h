@@ -34,8 +34,8 @@ typedef struct {
     int has_key;               /* CURVE public key (authenticated by the handshake) */
     uint8_t key[MSG_KEY_BYTES];
     /* measured single-token steps (STAGE_TIMES), this epoch */
-    uint64_t steps;
-    double compute_us_sum, send_us_sum;
+    uint64_t steps, rows;
+    double compute_us_sum, send_us_sum;   /* per token: each step's time / its rows */
     worker_profile_t prof;
 } worker_rec_t;
 

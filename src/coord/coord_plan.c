@@ -12,7 +12,7 @@
 #include "plan/unit_cost.h"
 #include "tensor/types.h"
 
-int coord_profile(coord_t *c, int rounds, int probe_bytes, int timeout_ms, err_t *err)
+int coord_profile(coord_t *c, int rounds, int batch, int probe_bytes, int timeout_ms, err_t *err)
 {
     for (int i = 0; i < c->n_workers; i++) {   /* with CURVE: every worker learns the others' keys first */
         int rc = coord_sec_send_peer_keys(c, i, err);
@@ -24,6 +24,7 @@ int coord_profile(coord_t *c, int rounds, int probe_bytes, int timeout_ms, err_t
         msg_init(&m, MSG_PROFILE_REQ);
         m.profile_req.rounds = (uint32_t)rounds;
         m.profile_req.probe_bytes = (uint32_t)probe_bytes;
+        m.profile_req.batch = (uint32_t)batch;
         for (int k = 0; k < c->n_workers && k < MSG_MAX_PEERS; k++)
             if (k != i)
                 snprintf(m.profile_req.peers[m.profile_req.n_peers++], sizeof m.profile_req.peers[0], "%s",
@@ -64,7 +65,7 @@ int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan
     p->header = header;
     p->token_bytes = MSG_HDR_SIZE + 8;   /* a TOKEN message */
     const double act_bytes = c->o.act_f16 ? 2.0 : 4.0;
-    const int batch = 64;                /* the workers' prompt chunk: scratch is sized for it */
+    const int batch = 64 + c->o.n_seq;   /* a worker's step: a prompt chunk and every decode row (node/batch.h) */
     for (int u = 0; u < M; u++) {
         p->unit_mem[u] = costs[u].weight_bytes + costs[u].kv_bytes_per_token * (size_t)c->o.n_ctx * c->o.n_seq +
                          costs[u].scratch_bytes_per_token * batch;

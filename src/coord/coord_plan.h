@@ -2,9 +2,11 @@
  * coord_plan.h — from measured profiles to a deployed plan.
  *
  * coord_profile asks each registered worker in turn (so measurements do not
- * disturb one another) to time every unit of the model on its own kernels and
- * to probe its links to every other worker over the real transport; the
- * answers are kept per worker.  coord_problem turns them, with the
+ * disturb one another) to time every unit of the model on its own kernels —
+ * per token of a step that decodes `batch` sequences together, as the stage
+ * will when that many are in flight (continuous batching: the time per token
+ * falls as the batch grows until compute binds) — and to probe its links to
+ * every other worker over the real transport; the answers are kept per worker.  coord_problem turns them, with the
  * segmentation's unit costs, into the planner's problem (plan/plan.h): unit
  * memory = weights + KV cache for the context and sequences + scratch; a hop
  * carries the cut's activations of one token plus the message header; device
@@ -18,7 +20,7 @@
 #include "coord/coord.h"
 #include "plan/plan.h"
 
-int coord_profile(coord_t *c, int rounds, int probe_bytes, int timeout_ms, err_t *err);
+int coord_profile(coord_t *c, int rounds, int batch, int probe_bytes, int timeout_ms, err_t *err);
 
 /* The problem for the registered workers (device i = worker i), header = worker `header`. */
 int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan_problem_t *p, err_t *err);

@@ -10,6 +10,13 @@
  * head's values, which exist only for the rows whose logits are wanted).
  * Per-run state is just the batch; nothing is allocated while running.
  *
+ * Rows of several sequences: a run first resolves every row's sequence slot
+ * and position into row_seq/row_pos (the single-sequence form is the case
+ * seq, pos0 + t) and checks each sequence's rows append to its cache without
+ * a gap.  Everything but attention is row-wise and row-independent (ops.h),
+ * so a row's numbers never depend on its neighbours; attention reads the
+ * row's own sequence's cache, written for all rows of the batch first.
+ *
  * Attention numerics follow llama.cpp (FORMATS.md): K and V enter an F16
  * cache, the query is rounded to F16 to meet it, scores are scaled by
  * 1/sqrt(head_dim) and soft-maxed in f32 with a double sum, and the
@@ -55,6 +62,11 @@ struct exec {
     int *outputs, n_outputs; /* values produced in the range and consumed after it (logits excluded) */
     int needs_tokens, has_logits, has_rope;
     float *rope_cs;          /* [max_batch][n_rot] */
+    int *row_seq, *row_pos;  /* [max_batch]: the current run's rows resolved */
+    int *seq_first;          /* [n_seq]: first position of a sequence in the current run */
+    int *seq_count;          /* [n_seq]: its rows in the current run (0: not in it) */
+    int *seq_list, n_seq_list;  /* [min(n_seq, max_batch)]: sequences of the current run, first-row order */
+    float *gather[GRAPH_MAX_IN]; /* [max_logits][widest]: selected rows for the head (logit_rows) */
     float *attn_scratch;     /* [threads][n_ctx + head_dim] */
     int attn_scratch_stride;
     int cur_tokens;          /* rows of the last run */
@@ -263,7 +275,25 @@ int exec_create(const model_t *m, const exec_params_t *params, exec_t **out, err
     e->rope_cs = calloc((size_t)e->p.max_batch * hp->n_rot, sizeof(float));
     e->attn_scratch_stride = e->p.n_ctx + (int)hp->head_dim;
     e->attn_scratch = calloc((size_t)e->p.n_threads * e->attn_scratch_stride, sizeof(float));
-    if (!e->ops.act || !e->rope_cs || !e->attn_scratch) {
+    const int list_cap = e->p.n_seq < e->p.max_batch ? e->p.n_seq : e->p.max_batch;
+    e->row_seq = calloc((size_t)e->p.max_batch, sizeof *e->row_seq);
+    e->row_pos = calloc((size_t)e->p.max_batch, sizeof *e->row_pos);
+    e->seq_first = calloc((size_t)e->p.n_seq, sizeof *e->seq_first);
+    e->seq_count = calloc((size_t)e->p.n_seq, sizeof *e->seq_count);
+    e->seq_list = calloc((size_t)list_cap, sizeof *e->seq_list);
+    /* Head nodes reading rows of full-batch values may need them gathered (logit_rows). */
+    size_t widest_head_in = 1;
+    for (int i = e->node_begin; i < e->node_end; i++) {
+        const graph_node_t *n = &e->g->nodes[i];
+        for (int j = 0; n->head_only && j < n->n_in; j++)
+            if ((size_t)e->g->values[n->in[j]].width > widest_head_in)
+                widest_head_in = (size_t)e->g->values[n->in[j]].width;
+    }
+    int gather_ok = 1;
+    for (int j = 0; j < GRAPH_MAX_IN; j++)
+        gather_ok &= (e->gather[j] = calloc((size_t)e->p.max_logits * widest_head_in, sizeof(float))) != NULL;
+    if (!e->ops.act || !e->rope_cs || !e->attn_scratch || !e->row_seq || !e->row_pos || !e->seq_first ||
+        !e->seq_count || !e->seq_list || !gather_ok) {
         rc = err_set(err, ERR_NOMEM, "executor: out of memory for scratch buffers");
         goto fail;
     }
@@ -292,6 +322,13 @@ void exec_destroy(exec_t **ep)
     free(e->outputs);
     free(e->rope_cs);
     free(e->attn_scratch);
+    free(e->row_seq);
+    free(e->row_pos);
+    free(e->seq_first);
+    free(e->seq_count);
+    free(e->seq_list);
+    for (int j = 0; j < GRAPH_MAX_IN; j++)
+        free(e->gather[j]);
     free(e->ops.act);
     seg_destroy(&e->own_seg);
     graph_destroy(&e->own_graph);
@@ -324,30 +361,40 @@ static void attention_task(void *ctx, int ith, int nth)
     pool_split((size_t)j->b->n_tokens * n_head, ith, nth, &begin, &end);
     for (size_t pair = begin; pair < end; pair++) {
         const int t = (int)(pair / n_head), h = (int)(pair % n_head), g = h / group;
-        const int pos = j->b->pos0 + t;
+        const int pos = e->row_pos[t], seq = e->row_seq[t];
         const float *q = j->q + (size_t)t * hp->n_embd + (size_t)h * hd;
         e->kern.f16.act_from_f32(q, q16, (size_t)hd);
-        e->kern.attn_scores_f16((size_t)hd, q16, kv_k_row(&e->kv, j->b->seq, j->kv_layer, 0) + (size_t)g * hd,
+        e->kern.attn_scores_f16((size_t)hd, q16, kv_k_row(&e->kv, seq, j->kv_layer, 0) + (size_t)g * hd,
                                 e->kv.kv_dim, (size_t)pos + 1, scale, scores);
         if (j->alibi_max_bias > 0.0f)
             ops_alibi_add(scores, pos, ops_alibi_slope(h, n_head, j->alibi_max_bias));
         ops_softmax(scores, pos + 1);
         float *out = j->out + (size_t)t * hp->n_embd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
-        e->kern.attn_values_f16((size_t)hd, scores, kv_v_row(&e->kv, j->b->seq, j->kv_layer, 0) + (size_t)g * hd,
+        e->kern.attn_values_f16((size_t)hd, scores, kv_v_row(&e->kv, seq, j->kv_layer, 0) + (size_t)g * hd,
                                 e->kv.kv_dim, (size_t)pos + 1, out);
     }
 }
 
 static float *slot(const exec_t *e, int v) { return e->slots[e->slot_of_value[v]].data; }
 
-/* Input j of node n, offset to the rows the node works on. */
-static const float *node_in(const exec_t *e, const graph_node_t *n, int j, int first_row)
+/* Input j of node n, offset to the rows the node works on; for a head node of a
+ * run with logit_rows, the selected rows of a full-batch value gathered first. */
+static const float *node_in(const exec_t *e, const graph_node_t *n, int j, int first_row, const exec_batch_t *b)
 {
     int v = n->in[j];
     int p = e->g->values[v].producer;
     int head_value = p >= 0 && e->g->nodes[p].head_only;
-    return slot(e, v) + (head_value ? 0 : (size_t)first_row * e->g->values[v].width);
+    const size_t width = (size_t)e->g->values[v].width;
+    if (head_value)
+        return slot(e, v);
+    if (n->head_only && b->logit_rows) {
+        for (int r = 0; r < b->n_logits; r++)
+            memcpy(e->gather[j] + (size_t)r * width, slot(e, v) + (size_t)b->logit_rows[r] * width,
+                   width * sizeof(float));
+        return e->gather[j];
+    }
+    return slot(e, v) + (size_t)first_row * width;
 }
 
 static void run_node(exec_t *e, int i, const exec_batch_t *b)
@@ -366,24 +413,24 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
         }
         break;
     case OP_RMSNORM:
-        ops_rmsnorm_par(&e->ops, out, node_in(e, n, 0, first), n->norm, rows, width, n->eps);
+        ops_rmsnorm_par(&e->ops, out, node_in(e, n, 0, first, b), n->norm, rows, width, n->eps);
         break;
     case OP_LAYERNORM:
-        ops_layernorm_par(&e->ops, out, node_in(e, n, 0, first), n->norm, n->bias, rows, width, n->eps);
+        ops_layernorm_par(&e->ops, out, node_in(e, n, 0, first, b), n->norm, n->bias, rows, width, n->eps);
         break;
     case OP_BIAS:
-        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        memcpy(out, node_in(e, n, 0, first, b), (size_t)rows * width * sizeof *out);
         ops_bias(out, n->bias, rows, width);
         break;
     case OP_GELU:
-        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        memcpy(out, node_in(e, n, 0, first, b), (size_t)rows * width * sizeof *out);
         ops_gelu_par(&e->ops, out, (size_t)rows * width);
         break;
     case OP_MATMUL:
-        ops_matmul(&e->ops, n->w, node_in(e, n, 0, first), rows, out);
+        ops_matmul(&e->ops, n->w, node_in(e, n, 0, first, b), rows, out);
         break;
     case OP_ROPE:
-        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
+        memcpy(out, node_in(e, n, 0, first, b), (size_t)rows * width * sizeof *out);
         for (int t = 0; t < rows; t++)
             (n->rope_neox ? ops_rope_apply_neox : ops_rope_apply)(out + (size_t)t * width, n->n_heads,
                                                                   (int)hp->head_dim, (int)hp->n_rot,
@@ -391,23 +438,23 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
         break;
     case OP_ATTENTION: {
         const int D = (int)(hp->n_head_kv * hp->head_dim), layer = e->kv_layer_of_node[i];
-        const float *k = node_in(e, n, 1, first), *v = node_in(e, n, 2, first);
+        const float *k = node_in(e, n, 1, first, b), *v = node_in(e, n, 2, first, b);
         for (int t = 0; t < rows; t++) {
-            quant_row_f16(k + (size_t)t * D, kv_k_row(&e->kv, b->seq, layer, b->pos0 + t), (size_t)D);
-            quant_row_f16(v + (size_t)t * D, kv_v_row(&e->kv, b->seq, layer, b->pos0 + t), (size_t)D);
+            quant_row_f16(k + (size_t)t * D, kv_k_row(&e->kv, e->row_seq[t], layer, e->row_pos[t]), (size_t)D);
+            quant_row_f16(v + (size_t)t * D, kv_v_row(&e->kv, e->row_seq[t], layer, e->row_pos[t]), (size_t)D);
         }
-        attn_job_t job = {.e = e, .b = b, .kv_layer = layer, .q = node_in(e, n, 0, first), .k = k, .v = v,
+        attn_job_t job = {.e = e, .b = b, .kv_layer = layer, .q = node_in(e, n, 0, first, b), .k = k, .v = v,
                           .out = out, .alibi_max_bias = n->alibi_max_bias};
         pool_run(e->pool, attention_task, &job);
         break;
     }
     case OP_ADD:
-        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
-        ops_add_par(&e->ops, out, node_in(e, n, 1, first), (size_t)rows * width);
+        memcpy(out, node_in(e, n, 0, first, b), (size_t)rows * width * sizeof *out);
+        ops_add_par(&e->ops, out, node_in(e, n, 1, first, b), (size_t)rows * width);
         break;
     case OP_SWIGLU:
-        memcpy(out, node_in(e, n, 0, first), (size_t)rows * width * sizeof *out);
-        ops_swiglu_par(&e->ops, out, node_in(e, n, 1, first), (size_t)rows * width);
+        memcpy(out, node_in(e, n, 0, first, b), (size_t)rows * width * sizeof *out);
+        ops_swiglu_par(&e->ops, out, node_in(e, n, 1, first, b), (size_t)rows * width);
         break;
     }
 }
@@ -428,15 +475,14 @@ static int check_batch(const exec_t *e, const exec_batch_t *b, err_t *err)
 {
     if (b->n_tokens < 1 || b->n_tokens > e->p.max_batch)
         return err_set(err, ERR_RANGE, "batch of %d tokens: must be in 1..%d", b->n_tokens, e->p.max_batch);
-    if (b->seq < 0 || b->seq >= e->p.n_seq)
-        return err_set(err, ERR_RANGE, "sequence %d out of range (0..%d)", b->seq, e->p.n_seq - 1);
-    if (b->pos0 < 0 || b->pos0 > e->p.n_ctx - b->n_tokens)
-        return err_set(err, ERR_RANGE, "positions %d..%d exceed the context of %d tokens", b->pos0,
-                       b->pos0 + b->n_tokens - 1, e->p.n_ctx);
-    if (e->kv.n_layer > 0) {
-        int rc = kv_check_write(&e->kv, b->seq, b->pos0, b->n_tokens, err);
-        if (rc)
-            return rc;
+    if (!b->row_seq && !b->row_pos) {
+        if (b->seq < 0 || b->seq >= e->p.n_seq)
+            return err_set(err, ERR_RANGE, "sequence %d out of range (0..%d)", b->seq, e->p.n_seq - 1);
+        if (b->pos0 < 0 || b->pos0 > e->p.n_ctx - b->n_tokens)
+            return err_set(err, ERR_RANGE, "positions %d..%d exceed the context of %d tokens", b->pos0,
+                           b->pos0 + b->n_tokens - 1, e->p.n_ctx);
+    } else if (!b->row_seq || !b->row_pos) {
+        return err_set(err, ERR_INVAL, "a multi-sequence batch needs both row sequences and row positions");
     }
     if (e->needs_tokens) {
         if (!b->tokens)
@@ -453,13 +499,57 @@ static int check_batch(const exec_t *e, const exec_batch_t *b, err_t *err)
     if (e->has_logits && (b->n_logits < 1 || b->n_logits > b->n_tokens || b->n_logits > e->p.max_logits))
         return err_set(err, ERR_RANGE, "logits rows %d: must be in 1..min(batch %d, max %d)", b->n_logits,
                        b->n_tokens, e->p.max_logits);
+    for (int r = 0; e->has_logits && b->logit_rows && r < b->n_logits; r++)
+        if (b->logit_rows[r] < (r ? b->logit_rows[r - 1] + 1 : 0) || b->logit_rows[r] >= b->n_tokens)
+            return err_set(err, ERR_RANGE, "logits row %d at index %d: rows must increase and lie in 0..%d",
+                           b->logit_rows[r], r, b->n_tokens - 1);
     return 0;
+}
+
+static void forget_rows(exec_t *e)
+{
+    for (int i = 0; i < e->n_seq_list; i++)
+        e->seq_count[e->seq_list[i]] = 0;
+    e->n_seq_list = 0;
+}
+
+/* Resolves every row's sequence and position (row_seq/row_pos) and checks each
+ * sequence's rows are consecutive positions its cache may take now. */
+static int resolve_rows(exec_t *e, const exec_batch_t *b, err_t *err)
+{
+    int rc = 0;
+    e->n_seq_list = 0;
+    for (int t = 0; t < b->n_tokens && rc == 0; t++) {
+        const int s = b->row_seq ? b->row_seq[t] : b->seq, p = b->row_pos ? b->row_pos[t] : b->pos0 + t;
+        if (s < 0 || s >= e->p.n_seq)
+            rc = err_set(err, ERR_RANGE, "row %d: sequence %d out of range (0..%d)", t, s, e->p.n_seq - 1);
+        else if (p < 0 || p >= e->p.n_ctx)
+            rc = err_set(err, ERR_RANGE, "row %d: position %d outside the context of %d tokens", t, p, e->p.n_ctx);
+        else if (e->seq_count[s] == 0) {
+            e->seq_first[s] = p;
+            e->seq_list[e->n_seq_list++] = s;
+        } else if (p != e->seq_first[s] + e->seq_count[s])
+            rc = err_set(err, ERR_RANGE, "row %d: sequence %d at position %d, expected %d (consecutive)", t, s, p,
+                         e->seq_first[s] + e->seq_count[s]);
+        if (rc == 0) {
+            e->seq_count[s]++;
+            e->row_seq[t] = s;
+            e->row_pos[t] = p;
+        }
+    }
+    for (int i = 0; rc == 0 && e->kv.n_layer > 0 && i < e->n_seq_list; i++) {
+        const int s = e->seq_list[i];
+        rc = kv_check_write(&e->kv, s, e->seq_first[s], e->seq_count[s], err);
+    }
+    if (rc)
+        forget_rows(e);
+    return rc;
 }
 
 int exec_run(exec_t *e, const exec_batch_t *b, err_t *err)
 {
     int rc = check_batch(e, b, err);
-    if (rc)
+    if (rc || (rc = resolve_rows(e, b, err)))
         return rc;
     const model_hparams_t *hp = &e->m->hp;
     for (int i = 0; i < e->n_inputs; i++) {
@@ -469,11 +559,12 @@ int exec_run(exec_t *e, const exec_batch_t *b, err_t *err)
     }
     if (e->has_rope)
         for (int t = 0; t < b->n_tokens; t++)
-            ops_rope_angles(e->rope_cs + (size_t)t * hp->n_rot, (int)hp->n_rot, b->pos0 + t, hp->rope_base);
+            ops_rope_angles(e->rope_cs + (size_t)t * hp->n_rot, (int)hp->n_rot, e->row_pos[t], hp->rope_base);
     for (int i = e->node_begin; i < e->node_end; i++)
         run_node(e, i, b);
-    if (e->kv.n_layer > 0)
-        kv_commit(&e->kv, b->seq, b->pos0, b->n_tokens);
+    for (int i = 0; e->kv.n_layer > 0 && i < e->n_seq_list; i++)
+        kv_commit(&e->kv, e->seq_list[i], e->seq_first[e->seq_list[i]], e->seq_count[e->seq_list[i]]);
+    forget_rows(e);
     e->cur_tokens = b->n_tokens;
     return 0;
 }

@@ -3,7 +3,10 @@
  * (model/graph.h, model/seg.h) for a batch of tokens of one sequence.
  *
  * The single-device engine is an executor over all units; a worker of the
- * distributed runtime is an executor over its stage.  It interprets the graph's
+ * distributed runtime is an executor over its stage.  A batch may also mix
+ * rows of several sequences (continuous batching, DESIGN.md §12): each row
+ * names its sequence slot and position, every matmul runs over all rows at
+ * once, and attention runs per row against that row's sequence's cache.  It interprets the graph's
  * nodes in order — there is no second, hand-written forward pass.  It owns the
  * KV cache of the attention nodes inside its range, a thread pool, the kernel
  * table and one buffer per value slot (values share slots when their lifetimes
@@ -13,10 +16,11 @@
  * produced before the range that its nodes consume (the SDM and RDM tensors
  * arriving from earlier units), each [n_tokens][width] floats.  Outputs: the
  * values produced in the range and consumed after it, and the logits when the
- * range contains the head.  Positions are recomputed from pos0, never passed.
- * Output values depend only on the model, the kernel ISA and the token history
- * — not on the thread count, the range boundaries or how a prompt is split
- * into batches.
+ * range contains the head.  Positions are recomputed from pos0 (or given per
+ * row), never sent as tensors.  A row's output values depend only on the
+ * model, the kernel ISA and its own sequence's token history — not on the
+ * thread count, the range boundaries, how a prompt is split into batches, or
+ * which rows of other sequences share its batch.
  */
 #ifndef LL_EXEC_EXEC_H
 #define LL_EXEC_EXEC_H
@@ -37,7 +41,7 @@ typedef struct {
     int n_ctx;          /* positions per sequence (<= 0: the model's training context, capped at 4096) */
     int n_seq;          /* sequences held at once (>= 1) */
     int max_batch;      /* tokens per exec_run (<= 0: 512) */
-    int max_logits;     /* logits rows one run may produce (<= 0: 1) */
+    int max_logits;     /* logits rows one run may produce (<= 0: 1); one per sequence sampled together */
     kern_isa_t isa;     /* KERN_ISA_AUTO for the best available */
     const seg_t *seg;   /* units to use (borrowed, with its graph); NULL: the default segmentation */
 } exec_params_t;
@@ -51,15 +55,25 @@ typedef struct {
     const float *data;
 } exec_tensor_t;
 
+/* A batch of rows.  One sequence: seq, pos0 (row t is position pos0 + t).
+ * Several sequences: row_seq and row_pos give every row its slot and position
+ * (seq and pos0 are then ignored); the rows of one sequence must have
+ * consecutive positions in row order (they need not be adjacent rows), and
+ * each sequence's first row must append to or overwrite its cache without a
+ * gap.  Logits: of the last n_logits rows, or, when logit_rows is given, of
+ * the n_logits rows it lists (strictly increasing row indices), in that order. */
 typedef struct {
-    int seq;                /* sequence slot */
-    int pos0;               /* position of the first token */
-    int n_tokens;           /* 1..max_batch */
+    int seq;                /* sequence slot (when row_seq is NULL) */
+    int pos0;               /* position of the first token (when row_pos is NULL) */
+    int n_tokens;           /* rows: 1..max_batch */
+    const int *row_seq;     /* [n_tokens] or NULL */
+    const int *row_pos;     /* [n_tokens] or NULL (required with row_seq) */
+    const int *logit_rows;  /* [n_logits] or NULL */
     const int32_t *tokens;  /* [n_tokens], when the range contains the embedding */
     const exec_tensor_t *inputs;  /* the range's input values (any order) */
     int n_inputs;
     const float *hidden;    /* shortcut when the range has exactly one input value and inputs is NULL */
-    int n_logits;           /* when the range contains the head: logits of the last n_logits tokens */
+    int n_logits;           /* when the range contains the head: logits rows wanted (1..max_logits) */
 } exec_batch_t;
 
 typedef struct exec exec_t;

@@ -27,10 +27,10 @@
  *                  f32 top_p, u64 seed, f32 min_p, f32 repeat_penalty, i32 repeat_last_n
  *   SESSION_CLOSE  u32 seq_slot
  *   STAGE_TIMES    u32 device_id, unit_begin, unit_end,
- *                  [n](u64 session, u64 step, u32 n_tokens, compute_us, send_us, wait_us)
+ *                  [n](u64 session, u64 step, u32 n_tokens, compute_us, send_us, wait_us, n_decode)
  *   SHUTDOWN       str reason
  *   PROBE          u64 id, u8 echo, str reply, u32 data bytes
- *   PROFILE_REQ    u32 rounds, u32 probe_bytes, [n] str peers
+ *   PROFILE_REQ    u32 rounds, u32 probe_bytes, u32 batch, [n] str peers
  *   PROFILE        u32 n_units, u64 free_mem, [n](str endpoint, f64 latency_s, f64 bandwidth)
  *   PEER_KEYS      [n](str endpoint, key32)
  *   MANIFEST       u32 n_tensors, u32 data bytes (entries: msg.h)
@@ -460,7 +460,7 @@ static void times_io(io_t *io, msg_stage_times_t *t)
     io_u32(io, "device_id", &t->device_id);
     io_u32(io, "unit_begin", &t->unit_begin);
     io_u32(io, "unit_end", &t->unit_end);
-    io_count(io, "n", &t->n, MSG_MAX_TIMES, 32);
+    io_count(io, "n", &t->n, MSG_MAX_TIMES, 36);
     io->list = "t";
     for (uint32_t i = 0; i < t->n && !io->rc; i++) {
         msg_time_t *e = &t->t[i];
@@ -471,6 +471,7 @@ static void times_io(io_t *io, msg_stage_times_t *t)
         io_u32(io, "compute_us", &e->compute_us);
         io_u32(io, "send_us", &e->send_us);
         io_u32(io, "wait_us", &e->wait_us);
+        io_u32(io, "n_decode", &e->n_decode);
     }
     io->list = NULL;
 }
@@ -534,6 +535,7 @@ static void body_io(io_t *io, msg_t *m)
     case MSG_PROFILE_REQ:
         io_u32(io, "rounds", &m->profile_req.rounds);
         io_u32(io, "probe_bytes", &m->profile_req.probe_bytes);
+        io_u32(io, "batch", &m->profile_req.batch);
         io_count(io, "n_peers", &m->profile_req.n_peers, MSG_MAX_PEERS, 8);
         for (uint32_t i = 0; i < m->profile_req.n_peers && !io->rc; i++)
             io_str(io, "peers", m->profile_req.peers[i], MSG_ENDPOINT_MAX);
@@ -660,6 +662,10 @@ static int validate(const msg_t *m, int code, err_t *err)
         if (m->times.unit_begin >= m->times.unit_end)
             return err_set(err, code, "%s: unit range [%u, %u) is empty", tn, m->times.unit_begin,
                            m->times.unit_end);
+        for (uint32_t i = 0; i < m->times.n; i++)
+            if (m->times.t[i].n_decode > m->times.t[i].n_tokens)
+                return err_set(err, code, "%s: t[%u]: 'n_decode' %u exceeds n_tokens %u", tn, i,
+                               m->times.t[i].n_decode, m->times.t[i].n_tokens);
         return 0;
     case MSG_PROBE:
         if (m->data_len > UINT32_MAX)
@@ -670,6 +676,8 @@ static int validate(const msg_t *m, int code, err_t *err)
     case MSG_PROFILE_REQ:
         if (m->profile_req.rounds < 1 || m->profile_req.rounds > 1000)
             return err_set(err, code, "%s: field 'rounds' is %u, want 1..1000", tn, m->profile_req.rounds);
+        if (m->profile_req.batch < 1 || m->profile_req.batch > 4096)
+            return err_set(err, code, "%s: field 'batch' is %u, want 1..4096", tn, m->profile_req.batch);
         if (m->profile_req.probe_bytes < 1 || m->profile_req.probe_bytes > (64u << 20))
             return err_set(err, code, "%s: field 'probe_bytes' is %u, want 1..%u", tn, m->profile_req.probe_bytes,
                            64u << 20);

@@ -217,6 +217,7 @@ typedef struct {
     uint32_t compute_us;    /* running the units */
     uint32_t send_us;       /* pushing outputs */
     uint32_t wait_us;       /* waiting for inputs */
+    uint32_t n_decode;      /* rows of the step that are one-token batches (decode rows), <= n_tokens */
 } msg_time_t;
 
 typedef struct {
@@ -243,11 +244,13 @@ typedef struct {
 typedef struct {
     uint32_t rounds;        /* 1..1000 */
     uint32_t probe_bytes;   /* size of the bandwidth probe, 1..64 MiB */
+    uint32_t batch;         /* rows per timed step (sequences decoding together), 1..4096 */
     uint32_t n_peers;       /* <= MSG_MAX_PEERS */
     char peers[MSG_MAX_PEERS][MSG_ENDPOINT_MAX + 1];
 } msg_profile_req_t;
 
-/* PROFILE: data = n_units pairs of f32 (seconds per token, spread) for every unit of the model. */
+/* PROFILE: data = n_units pairs of f32 (seconds per token, spread) for every unit of the model,
+ * per token of a step of the request's `batch` rows (step time / batch). */
 typedef struct {
     uint32_t n_units;       /* 1..65536; data_len = 8 * n_units */
     uint64_t free_mem;

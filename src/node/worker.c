@@ -2,11 +2,11 @@
  * worker.c — the worker daemon (see worker.h).
  *
  * One thread, one event loop: wait on the control DEALER and the data PULL,
- * handle what arrived, then do at most one unit of header work (a prompt chunk
- * or a decode step), round-robin over sessions, so messages are never starved.
- * Per-token path: the received activation is handed to the executor straight
- * from the ZeroMQ frame (single-input stages) or gathered into the session's
- * pending buffer (stages that also receive residual tensors); outputs are
+ * handle what arrived, then run one step: every ready session's rows in one
+ * executor run (batch.c: decode rows, prompt chunks under a token budget, or
+ * the batches whose inputs have all arrived), so messages are never starved.
+ * Per-token path: a received activation is copied from the ZeroMQ frame into
+ * the session's pending buffer until its batch is complete; outputs are
  * written once into a pooled send buffer that ZeroMQ transmits without a copy
  * and gives back through its free callback.  Nothing is allocated per token.
  */
@@ -27,6 +27,7 @@
 #include "model/tok.h"
 #include "net/msg.h"
 #include "net/transport.h"
+#include "node/batch.h"
 #include "node/link.h"
 #include "node/worker_internal.h"
 #include "node/worker_secure.h"
@@ -85,9 +86,6 @@ void worker_send_error(worker_t *w, int code, const char *text)
         worker_log(w, "cannot report an error: ", err.msg);
 }
 
-static int64_t now_us(void) { return link_now_us(); }
-static void sleep_us(int64_t us) { link_sleep_us(us); }
-
 /* A data-path send through the (possibly emulated) link. */
 int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err)
 {
@@ -95,7 +93,7 @@ int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, e
 }
 
 /* Pushes one output value (F32 rows) to a route's socket, converting to the wire dtype on the way. */
-static int push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_t value, const float *rows,
+int worker_push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_t value, const float *rows,
                            uint32_t pos0, uint32_t n, uint32_t flags, err_t *err)
 {
     const uint32_t width = (uint32_t)w->g->values[value].width;
@@ -145,6 +143,7 @@ static void undeploy(worker_t *w)
     free(w->sess);
     w->sess = NULL;
     w->n_seq = 0;
+    worker_step_fini(w);
     exec_destroy(&w->ex);
 }
 
@@ -205,7 +204,8 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     p.n_threads = (int)d->threads;
     p.n_ctx = (int)d->n_ctx;
     p.n_seq = (int)d->n_seq;
-    p.max_batch = w->o->chunk;
+    p.max_batch = worker_step_budget(w->o->chunk, (int)d->n_seq);   /* batch.c: a chunk and every decode row */
+    p.max_logits = (int)d->n_seq;
     p.isa = w->o->isa;
     int rc = wsec_on_deploy(w->sec, d, err);
     if (!rc)
@@ -240,7 +240,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
             widest = (size_t)w->g->values[exec_output(w->ex, i).value].width;
     if (worker_grow_send_buffers(w, (size_t)batch * widest * sizeof(float)) || !w->sess)
         return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
-    return 0;
+    return worker_step_init(w, err);
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
@@ -329,9 +329,8 @@ static int send_token(worker_t *w, wsession_t *s, int32_t id, uint32_t flags, er
     return 0;
 }
 
-static int sample_and_send(worker_t *w, wsession_t *s, err_t *err)
+int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, err_t *err)
 {
-    const float *logits = exec_logits(w->ex);
     int32_t id = samp_sample(s->samp, logits, s->history, (size_t)s->n_hist);
     if (id < 0 || (uint32_t)id >= w->m->hp.n_vocab)
         return err_set(err, ERR_STATE, "sampler returned %d", id);
@@ -357,35 +356,6 @@ static int sample_and_send(worker_t *w, wsession_t *s, err_t *err)
     return send_token(w, s, id, final ? RING_TOKEN_FINAL : 0, err);
 }
 
-static int run_batch(worker_t *w, wsession_t *s, uint32_t pos0, uint32_t n, const int32_t *tokens,
-                     const exec_tensor_t *inputs, int n_inputs, uint32_t flags, err_t *err)
-{
-    exec_batch_t b = {.seq = (int)(s - w->sess), .pos0 = (int)pos0, .n_tokens = (int)n, .tokens = tokens,
-                      .inputs = inputs, .n_inputs = n_inputs, .n_logits = 1};
-    const int64_t t0 = now_us();
-    int rc = exec_run(w->ex, &b, err);
-    if (rc)
-        return rc;
-    if (w->o->slowdown > 1.0)   /* an emulated slower device: the step takes slowdown times as long */
-        sleep_us((int64_t)((w->o->slowdown - 1.0) * (double)(now_us() - t0)));
-    const int64_t t1 = now_us();
-    for (int i = 0; i < exec_n_outputs(w->ex); i++) {
-        exec_tensor_t out = exec_output(w->ex, i);
-        for (uint32_t r = 0; r < w->dep.n_routes; r++)
-            if (w->dep.routes[r].value_id == (uint32_t)out.value &&
-                (rc = push_activation(w, w->push[w->route_push[r]], s, (uint32_t)out.value, out.data, pos0, n,
-                                      flags, err)))
-                return rc;
-    }
-    if (w->is_tail && (flags & RING_ACT_SAMPLE) && (rc = sample_and_send(w, s, err)))
-        return rc;
-    msg_stage_times_t *st = &w->times.times;
-    if (st->n < MSG_MAX_TIMES)
-        st->t[st->n++] = (msg_time_t){.session = s->id, .step = pos0, .n_tokens = n,
-                                      .compute_us = (uint32_t)(t1 - t0), .send_us = (uint32_t)(now_us() - t1)};
-    return 0;
-}
-
 /* Sends the measured step times when there are many or they are old enough. */
 static void report_times(worker_t *w)
 {
@@ -400,49 +370,6 @@ static void report_times(worker_t *w)
     worker_send_ctl(w, &w->times, &ignored);
     st->n = 0;
     w->times_sent_ms = now;
-}
-
-/* 1 if some session has a prompt chunk or a decode step waiting at the header. */
-static int header_has_work(const worker_t *w)
-{
-    if (!w->ex || !w->is_header)
-        return 0;
-    for (int k = 0; k < w->n_seq; k++) {
-        const wsession_t *s = &w->sess[k];
-        if (s->active && (s->prompt_fed < s->n_prompt || s->have_token))
-            return 1;
-    }
-    return 0;
-}
-
-/* One prompt chunk or one decode step of one session, round-robin. Returns 1 if it did something. */
-static int header_step(worker_t *w, err_t *err, int *rc)
-{
-    if (!w->ex || !w->is_header)
-        return 0;
-    for (int k = 0; k < w->n_seq; k++) {
-        wsession_t *s = &w->sess[(w->rr + k) % w->n_seq];
-        if (!s->active)
-            continue;
-        if (s->prompt_fed < s->n_prompt) {
-            int n = s->n_prompt - s->prompt_fed;
-            if (n > w->o->chunk)
-                n = w->o->chunk;
-            uint32_t flags = s->prompt_fed + n == s->n_prompt ? RING_ACT_SAMPLE : 0;
-            *rc = run_batch(w, s, (uint32_t)s->prompt_fed, (uint32_t)n, s->prompt + s->prompt_fed, NULL, 0, flags, err);
-            s->prompt_fed += n;
-            s->n_past = s->prompt_fed;
-        } else if (s->have_token) {
-            s->have_token = 0;
-            *rc = run_batch(w, s, (uint32_t)s->n_past, 1, &s->token, NULL, 0, RING_ACT_SAMPLE, err);
-            s->n_past++;
-        } else {
-            continue;
-        }
-        w->rr = (w->rr + k + 1) % w->n_seq;
-        return 1;
-    }
-    return 0;
 }
 
 /* ---- data messages ---------------------------------------------------------------- */
@@ -486,10 +413,6 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
         return err_set(err, ERR_PROTO, "ACTIVATION of %u tokens of dtype %u: at most %d tokens of F32 or F16",
                        a->n_tokens, a->dtype, exec_params(w->ex)->max_batch);
     wsession_t *s = &w->sess[a->seq_slot];
-    if (w->n_inputs == 1 && a->dtype == TYPE_F32) {   /* straight from the frame */
-        exec_tensor_t t = {.value = (int)a->value_id, .data = m->data};
-        return run_batch(w, s, a->pos0, a->n_tokens, NULL, &t, 1, m->flags, err);
-    }
     pending_t *p = NULL, *free_p = NULL;
     for (int i = 0; i < PENDING_PER_SLOT; i++) {
         if (s->pend[i].used && s->pend[i].pos0 == a->pos0)
@@ -516,13 +439,7 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
     rows_to_f32(a, m->data, p->buf + w->input_offset[in]);
     p->have |= 1u << in;
     p->flags |= m->flags;
-    if (p->have != (w->n_inputs == 32 ? 0xffffffffu : (1u << w->n_inputs) - 1))
-        return 0;
-    exec_tensor_t t[MAX_INPUTS];
-    for (int i = 0; i < w->n_inputs; i++)
-        t[i] = (exec_tensor_t){.value = exec_input_value(w->ex, i), .data = p->buf + w->input_offset[i]};
-    p->used = 0;
-    return run_batch(w, s, p->pos0, p->n_tokens, NULL, t, w->n_inputs, p->flags, err);
+    return 0;   /* complete batches run at the next step (batch.c), with every other ready session's */
 }
 
 static int handle_token(worker_t *w, const msg_t *m, err_t *err)
@@ -718,7 +635,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
     int rc = setup(w, err);
     w->last_heard = w->next_heartbeat = net_now_ms();
     while (rc == 0 && !w->shutdown && !(stop && *stop)) {
-        int busy = header_has_work(w), due = link_due_ms(&w->link);
+        int busy = worker_step_ready(w), due = link_due_ms(&w->link);
         int timeout = busy ? 0 : (due >= 0 && due < 50 ? due : 50);
         void *socks[2] = {w->ctl, w->data};
         uint32_t ready = 0;
@@ -747,7 +664,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             if (r)
                 worker_log(w, "control: ", why.msg);
         }
-        for (int k = 0; k < 64 && (ready & 2) && rc == 0; k++) {
+        for (int k = 0; k < 64 && (ready & 2) && rc == 0 && !worker_step_full(w); k++) {
             int r = net_recv(w->data, &w->rx_data, 0, &m, &w->stats, &why);
             if (r == ERR_TIMEOUT)
                 break;
@@ -763,9 +680,9 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
                     worker_send_error(w, r, why.msg);
             }
         }
-        int step_rc = 0;
-        if (rc == 0 && header_step(w, &why, &step_rc) && step_rc) {
-            worker_log(w, "header step failed: ", why.msg);
+        int step_rc = rc == 0 ? worker_step(w, &why) : 0;
+        if (step_rc < 0) {
+            worker_log(w, "step failed: ", why.msg);
             worker_send_error(w, step_rc, why.msg);
         }
         if (link_flush(&w->link, 0, &why))

@@ -9,14 +9,17 @@
  *                 PUSH per destination of its routes, acknowledge;
  *   SESSION_OPEN  clear the sequence slot; the tail makes the session's
  *                 sampler; the header takes the prompt and starts it;
- *   ACTIVATION    when every input value of a batch is there, run the range
- *                 and push each output straight to its consumer stage(s); the
+ *   ACTIVATION    hold the rows until every input value of the batch is there;
+ *                 at the next step run them, with every other ready session's
+ *                 rows, in one pass of the range (batch.h), and push each
+ *                 session's outputs straight to its consumer stage(s); the
  *                 tail samples and sends the TOKEN to the header and the
  *                 coordinator;
  *   TOKEN         (header) feed the sampled id as the next step;
  *   SHUTDOWN      leave.
- * The header feeds prompts in chunks of at most `chunk` tokens and interleaves
- * them with other sessions' work, so a long prompt never stalls the ring.  A
+ * The header feeds prompts in chunks of at most `chunk` tokens per session and
+ * step, beside the decode rows of every generating session (chunked prefill),
+ * so a long prompt never stalls the ring.  A
  * malformed or unexpected message is counted, logged with its sender and
  * dropped.  Each stage reports its measured step times (STAGE_TIMES) to the
  * coordinator.  For emulated clusters a worker can be slowed (--slowdown: it

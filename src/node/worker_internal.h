@@ -1,6 +1,7 @@
 /*
  * worker_internal.h — the worker daemon's state and the helpers its files
- * share: worker.c (deployment, sessions, the data path, the event loop) and
+ * share: worker.c (deployment, sessions, the data path, the event loop),
+ * batch.c (gathering every ready session into one step) and
  * worker_profile.c (timing units and probing links on request).  Not an
  * interface for other modules: they use node/worker.h.
  */
@@ -63,6 +64,24 @@ typedef struct {
     atomic_int in_use;
 } sendbuf_t;
 
+/* One session's rows in a step (batch.c). */
+typedef struct {
+    int slot;                /* session slot */
+    int row0, n;             /* its rows in the step: row0..row0+n-1 */
+    uint32_t pos0, flags;    /* position of row0; RING_ACT_* of the batch */
+    int logits_row;          /* index into the step's logits when it samples, else -1 */
+} step_piece_t;
+
+/* The step buffers (batch.c), sized at deploy for the executor's max_batch rows. */
+typedef struct {
+    int cap;                 /* rows */
+    int32_t *tokens;         /* [cap] */
+    int *row_seq, *row_pos;  /* [cap] */
+    int *logit_rows;         /* [cap] */
+    float *inputs;           /* input_offset[n_inputs] floats: the pending_t layout */
+    step_piece_t *pieces;    /* [cap] */
+} worker_step_t;
+
 typedef struct worker {
     const worker_opts_t *o;
     model_t *m;
@@ -92,6 +111,7 @@ typedef struct worker {
     size_t input_offset[MAX_INPUTS + 1]; /* floats into pending_t.buf */
     wsession_t *sess;                    /* [n_seq] */
     int n_seq, rr;
+    worker_step_t step;
     sendbuf_t send[SEND_BUFFERS];
     size_t send_cap;
     int shutdown, refused;
@@ -115,6 +135,11 @@ int worker_grow_send_buffers(worker_t *w, size_t need);
 int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err);
 /* Index of the PUSH socket to a data endpoint, connected on first use (negative ERR_* on failure). */
 int worker_push_to(worker_t *w, const char *endpoint, err_t *err);
+/* Pushes n rows of one output value of session s to a route's socket, in the wire dtype. */
+int worker_push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_t value, const float *rows,
+                           uint32_t pos0, uint32_t n, uint32_t flags, err_t *err);
+/* Tail: samples session s's next token from logits [n_vocab] and sends it on. */
+int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, err_t *err);
 /* Handles one message from the data socket. */
 int worker_handle_data(worker_t *w, const msg_t *m, err_t *err);
 

@@ -86,6 +86,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
     po.isa = w->o->isa;
     po.slowdown = w->o->slowdown > 1.0 ? w->o->slowdown : 1.0;
     po.rounds = rounds;
+    po.batch = (int)q->batch;
     if (rc == 0)
         rc = profile_units(w->m, w->seg, &po, t, sp, err);
     worker_weights_release(w);   /* profiling touched one unit of each kind: not this worker's stage */

@@ -24,6 +24,7 @@ void profile_opts_default(profile_opts_t *o)
     o->slowdown = 1.0;
     o->rounds = 10;
     o->context = 32;
+    o->batch = 1;
 }
 
 /* 1 if units a and b run the same operations on weights of the same types and shapes. */
@@ -47,26 +48,34 @@ static int same_kind(const seg_t *seg, int a, int b)
 int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, float *time_s, float *spread_s,
                   err_t *err)
 {
-    if (o->rounds < 1 || o->context < 1 || o->slowdown < 1.0)
-        return err_set(err, ERR_INVAL, "profile: rounds %d, context %d, slowdown %g", o->rounds, o->context,
-                       o->slowdown);
+    if (o->rounds < 1 || o->context < 1 || o->slowdown < 1.0 || o->batch < 1 || o->batch > 4096)
+        return err_set(err, ERR_INVAL, "profile: rounds %d, context %d, slowdown %g, batch %d", o->rounds,
+                       o->context, o->slowdown, o->batch);
+    const int B = o->batch, rows = o->context > B ? o->context : B;   /* the widest run: a prompt or a step */
     size_t widest = 1;
     for (int v = 0; v < seg->graph->n_values; v++)
         if ((size_t)seg->graph->values[v].width > widest)
             widest = (size_t)seg->graph->values[v].width;
-    float *buf = malloc((size_t)o->context * widest * sizeof *buf);
-    int32_t *tokens = malloc((size_t)o->context * sizeof *tokens);
-    if (!buf || !tokens) {
+    float *buf = malloc((size_t)rows * widest * sizeof *buf);
+    int32_t *tokens = malloc((size_t)(rows + o->context) * sizeof *tokens);   /* a step starts at r % context */
+    /* Cache fill per sequence: the whole context for one; for B sequences context / B
+     * positions each (at least 1), so the fill costs one context-sized run whatever B
+     * (attention over a short context is a small part of a unit's time). */
+    const int fill = B == 1 ? o->context : (o->context / B > 0 ? o->context / B : 1);
+    int *row_seq = malloc((size_t)rows * sizeof *row_seq), *row_pos = malloc((size_t)rows * sizeof *row_pos);
+    if (!buf || !tokens || !row_seq || !row_pos) {
         free(buf);
         free(tokens);
+        free(row_seq);
+        free(row_pos);
         return err_set(err, ERR_NOMEM, "profile: out of memory");
     }
     uint64_t state = 12345;
-    for (size_t i = 0; i < (size_t)o->context * widest; i++) {
+    for (size_t i = 0; i < (size_t)rows * widest; i++) {
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         buf[i] = (float)((int)(state >> 40) % 2001 - 1000) / 1000.0f;   /* activations of a plausible scale */
     }
-    for (int i = 0; i < o->context; i++)
+    for (int i = 0; i < rows + o->context; i++)
         tokens[i] = (int32_t)((uint32_t)(i * 7919 + 13) % m->hp.n_vocab);
     /* One executor per unit, run as a chain: every step streams through all
      * units' weights in order, as a decode step on one device does, so caches
@@ -92,12 +101,20 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
         p.unit_end = u + 1;
         p.n_threads = o->threads;
         p.isa = o->isa;
-        p.n_ctx = o->context + o->rounds + 1;
-        p.max_batch = o->context;
+        p.n_ctx = o->context + o->rounds + 1 > B ? o->context + o->rounds + 1 : B;   /* max_batch is capped by it */
+        p.n_seq = B;
+        p.max_batch = rows;
+        p.max_logits = B;
         rc = exec_create(m, &p, &ex[u], err);
     }
-    for (int r = -1; r < o->rounds && rc == 0; r++) {   /* r = -1: the prompt that fills the caches */
+    /* r = -1: one run fills every sequence's cache; then timed steps of B rows. */
+    for (int r = -1; r < o->rounds && rc == 0; r++) {
         const float *prev = buf;
+        const int n_rows = r < 0 ? B * fill : B;
+        for (int t = 0; t < n_rows; t++) {
+            row_seq[t] = r < 0 ? t / fill : t;
+            row_pos[t] = r < 0 ? t % fill : fill + r;
+        }
         for (int u = 0; u < U && rc == 0; u++) {
             if (!ex[u])
                 continue;
@@ -105,15 +122,15 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
             int n_in = exec_n_inputs(ex[u]) < 16 ? exec_n_inputs(ex[u]) : 16;
             for (int i = 0; i < n_in; i++)   /* the previous unit's output where it has one, else filler */
                 in[i] = (exec_tensor_t){.value = exec_input_value(ex[u], i), .data = prev};
-            exec_batch_t b = {.seq = 0, .pos0 = r < 0 ? 0 : o->context + r, .n_tokens = r < 0 ? o->context : 1,
+            exec_batch_t b = {.n_tokens = n_rows, .row_seq = row_seq, .row_pos = row_pos,
                               .tokens = r < 0 ? tokens : tokens + (r % o->context), .inputs = in, .n_inputs = n_in,
-                              .n_logits = 1};
+                              .n_logits = r < 0 ? 1 : B};
             double t0 = clock_now();
             rc = exec_run(ex[u], &b, err);
             double t = clock_now() - t0;
             if (r >= 0) {
                 clock_sleep((o->slowdown - 1.0) * t);   /* the emulated device's extra time, as when serving */
-                all[(size_t)u * o->rounds + r] = clock_now() - t0;
+                all[(size_t)u * o->rounds + r] = (clock_now() - t0) / B;   /* per token of the step */
             }
             const float *h = exec_hidden(ex[u]);
             prev = h ? h : buf;
@@ -132,5 +149,7 @@ int profile_units(const model_t *m, const seg_t *seg, const profile_opts_t *o, f
     free(rep);
     free(buf);
     free(tokens);
+    free(row_seq);
+    free(row_pos);
     return rc;
 }
