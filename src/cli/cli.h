@@ -54,6 +54,12 @@ typedef struct {
     const char *objective;   /* --objective latency|throughput */
     const char *solver;      /* --solver dp|milp */
     int profile_rounds;      /* --profile-rounds R */
+    /* the live ring (coord/epoch.h, recovery.h) */
+    int heartbeat_ms;        /* --heartbeat MS */
+    int liveness_ms;         /* --liveness MS: a worker silent this long is lost */
+    int switch_every;        /* --switch-every K: force an epoch switch to a random plan every K tokens (tests) */
+    long switch_seed;        /* --switch-seed S */
+    int no_recover;          /* --no-recover: a lost worker fails the run */
     int verbose;             /* -v */
     synth_params_t synth;    /* lingua synth */
 } cli_opts_t;
@@ -68,6 +74,9 @@ enum {
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
  * message naming the offending option to stderr and returns 2. */
 int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *opts);
+
+/* The STEP of "F,F,...@STEP" (--slowdown): 0 when absent, -1 after printing why. */
+int cli_slowdown_step(const char *list);
 
 /* Value i of a comma-separated list (the last value repeats): 0, 1 when list is NULL, or -1 after printing why. */
 int cli_list_value(const char *opt, const char *list, int i, double min, double max, double *out);

@@ -71,6 +71,9 @@ static void set_defaults(cli_opts_t *o)
     o->objective = "latency";
     o->solver = "dp";
     o->profile_rounds = 7;
+    o->heartbeat_ms = 500;
+    o->liveness_ms = 3000;
+    o->switch_seed = 1;
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -87,6 +90,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (strcmp(a, "--no-special") == 0 && (accepted & CLI_OPT_TOKENIZE)) { o->no_special = 1; continue; }
         if (strcmp(a, "--act-f16") == 0 && (accepted & CLI_OPT_RING)) { o->act_f16 = 1; continue; }
         if (strcmp(a, "-v") == 0 && (accepted & CLI_OPT_RING)) { o->verbose = 1; continue; }
+        if (strcmp(a, "--no-recover") == 0 && (accepted & CLI_OPT_RING)) { o->no_recover = 1; continue; }
 
         if (i + 1 >= argc) {
             fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
@@ -151,6 +155,10 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--solver")) { o->solver = v; rc = 0; }
             else if (!strcmp(a, "--profile-rounds")) rc = parse_int(a, v, 1, 1000, &o->profile_rounds);
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
+            else if (!strcmp(a, "--heartbeat")) rc = parse_int(a, v, 10, 60000, &o->heartbeat_ms);
+            else if (!strcmp(a, "--liveness")) rc = parse_int(a, v, 50, 3600000, &o->liveness_ms);
+            else if (!strcmp(a, "--switch-every")) rc = parse_int(a, v, 1, 1 << 20, &o->switch_every);
+            else if (!strcmp(a, "--switch-seed")) rc = parse_long(a, v, 0, LONG_MAX, &o->switch_seed);
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
         }
@@ -254,10 +262,25 @@ int cli_list_value(const char *opt, const char *list, int i, double min, double 
     char *end;
     errno = 0;
     double v = strtod(p, &end);
-    if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < min || v > max) {
+    if (errno || end == p || (*end && *end != ',' && *end != '@') || !isfinite(v) || v < min || v > max) {
         fprintf(stderr, "error: %s expects numbers in %g..%g separated by commas, got '%s'\n", opt, min, max, list);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int cli_slowdown_step(const char *list)
+{
+    const char *at = list ? strchr(list, '@') : NULL;
+    if (!at)
+        return 0;
+    char *end;
+    errno = 0;
+    long step = strtol(at + 1, &end, 10);
+    if (errno || end == at + 1 || *end || step < 0 || step > (1L << 30)) {
+        fprintf(stderr, "error: --slowdown F@STEP expects a decode step number after '@', got '%s'\n", list);
+        return -1;
+    }
+    return (int)step;
 }

@@ -12,17 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "coord/coord.h"
 #include "coord/coord_plan.h"
+#include "coord/epoch.h"
+#include "coord/recovery.h"
 #include "coord/spawn.h"
 #include "coord/split.h"
 #include "exec/generate.h"
 #include "node/worker.h"
 #include "plan/unit_cost.h"
+#include "util/json.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -74,7 +78,9 @@ int cli_worker(int argc, char **argv)
     wo.verbose = o.verbose;
     wo.link_latency_ms = o.link_latency_ms;
     wo.link_mbit = o.link_mbit;
-    if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
+    wo.heartbeat_ms = o.heartbeat_ms;
+    if ((wo.slowdown_step = cli_slowdown_step(o.slowdown)) < 0 ||
+        cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
         cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &wo.mem_limit_mb) < 0)
         return 2;
     catch_signals();
@@ -93,6 +99,7 @@ typedef struct {
     int32_t *ids;           /* prompt then generated */
     size_t n_prompt, n_gen, cap;
     cli_text_t text;
+    double *unix_ms;        /* [cap - n_prompt]: wall-clock time of each generated token (job 0, --json) */
     uint64_t session;
     int started, done;
     double t_start, t_first, t_last;
@@ -105,6 +112,13 @@ typedef struct {
     int stream;             /* print pieces of job 0 as they come */
 } jobs_t;
 
+static double unix_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void on_token(void *user, uint64_t session, int32_t id, int final)
 {
     jobs_t *js = user;
@@ -116,6 +130,8 @@ static void on_token(void *user, uint64_t session, int32_t id, int final)
         if (j->n_gen == 0)
             j->t_first = now;
         j->t_last = now;
+        if (j->unix_ms && j->n_prompt + j->n_gen < j->cap)
+            j->unix_ms[j->n_gen] = unix_ms_now();
         if (j->n_prompt + j->n_gen < j->cap)
             j->ids[j->n_prompt + j->n_gen++] = id;
         cli_text_add(&j->text, js->tok, id, js->stream && i == 0);   /* out of memory: the text is short */
@@ -147,6 +163,52 @@ static char **read_prompt_lines(const char *path, int *n)
     }
     free(all);
     return lines;
+}
+
+/* "epochs": [...], "losses": N, "stale": N, "token_unix_ms": [...] (job 0) — no braces around it. */
+static void print_live_ring(FILE *f, const coord_t *c, const job_t *j0)
+{
+    fputs("\"epochs\": [", f);
+    for (int e = 0; e < coord_n_epochs(c); e++) {
+        const coord_epoch_info_t *ep = coord_epoch_info(c, e);
+        fprintf(f, "%s{\"epoch\": %u, \"at_s\": %.3f, \"why\": ", e ? ", " : "", ep->epoch, ep->at_s);
+        json_write_string(f, ep->why, strlen(ep->why));
+        fputs(", \"stages\": [", f);
+        for (int s = 0; s < ep->n_stages; s++) {
+            fprintf(f, "%s{\"worker\": ", s ? ", " : "");
+            const char *name = coord_worker_name(c, ep->stages[s].worker);
+            json_write_string(f, name, strlen(name));
+            fprintf(f, ", \"units\": [%d, %d]}", ep->stages[s].begin, ep->stages[s].end);
+        }
+        fprintf(f, "], \"sessions\": %d, \"replayed_tokens\": %llu, \"switch_ms\": %.1f}", ep->sessions,
+                (unsigned long long)ep->replayed_tokens, ep->switch_ms);
+    }
+    fprintf(f, "], \"losses\": %d, \"stale\": %llu, \"token_unix_ms\": [", coord_n_losses(c),
+            (unsigned long long)coord_stale(c));
+    for (size_t i = 0; j0 && j0->unix_ms && i < j0->n_gen; i++)
+        fprintf(f, "%s%.1f", i ? ", " : "", j0->unix_ms[i]);
+    fputc(']', f);
+}
+
+/* cli_json_result's object with the live ring's record added before its closing brace. */
+static void print_result_with(FILE *f, const coord_t *c, const job_t *j, double pp, double tg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem)
+        return;
+    cli_json_result(mem, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len, pp, tg);
+    fclose(mem);
+    while (len > 0 && buf[len - 1] != '}')
+        len--;
+    if (len > 0) {
+        fwrite(buf, 1, len - 1, f);
+        fputs(", ", f);
+        print_live_ring(f, c, j);
+        fputc('}', f);
+    }
+    free(buf);
 }
 
 static int ring_generate(coord_t *c, const cli_opts_t *o)
@@ -186,7 +248,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             goto done;
         j->cap = j->n_prompt + (size_t)o->n_predict;
         j->ids = realloc(ids, j->cap * sizeof *ids);
-        if (!j->ids) {
+        if (!j->ids || (i == 0 && o->json && !(j->unix_ms = calloc((size_t)o->n_predict + 1, sizeof(double))))) {
             fprintf(stderr, "error: out of memory\n");
             goto done;
         }
@@ -265,9 +327,13 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         double tg = j->n_gen > 1 && j->t_last > j->t_first ? (double)(j->n_gen - 1) / (j->t_last - j->t_first) : 0.0;
         if (o->json) {
             fputs(!o->prompts ? "" : i == 0 ? "{\"results\": [" : ",\n ", stdout);
-            cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len, pp, tg);
-            if (!o->prompts)
+            if (!o->prompts) {   /* one result: the live ring's record goes inside it */
+                print_result_with(stdout, c, j, pp, tg);
                 fputc('\n', stdout);
+            } else {
+                cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len,
+                                pp, tg);
+            }
         } else if (o->prompts) {
             printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->text.len, j->text.s ? j->text.s : "");
         } else {
@@ -279,9 +345,12 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     }
     if (o->prompts) {   /* all sequences together: generated tokens over the wall time they took */
         double agg = t1 > t0 ? (double)total_gen / (t1 - t0) : 0.0;
-        if (o->json)
-            printf("], \"sequences\": %d, \"gen_tokens\": %zu, \"seconds\": %.6f, \"gen_tokens_per_s\": %.3f}\n",
+        if (o->json) {
+            printf("], \"sequences\": %d, \"gen_tokens\": %zu, \"seconds\": %.6f, \"gen_tokens_per_s\": %.3f, ",
                    n_prompts, total_gen, t1 - t0, agg);
+            print_live_ring(stdout, c, &js.jobs[0]);
+            fputs("}\n", stdout);
+        }
         else
             fprintf(stderr, "%d sequences: %zu tokens generated in %.3f s: %.2f tokens/s\n", n_prompts, total_gen,
                     t1 - t0, agg);
@@ -291,6 +360,7 @@ done:
     for (int i = 0; js.jobs && i < n_prompts; i++) {
         free(js.jobs[i].ids);
         free(js.jobs[i].text.s);
+        free(js.jobs[i].unix_ms);
     }
     free(js.jobs);
     for (int i = 0; texts && i < n_prompts; i++)
@@ -309,6 +379,13 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, 
     co.n_seq = o->n_seq;
     co.threads = o->threads;
     co.act_f16 = o->act_f16;
+    co.heartbeat_ms = o->heartbeat_ms;
+    co.liveness_ms = o->liveness_ms;
+    co.recover = !o->no_recover;
+    co.objective = o->objective && !strcmp(o->objective, "throughput");
+    co.verbose = o->verbose;
+    co.switch_every = o->switch_every;
+    co.switch_seed = (uint64_t)o->switch_seed;
     return coord_create(&co, c, err);
 }
 
@@ -412,7 +489,8 @@ int cli_run(int argc, char **argv)
     spawn_set_t kids;
     spawn_init(&kids);
     rc = make_coordinator(&o, "tcp://127.0.0.1:*", &c, &err);
-    char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
+    char threads[16], chunk[16], name[32], slow[48], mem[32], lat[32], bw[32], hb[16];
+    snprintf(hb, sizeof hb, "%d", o.heartbeat_ms);
     snprintf(threads, sizeof threads, "%d", o.threads);
     snprintf(chunk, sizeof chunk, "%d", o.chunk);
     snprintf(lat, sizeof lat, "%g", o.link_latency_ms);
@@ -425,13 +503,18 @@ int cli_run(int argc, char **argv)
             break;
         }
         snprintf(name, sizeof name, "local-%d", i);
-        snprintf(slow, sizeof slow, "%g", slowdown);
+        int step = cli_slowdown_step(o.slowdown);
+        if (step < 0) {
+            rc = ERR_INVAL;
+            break;
+        }
+        snprintf(slow, sizeof slow, step ? "%g@%d" : "%g", slowdown, step);
         snprintf(mem, sizeof mem, "%g", mem_mb);
         char *args[32] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(c), "--listen",
                           "tcp://127.0.0.1:*", "-m", (char *)o.model, "-t", threads, "--chunk", chunk, "--name", name,
                           "--isa", (char *)kern_isa_name(o.isa == KERN_ISA_AUTO ? kern_isa_best() : o.isa),
-                          "--slowdown", slow};
-        int n = 18;
+                          "--slowdown", slow, "--heartbeat", hb};
+        int n = 20;
         if (mem_mb > 0) {
             args[n++] = "--mem-limit";
             args[n++] = mem;

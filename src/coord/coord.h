@@ -10,8 +10,10 @@
  * the others have acknowledged, so no stage sees data for a session it does not
  * know), and the tokens then stream back from the tail; coord_poll delivers
  * them to the session's callback.  Many sessions may be in flight at once.
- * Every wait has a deadline, and a worker silent past the liveness timeout is
- * reported as lost (an error, never a hang).  A worker whose model file differs
+ * Every wait has a deadline, and a worker silent past the liveness timeout (or
+ * whose connection closed) is lost: with opts.recover the ring moves to a plan
+ * on the survivors and every session replays (epoch.h, recovery.h); without,
+ * or when nothing fits, coord_poll returns the error (never a hang).  A worker whose model file differs
  * (content hash) is told so and left out; malformed messages are counted,
  * logged and dropped.
  */
@@ -37,7 +39,12 @@ typedef struct {
     int n_seq;                 /* sequences in flight at most */
     int threads;               /* per worker */
     int heartbeat_ms;
-    int liveness_ms;           /* a worker silent this long is lost */
+    int liveness_ms;           /* a worker silent this long is lost (a closed connection is noticed at once) */
+    int objective;             /* of re-plans (0 latency, 1 throughput; plan.h's plan_objective_t) */
+    int verbose;               /* log epoch switches and their reasons to stderr */
+    int switch_every;          /* tests: every this many accepted tokens, switch to a random valid plan (epoch.h) */
+    uint64_t switch_seed;
+    int recover;               /* a lost worker: re-plan on the survivors and replay (recovery.h); 0: fail */
     int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
 } coord_opts_t;
 

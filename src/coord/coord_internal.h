@@ -7,6 +7,7 @@
 #define LL_COORD_COORD_INTERNAL_H
 
 #include "coord/coord.h"
+#include "coord/epoch.h"
 #include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
@@ -30,6 +31,9 @@ typedef struct {
     int has_model;
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
+    int lost;                  /* declared lost (recovery.c); cleared when it says HELLO again */
+    int closed;                /* its connection closed (monitor): lost at the next liveness check */
+    int fd;                    /* TCP socket of its control connection (ZMQ_SRCFD), -1 unknown */
     /* measured single-token steps (STAGE_TIMES), this epoch */
     uint64_t steps;
     double compute_us_sum, send_us_sum;
@@ -50,8 +54,13 @@ typedef struct {
     float *logits;             /* [n_vocab] */
     int acks_missing;          /* non-header stages that have not acknowledged the open */
     msg_t open;                /* kept to send to the header once the others are ready */
-    uint32_t *prompt_wire;     /* [n_ctx]: the open's data */
+    uint32_t *prompt_wire;     /* [n_ctx]: the prompt, then every token accepted so far (the replay history) */
+    uint32_t epoch;            /* the epoch the session runs in: TOKENs of any other epoch are stale */
+    int n_prompt, n_gen, n_predict;
+    samp_params_t sp;
 } csession_t;
+
+#define COORD_MAX_EPOCHS 1024   /* epoch records kept for reports (older ones are dropped) */
 
 struct coord {
     coord_opts_t o;
@@ -72,7 +81,33 @@ struct coord {
     csession_t *sess;          /* [n_seq] */
     uint64_t next_session;
     int64_t next_heartbeat;
+    int64_t t0_ms;                     /* coord_create: epoch times are relative to it */
+    char why[96];                      /* the reason of the next deployment (epoch.c) */
+    coord_epoch_info_t *epochs;        /* [COORD_MAX_EPOCHS] ring of records */
+    int n_epochs;                      /* records written (the last COORD_MAX_EPOCHS kept) */
+    uint64_t stale;                    /* messages of an old epoch dropped */
+    void *monitor;                     /* PAIR socket reading the ROUTER's disconnect events (recovery.c) */
+    int64_t last_loss_ms;              /* when the last device loss was noticed */
+    int n_losses;
+    uint64_t tokens;                   /* accepted, all sessions */
+    uint64_t next_switch, switch_rng;  /* forced switches (opts.switch_every) */
+    int replan;                        /* a ring worker restarted (new HELLO): re-plan at the next poll */
 };
+
+/* epoch.c: sends the session's open (history, remaining tokens, sampler state)
+ * to every stage, the header last; used for a new session and a replay. */
+int coord_session_send_open(coord_t *c, csession_t *s, err_t *err);
+/* epoch.c: records the deployment just made under c->epoch with reason c->why. */
+void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tokens, double switch_ms);
+/* epoch.c: the forced switch of opts.switch_every when due (0 otherwise). */
+int coord_forced_switch(coord_t *c, err_t *err);
+/* recovery.c: liveness (timeouts and closed connections); re-plans on loss. */
+int coord_check_liveness(coord_t *c, err_t *err);
+int coord_monitor_open(coord_t *c, err_t *err);
+/* recovery.c: reads the monitor's events and marks the workers whose connection closed.  Called before
+ * each batch of messages, so an fd number reused by a new connection is never mistaken for the old one. */
+void coord_monitor_drain(coord_t *c);
+void coord_monitor_close(coord_t *c);
 
 
 /* Sends m to worker i over the ROUTER. */

@@ -250,6 +250,7 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
     const msg_session_open_t *o = &m->open;
     if (!w->ex)
         return err_set(err, ERR_STATE, "SESSION_OPEN before DEPLOY");
+
     if ((int)o->seq_slot >= w->n_seq)
         return err_set(err, ERR_RANGE, "sequence slot %u out of range (%d slots)", o->seq_slot, w->n_seq);
     const int n_ctx = exec_params(w->ex)->n_ctx;
@@ -357,7 +358,10 @@ static int run_batch(worker_t *w, wsession_t *s, uint32_t pos0, uint32_t n, cons
     int rc = exec_run(w->ex, &b, err);
     if (rc)
         return rc;
-    if (w->o->slowdown > 1.0)   /* an emulated slower device: the step takes slowdown times as long */
+    if (n == 1)
+        w->decode_steps++;
+    if (w->o->slowdown > 1.0 && w->decode_steps >= (uint64_t)w->o->slowdown_step)
+        /* an emulated slower device: from its slowdown_step-th decode step each step takes slowdown times as long */
         sleep_us((int64_t)((w->o->slowdown - 1.0) * (double)(now_us() - t0)));
     const int64_t t1 = now_us();
     for (int i = 0; i < exec_n_outputs(w->ex); i++) {
@@ -464,8 +468,9 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
     const msg_activation_t *a = &m->act;
     if (!w->ex)
         return err_set(err, ERR_STATE, "ACTIVATION before DEPLOY");
-    if (m->epoch != w->epoch)
-        return err_set(err, ERR_STATE, "ACTIVATION of epoch %u, deployed epoch %u", m->epoch, w->epoch);
+    int stale = worker_check_epoch(w, m, err);
+    if (stale)
+        return stale > 0 ? 0 : stale;
     if ((int)a->seq_slot >= w->n_seq || !w->sess[a->seq_slot].active || w->sess[a->seq_slot].id != m->session)
         return err_set(err, ERR_STATE, "ACTIVATION for session %llu slot %u, which is not open here",
                        (unsigned long long)m->session, a->seq_slot);
@@ -518,6 +523,9 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
 
 static int handle_token(worker_t *w, const msg_t *m, err_t *err)
 {
+    int stale = w->ex ? worker_check_epoch(w, m, err) : 0;
+    if (stale)
+        return stale > 0 ? 0 : stale;
     if (!w->ex || !w->is_header)
         return err_set(err, ERR_STATE, "TOKEN at a stage that is not the header");
     if ((int)m->token.seq_slot >= w->n_seq)
@@ -567,7 +575,9 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
         }
         return ack(w, 0, 0, rc, rc ? why.msg : "", err);
     case MSG_SESSION_OPEN:
-        rc = session_open(w, m, &why);
+        if (w->ex && worker_check_epoch(w, m, &why) > 0)
+            return 0;   /* an open of an older epoch: the coordinator reopens under the new one */
+        rc = w->ex && m->epoch != w->epoch ? ERR_STATE : session_open(w, m, &why);
         if (rc)
             worker_log(w, "session open failed: ", why.msg);
         return ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);

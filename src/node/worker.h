@@ -47,6 +47,7 @@ typedef struct {
     int verbose;
     /* emulating a slower device or link on one machine (DESIGN §11) */
     double slowdown;            /* >= 1: every step takes this many times as long (the extra is slept) */
+    int slowdown_step;          /* ... from this decode step on (0: from the start) */
     double link_latency_ms;     /* added to everything sent on the data path */
     double link_mbit;           /* > 0: data-path sends are serialised at this many Mbit/s */
     double mem_limit_mb;        /* > 0: memory offered in HELLO is capped at this */

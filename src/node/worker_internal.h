@@ -92,6 +92,10 @@ typedef struct {
     link_t link;
     msg_t times;             /* STAGE_TIMES being filled */
     int64_t times_sent_ms;
+    /* epochs (worker_epoch.c) */
+    uint64_t stale;          /* data messages of an older epoch dropped */
+    uint32_t stale_logged;   /* the epoch whose first stale message was logged */
+    uint64_t decode_steps;   /* single-token batches run (the emulated slowdown starts at o->slowdown_step) */
     /* link probes of a profile */
     uint64_t probe_id;
     int probe_arrived;
@@ -110,6 +114,10 @@ int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, e
 int worker_push_to(worker_t *w, const char *endpoint, err_t *err);
 /* Handles one message from the data socket. */
 int worker_handle_data(worker_t *w, const msg_t *m, err_t *err);
+
+/* worker_epoch.c: 0 for the deployed epoch; 1 for an older one (drop; counted and logged once
+ * per epoch); ERR_STATE naming the message for a newer one. */
+int worker_check_epoch(worker_t *w, const msg_t *m, err_t *err);
 
 /* worker_profile.c */
 int worker_handle_probe(worker_t *w, const msg_t *m, err_t *err);
