@@ -157,6 +157,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--heartbeat")) rc = parse_int(a, v, 10, 60000, &o->heartbeat_ms);
             else if (!strcmp(a, "--liveness")) rc = parse_int(a, v, 50, 3600000, &o->liveness_ms);
+            else if (!strcmp(a, "--token-log")) { o->token_log = v; rc = 0; }
             else if (!strcmp(a, "--switch-every")) rc = parse_int(a, v, 1, 1 << 20, &o->switch_every);
             else if (!strcmp(a, "--switch-seed")) rc = parse_long(a, v, 0, LONG_MAX, &o->switch_seed);
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);

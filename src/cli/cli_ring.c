@@ -110,6 +110,7 @@ typedef struct {
     job_t *jobs;
     int n_jobs;
     int stream;             /* print pieces of job 0 as they come */
+    FILE *token_log;        /* --token-log: "index unix_ms id" per token of job 0 */
 } jobs_t;
 
 static double unix_ms_now(void)
@@ -132,6 +133,10 @@ static void on_token(void *user, uint64_t session, int32_t id, int final)
         j->t_last = now;
         if (j->unix_ms && j->n_prompt + j->n_gen < j->cap)
             j->unix_ms[j->n_gen] = unix_ms_now();
+        if (js->token_log && i == 0) {
+            fprintf(js->token_log, "%zu %.1f %d\n", j->n_gen, unix_ms_now(), (int)id);
+            fflush(js->token_log);
+        }
         if (j->n_prompt + j->n_gen < j->cap)
             j->ids[j->n_prompt + j->n_gen++] = id;
         cli_text_add(&j->text, js->tok, id, js->stream && i == 0);   /* out of memory: the text is short */
@@ -228,6 +233,10 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     js.jobs = calloc((size_t)n_prompts, sizeof *js.jobs);
     if (!js.jobs)
         goto done;
+    if (o->token_log && !(js.token_log = fopen(o->token_log, "w"))) {
+        fprintf(stderr, "error: cannot write the token log '%s'\n", o->token_log);
+        goto done;
+    }
     for (int i = 0; i < n_prompts; i++) {
         job_t *j = &js.jobs[i];
         const char *text = texts ? texts[i] : o->prompt;
@@ -363,6 +372,8 @@ done:
         free(js.jobs[i].unix_ms);
     }
     free(js.jobs);
+    if (js.token_log)
+        fclose(js.token_log);
     for (int i = 0; texts && i < n_prompts; i++)
         free(texts[i]);
     free(texts);

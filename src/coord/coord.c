@@ -337,6 +337,14 @@ static int check_liveness(coord_t *c, err_t *err)
 int coord_pump(coord_t *c, int timeout_ms, err_t *err)
 {
     msg_t m;
+    if (c->monitor && timeout_ms > 0) {   /* a closed connection wakes the coordinator as a message does */
+        void *socks[2] = {c->router, c->monitor};
+        uint32_t ready = 0;
+        int wrc = net_wait(socks, 2, timeout_ms, &ready, err);
+        if (wrc && wrc != ERR_TIMEOUT)
+            return wrc;
+        timeout_ms = 0;
+    }
     int rc = net_recv(c->router, &c->rx, timeout_ms, &m, &c->stats, err);
     for (int k = 0; rc == 0 && k < 256; k++) {
         if ((rc = handle(c, &m, err)))
