@@ -61,5 +61,12 @@ want=$("$lingua" generate -m "$m2" -p "Once upon a time" -n 20 --temp 0.7 --seed
 got=$("$lingua" run -m "$m2" --local 3 -p "Once upon a time" -n 20 --temp 0.7 --seed 3 --json --switch-every 3 2> "$tmp/err" | ids)
 [ "$got" = "$want" ] && ok || bad "synth-15Mshape-Q8_0 under switching differs: $(tail -c 200 "$tmp/err")"
 
+# The balancer on a worker that becomes 4x slower mid-run (whether and when it switches depends on the
+# machine's timing; the tokens may not).
+got=$("$lingua" run -m "$m2" --local 3 --plan even --balance on --balance-window 300 --slowdown 1,1,4@8 \
+      -p "Once upon a time" -n 48 --temp 0 --json 2> "$tmp/err" | ids)
+want=$("$lingua" generate -m "$m2" -p "Once upon a time" -n 48 --temp 0 --json | ids)
+[ "$got" = "$want" ] && ok || bad "balancer run differs: $(tail -c 200 "$tmp/err")"
+
 echo "cli_epoch: $pass passed, $fail failed"
 [ $fail -eq 0 ]

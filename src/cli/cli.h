@@ -60,6 +60,10 @@ typedef struct {
     int switch_every;        /* --switch-every K: force an epoch switch to a random plan every K tokens (tests) */
     long switch_seed;        /* --switch-seed S */
     int no_recover;          /* --no-recover: a lost worker fails the run */
+    const char *balance;     /* --balance on|off (default on) */
+    float balance_threshold; /* --balance-threshold R */
+    int balance_window_ms;   /* --balance-window MS */
+    float balance_gain;      /* --balance-gain R */
     const char *token_log;   /* --token-log FILE: one line per accepted token of the first prompt, flushed */
     int verbose;             /* -v */
     synth_params_t synth;    /* lingua synth */

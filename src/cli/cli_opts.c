@@ -74,6 +74,10 @@ static void set_defaults(cli_opts_t *o)
     o->heartbeat_ms = 500;
     o->liveness_ms = 3000;
     o->switch_seed = 1;
+    o->balance = "on";
+    o->balance_threshold = 0.25f;
+    o->balance_window_ms = 1000;
+    o->balance_gain = 0.10f;
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -157,6 +161,10 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
             else if (!strcmp(a, "--heartbeat")) rc = parse_int(a, v, 10, 60000, &o->heartbeat_ms);
             else if (!strcmp(a, "--liveness")) rc = parse_int(a, v, 50, 3600000, &o->liveness_ms);
+            else if (!strcmp(a, "--balance")) { o->balance = v; rc = 0; }
+            else if (!strcmp(a, "--balance-threshold")) rc = parse_float(a, v, 0.0, 100.0, &o->balance_threshold);
+            else if (!strcmp(a, "--balance-window")) rc = parse_int(a, v, 0, 3600000, &o->balance_window_ms);
+            else if (!strcmp(a, "--balance-gain")) rc = parse_float(a, v, 0.0, 1.0, &o->balance_gain);
             else if (!strcmp(a, "--token-log")) { o->token_log = v; rc = 0; }
             else if (!strcmp(a, "--switch-every")) rc = parse_int(a, v, 1, 1 << 20, &o->switch_every);
             else if (!strcmp(a, "--switch-seed")) rc = parse_long(a, v, 0, LONG_MAX, &o->switch_seed);

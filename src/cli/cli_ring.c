@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "coord/coord.h"
+#include "coord/balancer.h"
 #include "coord/coord_plan.h"
 #include "coord/epoch.h"
 #include "coord/recovery.h"
@@ -423,6 +424,8 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
     else
         return err_set(err, ERR_INVAL, "--objective '%s': latency or throughput", o->objective);
     int even = !strcmp(o->plan, "even");
+    if (strcmp(o->balance, "on") && strcmp(o->balance, "off"))
+        return err_set(err, ERR_INVAL, "--balance '%s': on or off", o->balance);
     if (!even && strcmp(o->plan, "optimal"))
         return err_set(err, ERR_INVAL, "--plan '%s': optimal or even", o->plan);
     if (strcmp(o->solver, "dp") && strcmp(o->solver, "milp"))
@@ -455,7 +458,18 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         fprintf(stderr, "%s plan (%s objective):\n", even ? "even" : "optimal", o->objective);
         coord_print_plan(stderr, c, problem, plan, 0);
     }
-    return coord_deploy_stages(c, st, n, 60000, err);
+    if ((rc = coord_deploy_stages(c, st, n, 60000, err)))
+        return rc;
+    if (!strcmp(o->balance, "on")) {
+        coord_balance_opts_t bo;
+        coord_balance_opts_default(&bo);
+        bo.threshold = o->balance_threshold;
+        bo.window_ms = o->balance_window_ms;
+        bo.min_gain = o->balance_gain;
+        if ((rc = coord_balance_start(c, problem, plan, &bo, err)))
+            return err_prefix(err, "balancer");
+    }
+    return 0;
 }
 
 static int deploy_and_generate(coord_t *c, const cli_opts_t *o, int n, err_t *err)
@@ -467,7 +481,7 @@ static int deploy_and_generate(coord_t *c, const cli_opts_t *o, int n, err_t *er
     int rc = o->ranges ? deploy_ranges(c, o, n, err) : deploy_planned(c, o, &problem, &plan, err);
     if (rc == 0 && ring_generate(c, o))
         rc = err_set(err, ERR_STATE, "generation failed");
-    if (rc == 0 && o->verbose && !o->ranges) {
+    if (rc == 0 && o->verbose && !o->ranges && coord_n_epochs(c) == 1) {
         fprintf(stderr, "predicted vs measured:\n");
         coord_print_plan(stderr, c, &problem, &plan, 1);
     }

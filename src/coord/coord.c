@@ -82,6 +82,7 @@ void coord_destroy(coord_t **cp)
         return;
     coord_t *c = *cp;
     coord_monitor_close(c);
+    coord_balance_destroy(c);
     if (c->router) {
         net_rx_fini(&c->rx);
         net_close(&c->router);
@@ -279,6 +280,7 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
             if (m->times.t[i].n_tokens != 1)
                 continue;   /* prompt chunks: the decode step is what the plan predicts */
             w->steps++;
+            coord_monitor_add(&w->mon, m->times.t[i].compute_us * 1e-6, m->times.t[i].send_us * 1e-6);
             w->compute_us_sum += m->times.t[i].compute_us;
             w->send_us_sum += m->times.t[i].send_us;
         }
@@ -367,6 +369,8 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err)
     int rc = coord_pump(c, timeout_ms, err);
     if (rc == 0)
         rc = coord_forced_switch(c, err);
+    if (rc == 0)
+        rc = coord_balance_check(c, err);
     return rc ? rc : check_liveness(c, err);
 }
 
@@ -495,6 +499,7 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         wr->acked = 0;
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
+        coord_monitor_reset(&wr->mon);
         if ((rc = routes_for(c, s, d, err)) || (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
             return rc;
     }

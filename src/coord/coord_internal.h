@@ -7,7 +7,9 @@
 #define LL_COORD_COORD_INTERNAL_H
 
 #include "coord/coord.h"
+#include "coord/balancer.h"
 #include "coord/epoch.h"
+#include "coord/monitor.h"
 #include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
@@ -37,6 +39,7 @@ typedef struct {
     /* measured single-token steps (STAGE_TIMES), this epoch */
     uint64_t steps;
     double compute_us_sum, send_us_sum;
+    coord_monitor_t mon;       /* smoothed decode step times, this epoch (monitor.h) */
     worker_profile_t prof;
 } worker_rec_t;
 
@@ -89,6 +92,7 @@ struct coord {
     void *monitor;                     /* PAIR socket reading the ROUTER's disconnect events (recovery.c) */
     int64_t last_loss_ms;              /* when the last device loss was noticed */
     int n_losses;
+    coord_balancer_t *bal;             /* the load balancer, when started (balancer.c) */
     uint64_t tokens;                   /* accepted, all sessions */
     uint64_t next_switch, switch_rng;  /* forced switches (opts.switch_every) */
     int replan;                        /* a ring worker restarted (new HELLO): re-plan at the next poll */
@@ -101,6 +105,9 @@ int coord_session_send_open(coord_t *c, csession_t *s, err_t *err);
 void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tokens, double switch_ms);
 /* epoch.c: the forced switch of opts.switch_every when due (0 otherwise). */
 int coord_forced_switch(coord_t *c, err_t *err);
+/* balancer.c: one look at the measured stage times; may switch the ring. */
+int coord_balance_check(coord_t *c, err_t *err);
+void coord_balance_destroy(coord_t *c);
 /* recovery.c: liveness (timeouts and closed connections); re-plans on loss. */
 int coord_check_liveness(coord_t *c, err_t *err);
 int coord_monitor_open(coord_t *c, err_t *err);

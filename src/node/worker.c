@@ -207,6 +207,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
         return rc;
     w->dep = *d;
     w->epoch = m->epoch;
+    w->times.times.n = 0;   /* steps of the old stage say nothing about the new one */
     w->is_header = exec_needs_tokens(w->ex);
     w->is_tail = exec_has_logits(w->ex);
     w->n_inputs = exec_n_inputs(w->ex);
