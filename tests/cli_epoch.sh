@@ -38,6 +38,23 @@ for cfg in "3 0 5 1" "4 0.8 3 2" "2 0.9 2 3"; do
   fi
 done
 
+# Switches between the same live workers move KV rows worker to worker (RING_OPEN_RESUME); others replay.
+# Both kinds must occur in this run, and --kv-move off must give the same tokens by replay alone.
+want=$("$lingua" generate -m "$m" -p "Once upon a time" -n 64 --temp 0.8 --seed 11 --json | ids)
+for kvm in on off; do
+  if "$lingua" run -m "$m" --local 3 --ranges 0-4,4-8,8-12 -p "Once upon a time" -n 64 --temp 0.8 --seed 11 --json \
+       --switch-every 4 --switch-seed 10 --kv-move "$kvm" > "$tmp/got.json" 2> "$tmp/err"; then
+    [ "$(ids < "$tmp/got.json")" = "$want" ] && ok || bad "--kv-move $kvm: tokens differ"
+    kinds=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["epochs"][1:]; print(sum(x["kv_moved"] for x in e), sum(not x["kv_moved"] for x in e), sum(x["kv_bytes"] for x in e))' "$tmp/got.json")
+    read -r moved replayed bytes <<< "$kinds"
+    if [ "$kvm" = on ]; then [ "$moved" -ge 1 ] && [ "$replayed" -ge 1 ] && [ "$bytes" -gt 0 ] && ok || bad "--kv-move on: $kinds"
+    else [ "$moved" -eq 0 ] && ok || bad "--kv-move off moved KV: $kinds"; fi
+    grep -q "did not start within" "$tmp/err" && bad "--kv-move $kvm: a KV transfer timed out" || ok
+  else
+    bad "--kv-move $kvm: $(tail -c 300 "$tmp/err")"
+  fi
+done
+
 # 1..8 sequences in flight at once, switching every few tokens.
 for n_seq in 1 2 3 5 8; do
   head -n "$n_seq" "$tmp/all.txt" > "$tmp/prompts.txt"

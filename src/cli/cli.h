@@ -64,6 +64,7 @@ typedef struct {
     float balance_threshold; /* --balance-threshold R */
     int balance_window_ms;   /* --balance-window MS */
     float balance_gain;      /* --balance-gain R */
+    const char *kv_move;     /* --kv-move on|off: switches between live workers move KV rows (default on) */
     const char *token_log;   /* --token-log FILE: one line per accepted token of the first prompt, flushed */
     int verbose;             /* -v */
     synth_params_t synth;    /* lingua synth */

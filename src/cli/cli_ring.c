@@ -186,8 +186,9 @@ static void print_live_ring(FILE *f, const coord_t *c, const job_t *j0)
             json_write_string(f, name, strlen(name));
             fprintf(f, ", \"units\": [%d, %d]}", ep->stages[s].begin, ep->stages[s].end);
         }
-        fprintf(f, "], \"sessions\": %d, \"replayed_tokens\": %llu, \"switch_ms\": %.1f}", ep->sessions,
-                (unsigned long long)ep->replayed_tokens, ep->switch_ms);
+        fprintf(f, "], \"sessions\": %d, \"replayed_tokens\": %llu, \"kv_moved\": %s, \"kv_bytes\": %llu, "
+                "\"switch_ms\": %.1f}", ep->sessions, (unsigned long long)ep->replayed_tokens,
+                ep->kv_moved ? "true" : "false", (unsigned long long)ep->kv_bytes, ep->switch_ms);
     }
     fprintf(f, "], \"losses\": %d, \"stale\": %llu, \"token_unix_ms\": [", coord_n_losses(c),
             (unsigned long long)coord_stale(c));
@@ -397,6 +398,7 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, 
     co.objective = o->objective && !strcmp(o->objective, "throughput");
     co.verbose = o->verbose;
     co.switch_every = o->switch_every;
+    co.kv_move = !o->kv_move || strcmp(o->kv_move, "off");
     co.switch_seed = (uint64_t)o->switch_seed;
     return coord_create(&co, c, err);
 }

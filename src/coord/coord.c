@@ -25,6 +25,8 @@ void coord_opts_default(coord_opts_t *o)
     o->heartbeat_ms = 500;
     o->liveness_ms = 3000;
     o->recover = 1;
+    o->kv_move = 1;
+    o->kv_timeout_ms = 5000;
 }
 
 int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
@@ -205,6 +207,7 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
 static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
 {
     s->open.flags |= RING_OPEN_HEADER;
+    s->header_sent = 1;
     return coord_send_to(c, c->stages[0].worker, &s->open, err);
 }
 
@@ -241,8 +244,10 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
             return err_set(err, ERR_STATE, "worker %s could not open session %llu: %s", w->name,
                            (unsigned long long)m->session, m->ack.text);
         }
-        if (w == &c->workers[c->stages[0].worker])
-            return 0;   /* the header's own acknowledgement */
+        if (w == &c->workers[c->stages[0].worker] && s->header_sent) {
+            s->started = 1;   /* the header's own acknowledgement: the session runs */
+            return 0;
+        }
         if (--s->acks_missing == 0)
             return send_open_to_header(c, s, err);
         return 0;
@@ -256,6 +261,7 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
                            (unsigned long long)m->session);
         if (s->n_prompt + s->n_gen < c->o.n_ctx)
             s->prompt_wire[s->n_prompt + s->n_gen++] = m->token.token;
+        s->gen_epoch++;
         c->tokens++;
         if (m->flags & RING_TOKEN_FINAL)
             s->done = 1;
@@ -371,6 +377,8 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err)
         rc = coord_forced_switch(c, err);
     if (rc == 0)
         rc = coord_balance_check(c, err);
+    if (rc == 0)
+        rc = coord_check_crossings(c, err);
     return rc ? rc : check_liveness(c, err);
 }
 
@@ -500,7 +508,8 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
         coord_monitor_reset(&wr->mon);
-        if ((rc = routes_for(c, s, d, err)) || (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
+        if ((rc = routes_for(c, s, d, err)) || (rc = coord_kv_routes(c, s, d, err)) ||
+            (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
             return rc;
     }
     int64_t deadline = net_now_ms() + timeout_ms;
@@ -554,7 +563,7 @@ int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int 
     s->n_predict = n_predict;
     s->sp = *sp;
     *session = s->id;
-    return coord_session_send_open(c, s, err);
+    return coord_session_send_open(c, s, 0, err);
 }
 
 int coord_session_done(const coord_t *c, uint64_t session)

@@ -44,6 +44,8 @@ typedef struct {
     int verbose;               /* log epoch switches and their reasons to stderr */
     int switch_every;          /* tests: every this many accepted tokens, switch to a random valid plan (epoch.h) */
     uint64_t switch_seed;
+    int kv_move;               /* a switch between live workers moves KV rows worker to worker (else: replay) */
+    int kv_timeout_ms;         /* a resumed session not started by then is replayed */
     int recover;               /* a lost worker: re-plan on the survivors and replay (recovery.h); 0: fail */
     int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
 } coord_opts_t;

@@ -61,6 +61,10 @@ typedef struct {
     uint32_t epoch;            /* the epoch the session runs in: TOKENs of any other epoch are stale */
     int n_prompt, n_gen, n_predict;
     samp_params_t sp;
+    int header_sent;           /* the open that starts the session went to the header */
+    int started;               /* the header acknowledged that open */
+    int gen_epoch;             /* tokens accepted under the current epoch */
+    int64_t open_ms;           /* when that open was sent */
 } csession_t;
 
 #define COORD_MAX_EPOCHS 1024   /* epoch records kept for reports (older ones are dropped) */
@@ -92,6 +96,8 @@ struct coord {
     void *monitor;                     /* PAIR socket reading the ROUTER's disconnect events (recovery.c) */
     int64_t last_loss_ms;              /* when the last device loss was noticed */
     int n_losses;
+    stage_t kv_old[COORD_MAX_WORKERS]; /* during a KV-moving switch: the stages before it (epoch.c) */
+    int n_kv_old;                      /* 0: the switch replays */
     coord_balancer_t *bal;             /* the load balancer, when started (balancer.c) */
     uint64_t tokens;                   /* accepted, all sessions */
     uint64_t next_switch, switch_rng;  /* forced switches (opts.switch_every) */
@@ -100,9 +106,13 @@ struct coord {
 
 /* epoch.c: sends the session's open (history, remaining tokens, sampler state)
  * to every stage, the header last; used for a new session and a replay. */
-int coord_session_send_open(coord_t *c, csession_t *s, err_t *err);
+int coord_session_send_open(coord_t *c, csession_t *s, int resume, err_t *err);
 /* epoch.c: records the deployment just made under c->epoch with reason c->why. */
 void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tokens, double switch_ms);
+/* epoch.c: adds the KV routes of new stage s (a KV-moving switch) to its DEPLOY. */
+int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err);
+/* epoch.c: sessions whose resumed open never started (a KV transfer that did not complete) are replayed. */
+int coord_check_crossings(coord_t *c, err_t *err);
 /* epoch.c: the forced switch of opts.switch_every when due (0 otherwise). */
 int coord_forced_switch(coord_t *c, err_t *err);
 /* balancer.c: one look at the measured stage times; may switch the ring. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "coord/coord_internal.h"
+#include "model/graph.h"
 #include "node/ring.h"
 
 #define COORD_EPOCH_CROSSING 0xFFFFFFFFu   /* a session between two epochs: no TOKEN matches it */
@@ -22,7 +23,7 @@ int coord_worker_alive(const coord_t *c, int worker)
     return worker >= 0 && worker < c->n_workers && c->workers[worker].has_model && !c->workers[worker].lost;
 }
 
-int coord_session_send_open(coord_t *c, csession_t *s, err_t *err)
+int coord_session_send_open(coord_t *c, csession_t *s, int resume, err_t *err)
 {
     const samp_params_t *sp = &s->sp;
     const int slot = (int)(s - c->sess);
@@ -30,7 +31,10 @@ int coord_session_send_open(coord_t *c, csession_t *s, err_t *err)
     s->open.epoch = c->epoch;
     s->epoch = c->epoch;
     s->open.session = s->id;
-    s->open.flags = s->want_logits ? RING_OPEN_WANT_LOGITS : 0;
+    s->open.flags = (s->want_logits ? RING_OPEN_WANT_LOGITS : 0) | (resume ? RING_OPEN_RESUME : 0);
+    s->started = 0;
+    s->gen_epoch = 0;
+    s->open_ms = net_now_ms();
     const float temp = sp->temp < 0 ? 0 : sp->temp;
     /* Past draws: one RNG number per sampled token when sampling with a temperature. */
     const uint64_t seed = temp > 0 ? sp->seed + (uint64_t)s->n_gen * WEYL_STEP : sp->seed;
@@ -43,13 +47,18 @@ int coord_session_send_open(coord_t *c, csession_t *s, err_t *err)
                                         .repeat_last_n = sp->repeat_last_n < -1 ? -1 : sp->repeat_last_n};
     s->open.data = s->prompt_wire;
     s->open.data_len = (size_t)(s->n_prompt + s->n_gen) * sizeof(uint32_t);
-    s->acks_missing = c->n_stages - 1;
+    /* Every stage but the header acknowledges first, then the header starts it.  A resumed session's header
+     * also gets the open first as a plain stage: it may have KV rows to hand over or to collect. */
+    const int first = resume ? 0 : 1;
+    s->acks_missing = c->n_stages - first;
+    s->header_sent = 0;
     int rc;
     if (s->acks_missing == 0) {
         s->open.flags |= RING_OPEN_HEADER;
+        s->header_sent = 1;
         return coord_send_to(c, c->stages[0].worker, &s->open, err);
     }
-    for (int i = 1; i < c->n_stages; i++)
+    for (int i = first; i < c->n_stages; i++)
         if ((rc = coord_send_to(c, c->stages[i].worker, &s->open, err)))
             return rc;
     return 0;
@@ -76,14 +85,100 @@ void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tok
     c->why[0] = 0;
 }
 
+/* Attention layers in unit u. */
+static int unit_attention(const coord_t *c, int u)
+{
+    int n = 0;
+    for (int node = c->seg->units[u].node_begin; node < c->seg->units[u].node_end; node++)
+        n += c->g->nodes[node].op == OP_ATTENTION;
+    return n;
+}
+
+static int new_stage_of_unit(const coord_stage_t *st, int n, int u)
+{
+    for (int s = 0; s < n; s++)
+        if (u >= st[s].begin && u < st[s].end)
+            return s;
+    return -1;
+}
+
+/* A switch moves KV rows (instead of replaying) when every old stage's worker is alive and in the new plan, and
+ * no worker needs more KV routes than a DEPLOY has room for beside its data routes. */
+static int can_move_kv(const coord_t *c, const coord_stage_t *st, int n)
+{
+    if (!c->o.kv_move || c->n_stages == 0)
+        return 0;
+    for (int o = 0; o < c->n_stages; o++) {
+        const stage_t *old = &c->stages[o];
+        int in_new = -1, routes = 0;
+        for (int s = 0; s < n; s++)
+            if (st[s].worker == old->worker)
+                in_new = s;
+        if (in_new < 0 || !coord_worker_alive(c, old->worker))
+            return 0;
+        for (int u = old->begin; u < old->end; u++)
+            routes += (u < st[in_new].begin || u >= st[in_new].end) && unit_attention(c, u) > 0;
+        if (routes > MSG_MAX_ROUTES / 2)
+            return 0;
+    }
+    return 1;
+}
+
+int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err)
+{
+    const int w = c->stages[s].worker;
+    for (int o = 0; o < c->n_kv_old; o++) {
+        if (c->kv_old[o].worker != w)
+            continue;
+        for (int u = c->kv_old[o].begin; u < c->kv_old[o].end; u++) {
+            if (u >= c->stages[s].begin && u < c->stages[s].end)
+                continue;   /* stays here */
+            int t = -1;
+            for (int k = 0; k < c->n_stages; k++)
+                if (u >= c->stages[k].begin && u < c->stages[k].end)
+                    t = k;
+            if (t < 0 || !unit_attention(c, u))
+                continue;
+            if (d->n_routes == MSG_MAX_ROUTES)
+                return err_set(err, ERR_RANGE, "stage %d needs more than %d routes with its KV moves", s,
+                               MSG_MAX_ROUTES);
+            msg_route_t *r = &d->routes[d->n_routes++];
+            r->value_id = MSG_VALUE_KV;
+            r->to_unit = (uint32_t)u;
+            snprintf(r->endpoint, sizeof r->endpoint, "%s", c->workers[c->stages[t].worker].endpoint);
+        }
+    }
+    return 0;
+}
+
 int coord_switch(coord_t *c, const coord_stage_t *stages, int n, const char *why, int timeout_ms, err_t *err)
 {
     const int64_t t0 = net_now_ms();
+    /* KV bytes that move: attention layers changing owner x positions held, for the record. */
+    uint64_t kv_bytes = 0;
+    c->n_kv_old = 0;
+    if (can_move_kv(c, stages, n)) {
+        const uint64_t row = 4ull * c->m->hp.n_head_kv * c->m->hp.head_dim;   /* K + V, F16 */
+        for (int o = 0; o < c->n_stages; o++) {
+            c->kv_old[c->n_kv_old++] = c->stages[o];
+            for (int u = c->stages[o].begin; u < c->stages[o].end; u++) {
+                int t = new_stage_of_unit(stages, n, u);
+                if (t < 0 || stages[t].worker == c->stages[o].worker)
+                    continue;
+                for (int i = 0; i < c->o.n_seq; i++)
+                    if (c->sess[i].used && !c->sess[i].done && c->sess[i].gen_epoch > 0)
+                        kv_bytes += (uint64_t)unit_attention(c, u) * row *
+                                    (uint64_t)(c->sess[i].n_prompt + c->sess[i].n_gen - 1);
+            }
+        }
+    }
+    const int move = c->n_kv_old > 0;
     snprintf(c->why, sizeof c->why, "%s", why ? why : "switch");
     for (int i = 0; i < c->o.n_seq; i++)   /* crossing: from now on the old plan's tokens are stale */
         if (c->sess[i].used && !c->sess[i].done)
             c->sess[i].epoch = COORD_EPOCH_CROSSING;
     int rc = coord_deploy_stages(c, stages, n, timeout_ms, err);
+    c->n_kv_old = 0;
     if (rc)
         return err_prefix(err, "epoch switch (%s)", why ? why : "switch");
     int sessions = 0;
@@ -92,16 +187,48 @@ int coord_switch(coord_t *c, const coord_stage_t *stages, int n, const char *why
         csession_t *s = &c->sess[i];
         if (!s->used || s->done)
             continue;
-        if ((rc = coord_session_send_open(c, s, err)))
+        /* A token accepted under the old epoch means every old stage holds the history but its last token
+         * (positions 0..H-2): such a session resumes; one still replaying or opening replays again. */
+        const int resume = move && s->gen_epoch > 0;
+        if ((rc = coord_session_send_open(c, s, resume, err)))
             return err_prefix(err, "reopening session %llu under epoch %u", (unsigned long long)s->id, c->epoch);
         sessions++;
-        tokens += (uint64_t)(s->n_prompt + s->n_gen);
+        if (!resume)
+            tokens += (uint64_t)(s->n_prompt + s->n_gen);
     }
     coord_epoch_info_t *e = last_record(c);
     e->sessions = sessions;
     e->replayed_tokens = tokens;
     e->switch_ms = (double)(net_now_ms() - t0);
+    e->kv_moved = move;
+    e->kv_bytes = kv_bytes;
+    if (c->o.verbose)
+        fprintf(stderr, "coordinator: epoch %u (%s): %d session(s) cross over by %s%s\n", c->epoch, e->why, sessions,
+                move ? "moving KV rows" : "replay", move ? "" : "");
     return 0;
+}
+
+int coord_check_crossings(coord_t *c, err_t *err)
+{
+    const int64_t now = net_now_ms();
+    int late = 0;
+    for (int i = 0; i < c->o.n_seq; i++) {
+        const csession_t *s = &c->sess[i];
+        late |= s->used && !s->done && !s->started && (s->open.flags & RING_OPEN_RESUME) &&
+                now - s->open_ms > c->o.kv_timeout_ms;
+    }
+    if (!late || c->n_stages == 0)
+        return 0;
+    fprintf(stderr, "coordinator: a resumed session did not start within %d ms (its KV transfer is incomplete): "
+            "replaying on the same stages\n", c->o.kv_timeout_ms);
+    coord_stage_t st[COORD_MAX_WORKERS];
+    for (int s = 0; s < c->n_stages; s++)
+        st[s] = (coord_stage_t){.worker = c->stages[s].worker, .begin = c->stages[s].begin, .end = c->stages[s].end};
+    const int keep = c->o.kv_move;
+    c->o.kv_move = 0;
+    int rc = coord_switch(c, st, c->n_stages, "KV transfer incomplete: replay", 60000, err);
+    c->o.kv_move = keep;
+    return rc;
 }
 
 int coord_n_epochs(const coord_t *c) { return c->n_epochs < COORD_MAX_EPOCHS ? c->n_epochs : COORD_MAX_EPOCHS; }

@@ -57,6 +57,8 @@ typedef struct {
     int sessions;                /* sessions that crossed over (replayed) */
     uint64_t replayed_tokens;    /* history tokens they replay */
     double switch_ms;            /* deploy + reopen, as the coordinator saw it */
+    int kv_moved;                /* 1: KV rows moved worker to worker; 0: the sessions replayed */
+    uint64_t kv_bytes;           /* KV bytes that changed owner */
 } coord_epoch_info_t;
 
 /* Moves the ring to new stages (rules above).  why names the reason in the

@@ -20,6 +20,7 @@
 /* SESSION_OPEN flags */
 #define RING_OPEN_WANT_LOGITS 0x1u  /* the tail sends the logits behind the final token (ACTIVATION, value = logits) */
 #define RING_OPEN_HEADER 0x2u       /* this stage is the header: it holds the prompt and starts the session */
+#define RING_OPEN_RESUME 0x4u       /* the KV caches of the history (but its last token) moved here: resume (worker_kv.c) */
 
 /* SHA-256 of the whole model file (the mapping the model was loaded from). */
 void ring_model_hash(const model_t *m, uint8_t hash[32]);

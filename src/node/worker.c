@@ -147,6 +147,8 @@ static void undeploy(worker_t *w)
     exec_destroy(&w->ex);
 }
 
+static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err);
+
 /* The PUSH socket to a data endpoint, connected on first use. */
 int worker_push_to(worker_t *w, const char *endpoint, err_t *err)
 {
@@ -183,6 +185,8 @@ int worker_grow_send_buffers(worker_t *w, size_t need)
 static int deploy(worker_t *w, const msg_t *m, err_t *err)
 {
     const msg_deploy_t *d = &m->deploy;
+    if (worker_kv_keep_old(w, m->epoch))   /* the old stage's KV may move on or stay (worker_kv.c) */
+        return err_set(err, ERR_NOMEM, "out of memory keeping the old stage");
     undeploy(w);
     if (memcmp(d->model_hash, w->hash, 32) != 0)
         return err_set(err, ERR_STATE, "model hash mismatch: this device's %s is not the coordinator's model",
@@ -232,7 +236,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
             widest = (size_t)w->g->values[exec_output(w->ex, i).value].width;
     if (worker_grow_send_buffers(w, (size_t)batch * widest * sizeof(float)) || !w->sess)
         return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
-    return 0;
+    return worker_kv_deploy(w, d, err);
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
@@ -241,6 +245,8 @@ static void session_end(wsession_t *s)
 {
     s->active = 0;
     s->have_token = 0;
+    s->kv_wait = 0;
+    s->hold = 0;
     samp_destroy(&s->samp);
     for (int p = 0; p < PENDING_PER_SLOT; p++)
         s->pend[p].used = 0;
@@ -258,8 +264,14 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
     if ((int)o->n_tokens > n_ctx)
         return err_set(err, ERR_RANGE, "prompt of %u tokens exceeds the context of %d", o->n_tokens, n_ctx);
     wsession_t *s = &w->sess[o->seq_slot];
+    const int resume = (m->flags & RING_OPEN_RESUME) != 0;
+    if (resume && o->n_tokens < 2)
+        return err_set(err, ERR_INVAL, "SESSION_OPEN to resume needs a history of 2 tokens at least");
     session_end(s);
-    exec_seq_clear(w->ex, (int)o->seq_slot);
+    if (!resume) {
+        worker_kv_forget_old(w, (int)o->seq_slot);
+        exec_seq_clear(w->ex, (int)o->seq_slot);
+    }
     s->id = m->session;
     s->n_prompt = (int)o->n_tokens;
     s->prompt_fed = s->n_past = s->n_gen = 0;
@@ -292,7 +304,16 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
         s->want_logits = (m->flags & RING_OPEN_WANT_LOGITS) != 0;
     }
     s->active = 1;
-    return 0;
+    if (!resume)
+        return 0;
+    s->prompt_fed = s->n_past = s->n_prompt - 1;   /* the header feeds the last token again */
+    s->hold = w->is_header && !(m->flags & RING_OPEN_HEADER);   /* ... once told to start */
+    int rc = worker_kv_resume(w, (int)o->seq_slot, s->id, o->n_tokens, err);
+    if (rc == 1) {
+        s->kv_wait = 1;
+        s->kv_need = o->n_tokens - 1;
+    }
+    return rc;
 }
 
 /* ---- running a batch ------------------------------------------------------------ */
@@ -405,7 +426,7 @@ static int header_has_work(const worker_t *w)
         return 0;
     for (int k = 0; k < w->n_seq; k++) {
         const wsession_t *s = &w->sess[k];
-        if (s->active && (s->prompt_fed < s->n_prompt || s->have_token))
+        if (s->active && !s->kv_wait && !s->hold && (s->prompt_fed < s->n_prompt || s->have_token))
             return 1;
     }
     return 0;
@@ -418,7 +439,7 @@ static int header_step(worker_t *w, err_t *err, int *rc)
         return 0;
     for (int k = 0; k < w->n_seq; k++) {
         wsession_t *s = &w->sess[(w->rr + k) % w->n_seq];
-        if (!s->active)
+        if (!s->active || s->kv_wait || s->hold)
             continue;
         if (s->prompt_fed < s->n_prompt) {
             int n = s->n_prompt - s->prompt_fed;
@@ -579,12 +600,16 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
         if (w->ex && worker_check_epoch(w, m, &why) > 0)
             return 0;   /* an open of an older epoch: the coordinator reopens under the new one */
         rc = w->ex && m->epoch != w->epoch ? ERR_STATE : session_open(w, m, &why);
+        if (rc == 1)
+            return 0;   /* resumed, waiting for its KV rows: acknowledged when they are there */
         if (rc)
             worker_log(w, "session open failed: ", why.msg);
         return ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);
     case MSG_SESSION_CLOSE:
-        if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session)
+        if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session) {
             session_end(&w->sess[m->close.seq_slot]);
+            worker_kv_forget_old(w, (int)m->close.seq_slot);
+        }
         return 0;
     case MSG_SHUTDOWN:
         w->shutdown = 1;
@@ -610,6 +635,12 @@ int worker_handle_data(worker_t *w, const msg_t *m, err_t *err)
     case MSG_ACTIVATION: return handle_activation(w, m, err);
     case MSG_TOKEN: return handle_token(w, m, err);
     case MSG_PROBE: return worker_handle_probe(w, m, err);
+    case MSG_KV_CHUNK: {
+        int ready = -1, rc = worker_kv_chunk(w, m, &ready, err);
+        if (rc == 0 && ready >= 0)   /* the open it completes was held back */
+            rc = ack(w, w->sess[ready].id, RING_ACK_SESSION, 0, "", err);
+        return rc;
+    }
     default: return err_set(err, ERR_PROTO, "unexpected %s on the data channel", msg_type_name(m->type));
     }
 }
@@ -665,6 +696,7 @@ static void teardown(worker_t *w)
     err_t ignored;
     link_flush(&w->link, 1, &ignored);
     undeploy(w);
+    worker_kv_fini(w);
     net_rx_fini(&w->rx_ctl);
     net_rx_fini(&w->rx_data);
     net_close(&w->ctl);
