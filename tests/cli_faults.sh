@@ -7,7 +7,8 @@
 # arrived (watched through --token-log); the run must complete with exactly
 # the tokens of the uninterrupted single-device run and record one loss.
 # Also: a frozen worker (SIGSTOP) is lost through the liveness timeout; a
-# killed worker restarted under its name rejoins; when the survivors cannot
+# killed worker restarted under its name rejoins; a worker joining a running
+# ring is profiled and considered for the plan; when the survivors cannot
 # hold the model the run ends promptly with a clear error.  The stall (kill ->
 # next token) of every run is appended to STALLS when given (bench/faults.sh).
 # usage: cli_faults.sh LINGUA SHARED_DIR [RUNS (default 32)] [STALLS_FILE] [SEED]
@@ -161,6 +162,30 @@ if wait_tokens "$tmp/tokens" 10 "$pid"; then
   fi
 else
   bad "rejoin: no tokens"
+fi
+
+# A worker joining a running ring is profiled and planned in when that gains enough: two slowed workers,
+# then a full-speed one says HELLO.  Whether it is taken depends on measured speeds; that it is
+# considered, and that the tokens stay those of one device, does not.
+m2="$shared/models/synth-15Mshape-Q8_0.gguf"
+reference synth-15Mshape-Q8_0 120
+rm -f "$tmp/tokens"
+timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 2 -m "$m2" --plan even --balance off \
+  -p "Once upon a time" -n 120 --temp 0 --json --token-log "$tmp/tokens" > "$tmp/out.json" 2> "$tmp/err" & pid=$!
+pids+=("$pid")
+ep=$(endpoint_of "$tmp/err")
+for i in 0 1; do "$lingua" worker --coordinator "$ep" -m "$m2" --name "w$i" --slowdown 4 2> /dev/null & pids+=($!); done
+if wait_tokens "$tmp/tokens" 5 "$pid"; then
+  "$lingua" worker --coordinator "$ep" -m "$m2" --name w2 2> /dev/null & pids+=($!)
+  if wait "$pid"; then
+    [ "$(ids < "$tmp/out.json")" = "${ref[synth-15Mshape-Q8_0:120]}" ] && ok || bad "join: tokens differ"
+    grep -q "worker w2 joined while the ring runs" "$tmp/err" && grep -Eq "join: worker w2|w2 stays idle" "$tmp/err" &&
+      ok || bad "join: no decision about w2 ($(grep coordinator: "$tmp/err" | tail -3))"
+  else
+    bad "join: $(tail -c 300 "$tmp/err")"
+  fi
+else
+  bad "join: no tokens"
 fi
 
 # Nothing fits on the survivors: a clear error, promptly.

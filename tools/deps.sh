@@ -2,6 +2,7 @@
 # tools/deps.sh — makes sure the Debian packages a task needs are installed.
 #   tools/deps.sh build   compiler and CMake (the main job)
 #   tools/deps.sh test    + clang/libFuzzer, the arm64 cross compiler and qemu-user (the test suite)
+#   tools/deps.sh bench   + gnuplot (bench/balance.sh draws its plot; not needed by CI)
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line and exits 1.
 set -euo pipefail
@@ -9,11 +10,13 @@ set -euo pipefail
 build_pkgs=(gcc make cmake libc6-dev libglpk-dev libzmq3-dev)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-14-dev libfuzzer-14-dev gcc-aarch64-linux-gnu
            libc6-dev-arm64-cross qemu-user python3)
+bench_pkgs=("${build_pkgs[@]}" python3 gnuplot-nox)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test)  want=("${test_pkgs[@]}") ;;
-  *) echo "usage: tools/deps.sh build|test" >&2; exit 2 ;;
+  bench) want=("${bench_pkgs[@]}") ;;
+  *) echo "usage: tools/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -27,6 +27,7 @@ void coord_opts_default(coord_opts_t *o)
     o->recover = 1;
     o->kv_move = 1;
     o->kv_timeout_ms = 5000;
+    o->join_margin = 0.10;
 }
 
 int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
@@ -194,8 +195,10 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     w->last_seen = net_now_ms();
     w->has_model = 1;
     w->fd = c->rx.peer_fd;
-    if (c->n_stages > 0)
+    if (c->n_stages > 0) {
         fprintf(stderr, "coordinator: worker %s joined while the ring runs\n", w->name);
+        w->joining = !c->replan;   /* a restarted ring worker is re-planned by recovery instead */
+    }
     msg_t reply;
     msg_init(&reply, MSG_WELCOME);
     reply.welcome.device_id = (uint32_t)(w - c->workers);
@@ -379,6 +382,8 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err)
         rc = coord_balance_check(c, err);
     if (rc == 0)
         rc = coord_check_crossings(c, err);
+    if (rc == 0)
+        rc = coord_join_check(c, err);
     return rc ? rc : check_liveness(c, err);
 }
 

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t switch_seed;
     int kv_move;               /* a switch between live workers moves KV rows worker to worker (else: replay) */
     int kv_timeout_ms;         /* a resumed session not started by then is replayed */
+    double join_margin;        /* a worker joining the running ring is planned in when it gains this (relative) */
     int recover;               /* a lost worker: re-plan on the survivors and replay (recovery.h); 0: fail */
     int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
 } coord_opts_t;

@@ -34,6 +34,7 @@ typedef struct {
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
     int lost;                  /* declared lost (recovery.c); cleared when it says HELLO again */
+    int joining;               /* said HELLO while the ring runs: to be profiled and maybe planned in (join.c) */
     int closed;                /* its connection closed (monitor): lost at the next liveness check */
     int fd;                    /* TCP socket of its control connection (ZMQ_SRCFD), -1 unknown */
     /* measured single-token steps (STAGE_TIMES), this epoch */
@@ -118,6 +119,8 @@ int coord_forced_switch(coord_t *c, err_t *err);
 /* balancer.c: one look at the measured stage times; may switch the ring. */
 int coord_balance_check(coord_t *c, err_t *err);
 void coord_balance_destroy(coord_t *c);
+/* join.c: profiles a worker that joined while the ring runs and takes it in when the plan gains enough. */
+int coord_join_check(coord_t *c, err_t *err);
 /* recovery.c: liveness (timeouts and closed connections); re-plans on loss. */
 int coord_check_liveness(coord_t *c, err_t *err);
 int coord_monitor_open(coord_t *c, err_t *err);

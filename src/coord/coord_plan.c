@@ -75,6 +75,10 @@ int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan
             if (k == i)
                 continue;
             double lat = w->prof.latency[k], bw = w->prof.bandwidth[k];
+            if (lat < 0 || bw <= 0) {   /* not measured this way (a worker that joined later): the other way */
+                lat = c->workers[k].prof.latency[i];
+                bw = c->workers[k].prof.bandwidth[i];
+            }
             p->latency[i * N + k] = lat >= 0 ? lat : 1.0;      /* unmeasured: prohibitive */
             p->bandwidth[i * N + k] = bw > 0 ? bw : 1.0;
         }
