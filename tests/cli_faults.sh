@@ -6,7 +6,7 @@
 # random worker (the header in some runs) when a random number of tokens has
 # arrived (watched through --token-log); the run must complete with exactly
 # the tokens of the uninterrupted single-device run and record one loss.
-# Also: a frozen worker (SIGSTOP) is lost through the liveness timeout; a
+# Also: a worker killed in the middle of a KV move; a frozen worker (SIGSTOP) is lost through the liveness timeout; a
 # killed worker restarted under its name rejoins; a worker joining a running
 # ring is profiled and considered for the plan; when the survivors cannot
 # hold the model the run ends promptly with a clear error.  The stall (kill ->
@@ -29,10 +29,10 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 ids() { python3 -c 'import json,sys; print(json.load(sys.stdin)["gen_ids"])'; }
 now_ms() { date +%s%3N; }
 
-# wait_tokens LOG N PID: until LOG has N lines (or PID exits, or 30 s pass)
+# wait_tokens LOG N PID [CS]: until LOG has N lines (or PID exits, or CS centiseconds (3000) pass)
 wait_tokens() {
   local t
-  for ((t = 0; t < 3000; t++)); do
+  for ((t = 0; t < ${4:-3000}; t++)); do
     [ -s "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0
     kill -0 "$3" 2> /dev/null || return 1
     sleep 0.01
@@ -123,6 +123,32 @@ echo "  $runs kill runs done"
 m="$shared/models/stories260K.gguf"
 reference stories260K 100
 
+# A worker vanishing in the middle of a KV move: forced switches every 20 tokens over slow links
+# (2 Mbit/s, so moving the KV rows of a few layers takes most of a second); right after the first
+# switch that moves KV rows begins, a worker is killed.  Recovery replays; the tokens stay.
+reference synth-15Mshape-Q8_0 100
+rm -f "$tmp/tokens"
+timeout 120 "$lingua" run --local 3 -m "$shared/models/synth-15Mshape-Q8_0.gguf" -p "Once upon a time" -n 100 --temp 0 \
+  --json --ranges 0-5,5-10,10-14 --link-bandwidth 2 --switch-every 20 --switch-seed 10 -v --token-log "$tmp/tokens" \
+  > "$tmp/out.json" 2> "$tmp/err" & pid=$!
+pids+=("$pid")
+moved=0
+for ((t = 0; t < 3000; t++)); do
+  grep -q "cross over by moving KV rows" "$tmp/err" && { moved=1; break; }
+  kill -0 "$pid" 2> /dev/null || break
+  sleep 0.01
+done
+if [ $moved = 1 ]; then
+  kill -9 "$(workers_of "$pid" | sed -n 2p)"
+  if wait "$pid"; then
+    [ "$(ids < "$tmp/out.json")" = "${ref[synth-15Mshape-Q8_0:100]}" ] && ok || bad "kill during a KV move: tokens differ"
+  else
+    bad "kill during a KV move: $(grep -v 'older epochs' "$tmp/err" | tail -c 300)"
+  fi
+else
+  wait "$pid"; bad "no switch moved KV rows ($(tail -c 200 "$tmp/err"))"
+fi
+
 # A frozen worker: only the liveness timeout can tell.
 rm -f "$tmp/tokens"
 timeout 120 "$lingua" run --local 3 -m "$m" -p "Once upon a time" -n 100 --temp 0 --json --ranges 0-4,4-8,8-12 \
@@ -170,12 +196,12 @@ fi
 m2="$shared/models/synth-15Mshape-Q8_0.gguf"
 reference synth-15Mshape-Q8_0 120
 rm -f "$tmp/tokens"
-timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 2 -m "$m2" --plan even --balance off \
+timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 2 -m "$m2" --plan even --balance off --profile-rounds 2 \
   -p "Once upon a time" -n 120 --temp 0 --json --token-log "$tmp/tokens" > "$tmp/out.json" 2> "$tmp/err" & pid=$!
 pids+=("$pid")
 ep=$(endpoint_of "$tmp/err")
 for i in 0 1; do "$lingua" worker --coordinator "$ep" -m "$m2" --name "w$i" --slowdown 4 2> /dev/null & pids+=($!); done
-if wait_tokens "$tmp/tokens" 5 "$pid"; then
+if wait_tokens "$tmp/tokens" 5 "$pid" 9000; then
   "$lingua" worker --coordinator "$ep" -m "$m2" --name w2 2> /dev/null & pids+=($!)
   if wait "$pid"; then
     [ "$(ids < "$tmp/out.json")" = "${ref[synth-15Mshape-Q8_0:120]}" ] && ok || bad "join: tokens differ"

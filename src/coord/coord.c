@@ -358,7 +358,12 @@ int coord_pump(coord_t *c, int timeout_ms, err_t *err)
     }
     int rc = net_recv(c->router, &c->rx, timeout_ms, &m, &c->stats, err);
     for (int k = 0; rc == 0 && k < 256; k++) {
-        if ((rc = handle(c, &m, err)))
+        if ((rc = handle(c, &m, err)) == ERR_PROTO) {   /* from an unknown peer, or not what we expect: dropped */
+            fprintf(stderr, "coordinator: dropped %s: %s\n", msg_type_name(m.type), err->msg);
+            c->stats.dropped[MSG_FAULT_BODY]++;
+            rc = 0;
+        }
+        if (rc)
             return rc;
         if (c->o.switch_every && c->tokens >= c->next_switch)
             return 0;   /* a forced switch is due at exactly this token */
