@@ -12,9 +12,11 @@ build=${1:-$here/build}
 runs=${2:-200}
 seed=${3:-20261201}
 stalls=$(mktemp)
-trap 'rm -f "$stalls"' EXIT
-bash "$here/tests/cli_faults.sh" "$build/lingua" "$here/../shared" "$runs" "$stalls" "$seed" 2>&1 |
-  grep -v "older epochs\|Killed" | tail -3
+bin=$(mktemp -d)
+trap 'rm -rf "$stalls" "$bin"' EXIT
+cp "$build/lingua" "$bin/lingua"   # a copy: rebuilding meanwhile cannot disturb the runs
+bash "$here/tests/cli_faults.sh" "$bin/lingua" "$here/../shared" "$runs" "$stalls" "$seed" 2>&1 |
+  grep -E "^FAIL|kill runs done|passed"
 status=${PIPESTATUS[0]}
 python3 - "$stalls" <<'PY'
 import sys

@@ -59,6 +59,7 @@ typedef struct {
     int liveness_ms;         /* --liveness MS: a worker silent this long is lost */
     int switch_every;        /* --switch-every K: force an epoch switch to a random plan every K tokens (tests) */
     long switch_seed;        /* --switch-seed S */
+    const char *switch_to;   /* --switch-to "RANGES;RANGES;...": the forced switches' plans, in turn */
     int no_recover;          /* --no-recover: a lost worker fails the run */
     const char *balance;     /* --balance on|off (default on) */
     float balance_threshold; /* --balance-threshold R */

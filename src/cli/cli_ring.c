@@ -400,6 +400,7 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, coord_t **c, 
     co.switch_every = o->switch_every;
     co.kv_move = !o->kv_move || strcmp(o->kv_move, "off");
     co.switch_seed = (uint64_t)o->switch_seed;
+    co.switch_to = o->switch_to;
     return coord_create(&co, c, err);
 }
 

@@ -44,6 +44,8 @@ typedef struct {
     int verbose;               /* log epoch switches and their reasons to stderr */
     int switch_every;          /* tests: every this many accepted tokens, switch to a random valid plan (epoch.h) */
     uint64_t switch_seed;
+    const char *switch_to;     /* tests/benchmarks: "A-B,C-D,...;E-F,..." the plans of the forced switches, in turn
+                                  (ranges per worker as coord_deploy), instead of random ones */
     int kv_move;               /* a switch between live workers moves KV rows worker to worker (else: replay) */
     int kv_timeout_ms;         /* a resumed session not started by then is replayed */
     double join_margin;        /* a worker joining the running ring is planned in when it gains this (relative) */

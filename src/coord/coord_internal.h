@@ -102,6 +102,7 @@ struct coord {
     coord_balancer_t *bal;             /* the load balancer, when started (balancer.c) */
     uint64_t tokens;                   /* accepted, all sessions */
     uint64_t next_switch, switch_rng;  /* forced switches (opts.switch_every) */
+    int n_forced;
     int replan;                        /* a ring worker restarted (new HELLO): re-plan at the next poll */
 };
 

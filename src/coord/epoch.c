@@ -304,7 +304,23 @@ int coord_forced_switch(coord_t *c, err_t *err)
     if (!unfinished)
         return 0;
     coord_stage_t st[COORD_MAX_WORKERS];
-    int n = 0;
-    int rc = coord_random_stages(c, &c->switch_rng, st, &n, err);
-    return rc ? rc : coord_switch(c, st, n, "forced switch", 60000, err);
+    int n = 0, rc;
+    if (c->o.switch_to) {   /* the given plans in turn, the last one repeating */
+        const char *p = c->o.switch_to;
+        for (int k = 0; k < c->n_forced && strchr(p, ';'); k++)
+            p = strchr(p, ';') + 1;
+        char text[512];
+        size_t len = strcspn(p, ";");
+        snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text ? len : sizeof text - 1), p);
+        unit_range_t ranges[COORD_MAX_WORKERS];
+        if ((rc = split_parse(text, c->seg->n_units, c->n_workers, ranges, err)))
+            return err_prefix(err, "forced switch to '%s'", text);
+        for (int i = 0; i < c->n_workers; i++)
+            if (ranges[i].end > ranges[i].begin)
+                st[n++] = (coord_stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
+    } else if ((rc = coord_random_stages(c, &c->switch_rng, st, &n, err))) {
+        return rc;
+    }
+    c->n_forced++;
+    return coord_switch(c, st, n, "forced switch", 60000, err);
 }
