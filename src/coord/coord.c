@@ -533,6 +533,11 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         }
         if (net_now_ms() > deadline)
             return err_set(err, ERR_TIMEOUT, "%d stage(s) not deployed within %d ms", missing, timeout_ms);
+        for (int k = 0; k < c->n_stages; k++) {   /* a worker that dies meanwhile will not acknowledge */
+            const worker_rec_t *sw = &c->workers[c->stages[k].worker];
+            if (!sw->acked && (sw->closed || net_now_ms() - sw->last_seen > c->o.liveness_ms))
+                return err_set(err, ERR_TIMEOUT, "worker %s lost while deploying", sw->name);
+        }
         msg_t m;
         rc = net_recv(c->router, &c->rx, 100, &m, &c->stats, err);
         if (rc == 0 && (rc = handle(c, &m, err)))

@@ -179,6 +179,15 @@ int coord_switch(coord_t *c, const coord_stage_t *stages, int n, const char *why
             c->sess[i].epoch = COORD_EPOCH_CROSSING;
     int rc = coord_deploy_stages(c, stages, n, timeout_ms, err);
     c->n_kv_old = 0;
+    if (rc && c->o.recover && strncmp(why ? why : "", "worker ", 7) != 0) {
+        for (int i = 0; i < n; i++) {
+            const worker_rec_t *w = &c->workers[stages[i].worker];
+            if (w->closed || net_now_ms() - w->last_seen > c->o.liveness_ms) {
+                fprintf(stderr, "coordinator: %s; recovery takes over\n", err->msg);
+                return 0;   /* the liveness check that follows re-plans on the survivors and replays */
+            }
+        }
+    }
     if (rc)
         return err_prefix(err, "epoch switch (%s)", why ? why : "switch");
     int sessions = 0;
