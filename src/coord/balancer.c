@@ -26,6 +26,8 @@ struct coord_balancer {
     int switches;
     int gain_pending;             /* after a switch: measure the gain once the cooldown is over */
     double before_s, predicted_gain;
+    plan_t previous;              /* the plan before the last switch (to go back when it did not pay) */
+    int rolled_back;              /* went back once: no further switch for this load */
 };
 
 void coord_balance_opts_default(coord_balance_opts_t *o)
@@ -174,6 +176,7 @@ static int adopt_ring(coord_t *c, coord_balancer_t *b)
     b->plan = p;
     b->predicted = p.objective;
     b->epoch = c->epoch;
+    b->gain_pending = 0;   /* the ring changed under it: nothing to measure or undo */
     return 0;
 }
 
@@ -210,7 +213,24 @@ int coord_balance_check(coord_t *c, err_t *err)
             fprintf(stderr, "balance: measured after the switch: %.3f ms per token (was %.3f ms): gain %.2fx "
                     "(predicted %.2fx)\n", 1e3 * measured, 1e3 * b->before_s, b->before_s / measured,
                     b->predicted_gain);
+        if (measured > b->before_s && !b->rolled_back) {   /* it did not pay: back, once, and stay there */
+            coord_stage_t st[PLAN_MAX_DEVICES];
+            int n = coord_plan_stages(&b->previous, st);
+            if (c->o.verbose)
+                fprintf(stderr, "balance: the switch made it slower: going back to the previous plan and staying\n");
+            int rc = coord_switch(c, st, n, "balance: the last switch did not pay, back", 60000, err);
+            if (rc)
+                return rc;
+            b->plan = b->previous;
+            b->epoch = c->epoch;
+            b->predicted = b->before_s;
+            b->rolled_back = 1;
+            b->quiet_until = net_now_ms() + b->o.cooldown_ms;
+            return 0;
+        }
     }
+    if (b->rolled_back)
+        return 0;   /* hysteresis: after going back, this load is left as it is */
     if (now < b->quiet_until || measured <= b->predicted * (1.0 + b->o.threshold)) {
         b->over_since = 0;
         return 0;
@@ -271,6 +291,7 @@ int coord_balance_check(coord_t *c, err_t *err)
         fprintf(stderr, ", predicted %.3f ms per token, gain %.2fx\n", 1e3 * chosen.objective,
                 current / chosen.objective);
     }
+    b->previous = b->plan;
     int rc = coord_switch(c, st, n, why, 60000, err);
     if (rc)
         return rc;

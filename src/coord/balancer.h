@@ -16,7 +16,8 @@
  * (under the same scaled times) by `min_gain`; either way the scaled
  * prediction becomes the new reference, so a load that stays the same never
  * triggers a second switch, and after a switch it waits `cooldown_ms` and
- * measures the gain it got (logged with verbose).  Every worker maps the
+ * measures the gain it got (logged with verbose); a switch that made the ring
+ * slower is undone once, and then the balancer leaves that load alone.  Every worker maps the
  * whole model file when it starts, so no move loads weights; the KV caches are
  * rebuilt by the switch's replay (epoch.h).
  */
