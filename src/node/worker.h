@@ -14,7 +14,12 @@
  *                 tail samples and sends the TOKEN to the header and the
  *                 coordinator;
  *   TOKEN         (header) feed the sampled id as the next step;
+ *   KV_CHUNK      KV rows of a layer that moved here in an epoch switch
+ *                 (worker_kv.c); a SESSION_OPEN with RING_OPEN_RESUME is
+ *                 acknowledged once its rows are all here;
  *   SHUTDOWN      leave.
+ * Data of an older epoch is dropped (stale), of a newer one too, with a log
+ * line (worker_epoch.c; the rules are in coord/epoch.h).
  * The header feeds prompts in chunks of at most `chunk` tokens and interleaves
  * them with other sessions' work, so a long prompt never stalls the ring.  A
  * malformed or unexpected message is counted, logged with its sender and
