@@ -23,7 +23,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0 fail=0
+pass=0 fail=0 missed=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 ids() { python3 -c 'import json,sys; print(json.load(sys.stdin)["gen_ids"])'; }
@@ -106,19 +106,22 @@ one_run() {
   if ! wait "$pid"; then bad "$what: exit status ($(grep -v 'older epochs' "$tmp/err" | tail -c 400))"; return; fi
   for p in "${wpids[@]}"; do wait "$p" 2> /dev/null; done
   [ "$(ids < "$tmp/out.json")" = "${ref[$model:$n]}" ] && ok || bad "$what: tokens differ"
+  local stall; stall=$(awk -v k="$killed" '$2 > k { printf "%.1f", $2 - k; exit }' "$log")
+  if [ -z "$stall" ]; then   # on a loaded machine the ring may finish before the kill lands: not a device loss
+    missed=$((missed + 1)); return
+  fi
   local losses; losses=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["losses"])' "$tmp/out.json")
   [ "$losses" = 1 ] && ok || bad "$what: $losses losses recorded"
-  local stall; stall=$(awk -v k="$killed" '$2 > k { printf "%.1f", $2 - k; exit }' "$log")
   [ -n "$stalls" ] && [ -n "$stall" ] && echo "$stall $what" >> "$stalls"
 }
 
 configs=("local stories260K 12 3 100" "coord stories260K 12 3 100" "local stories260K 12 4 100"
-         "coord stories260K 12 4 100" "local synth-15Mshape-Q8_0 14 3 40" "coord synth-15Mshape-Q8_0 14 4 40")
+         "coord stories260K 12 4 100" "local synth-15Mshape-Q8_0 14 3 60" "coord synth-15Mshape-Q8_0 14 4 60")
 for ((r = 0; r < runs; r++)); do
   # shellcheck disable=SC2086
   one_run ${configs[$((r % ${#configs[@]}))]}
 done
-echo "  $runs kill runs done"
+echo "  $runs kill runs done ($missed ended before the kill landed)"
 
 m="$shared/models/stories260K.gguf"
 reference stories260K 100
