@@ -214,7 +214,7 @@ if wait_tokens "$tmp/tokens" 5 "$pid" 9000; then
     bad "join: $(tail -c 300 "$tmp/err")"
   fi
 else
-  bad "join: no tokens"
+  bad "join: no tokens ($(grep -v "older epochs" "$tmp/err" | tail -c 300))"
 fi
 
 # Nothing fits on the survivors: a clear error, promptly.
