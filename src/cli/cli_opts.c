@@ -72,7 +72,7 @@ static void set_defaults(cli_opts_t *o)
     o->solver = "dp";
     o->profile_rounds = 7;
     o->heartbeat_ms = 500;
-    o->liveness_ms = 3000;
+    o->liveness_ms = 10000;
     o->switch_seed = 1;
     o->balance = "on";
     o->balance_threshold = 0.25f;

@@ -23,7 +23,7 @@ void coord_opts_default(coord_opts_t *o)
     o->n_seq = 8;
     o->threads = 1;
     o->heartbeat_ms = 500;
-    o->liveness_ms = 3000;
+    o->liveness_ms = 10000;
     o->recover = 1;
     o->kv_move = 1;
     o->kv_timeout_ms = 5000;
@@ -180,8 +180,10 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
         w = &c->workers[c->n_workers++];
     }
     for (int i = 0; i < c->n_stages; i++)
-        if (c->stages[i].worker == (int)(w - c->workers) && !w->lost)
+        if (c->stages[i].worker == (int)(w - c->workers) && !w->lost) {
             c->replan = 1;   /* its stage died with its old process */
+            snprintf(c->replan_why, sizeof c->replan_why, "worker %s restarted", w->name);
+        }
     worker_profile_t keep = w->prof;   /* a re-registering worker keeps its buffers (and must be profiled again) */
     memset(w, 0, sizeof *w);
     w->prof.time = keep.time;

@@ -103,6 +103,8 @@ struct coord {
     uint64_t tokens;                   /* accepted, all sessions */
     uint64_t next_switch, switch_rng;  /* forced switches (opts.switch_every) */
     int n_forced;
+    int recovering;                    /* inside recovery's own switches (recovery.c) */
+    char replan_why[96];               /* why c->replan was set */
     int replan;                        /* a ring worker restarted (new HELLO): re-plan at the next poll */
 };
 

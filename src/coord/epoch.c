@@ -179,14 +179,13 @@ int coord_switch(coord_t *c, const coord_stage_t *stages, int n, const char *why
             c->sess[i].epoch = COORD_EPOCH_CROSSING;
     int rc = coord_deploy_stages(c, stages, n, timeout_ms, err);
     c->n_kv_old = 0;
-    if (rc && c->o.recover && strncmp(why ? why : "", "worker ", 7) != 0) {
-        for (int i = 0; i < n; i++) {
-            const worker_rec_t *w = &c->workers[stages[i].worker];
-            if (w->closed || net_now_ms() - w->last_seen > c->o.liveness_ms) {
-                fprintf(stderr, "coordinator: %s; recovery takes over\n", err->msg);
-                return 0;   /* the liveness check that follows re-plans on the survivors and replays */
-            }
-        }
+    if (rc && c->o.recover && !c->recovering) {
+        /* The ring is half-deployed: the liveness check that follows re-plans on the survivors (those that are
+         * lost by then are left out) and every unfinished session replays. */
+        fprintf(stderr, "coordinator: epoch switch (%s) failed: %s; re-planning\n", why ? why : "switch", err->msg);
+        c->replan = 1;
+        snprintf(c->replan_why, sizeof c->replan_why, "re-plan after a failed switch");
+        return 0;
     }
     if (rc)
         return err_prefix(err, "epoch switch (%s)", why ? why : "switch");
@@ -226,8 +225,11 @@ int coord_check_crossings(coord_t *c, err_t *err)
         late |= s->used && !s->done && !s->started && (s->open.flags & RING_OPEN_RESUME) &&
                 now - s->open_ms > c->o.kv_timeout_ms;
     }
-    if (!late || c->n_stages == 0)
+    if (!late || c->n_stages == 0 || c->replan)
         return 0;
+    for (int k = 0; k < c->n_stages; k++)
+        if (!coord_worker_alive(c, c->stages[k].worker))
+            return 0;   /* a lost worker: recovery replays anyway */
     fprintf(stderr, "coordinator: a resumed session did not start within %d ms (its KV transfer is incomplete): "
             "replaying on the same stages\n", c->o.kv_timeout_ms);
     coord_stage_t st[COORD_MAX_WORKERS];
@@ -324,9 +326,17 @@ int coord_forced_switch(coord_t *c, err_t *err)
         unit_range_t ranges[COORD_MAX_WORKERS];
         if ((rc = split_parse(text, c->seg->n_units, c->n_workers, ranges, err)))
             return err_prefix(err, "forced switch to '%s'", text);
-        for (int i = 0; i < c->n_workers; i++)
-            if (ranges[i].end > ranges[i].begin)
-                st[n++] = (coord_stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
+        for (int i = 0; i < c->n_workers; i++) {
+            if (ranges[i].end == ranges[i].begin)
+                continue;
+            if (!coord_worker_alive(c, i)) {
+                fprintf(stderr, "coordinator: forced switch to '%s' skipped: worker %s is lost\n", text,
+                        c->workers[i].name);
+                c->n_forced++;
+                return 0;
+            }
+            st[n++] = (coord_stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
+        }
     } else if ((rc = coord_random_stages(c, &c->switch_rng, st, &n, err))) {
         return rc;
     }

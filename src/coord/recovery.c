@@ -168,7 +168,9 @@ static int recover(coord_t *c, const char *reason, err_t *err)
                 fprintf(stderr, " %s[%d-%d]", c->workers[st[s].worker].name, st[s].begin, st[s].end);
             fputc('\n', stderr);
         }
+        c->recovering = 1;
         rc = coord_switch(c, st, n, reason, c->o.liveness_ms > 5000 ? c->o.liveness_ms : 5000, err);
+        c->recovering = 0;
         if (rc == 0)
             return 0;
         /* A survivor failed while deploying: whoever is silent now is lost too. */
@@ -211,7 +213,7 @@ int coord_check_liveness(coord_t *c, err_t *err)
         c->replan = 0;
         ring_hit = 1;
         if (!reason[0])
-            snprintf(reason, sizeof reason, "a ring worker restarted");
+            snprintf(reason, sizeof reason, "%s", c->replan_why[0] ? c->replan_why : "re-plan");
     }
     if (!ring_hit)
         return 0;
