@@ -713,6 +713,19 @@ static void teardown(worker_t *w)
     model_destroy(&w->m);
 }
 
+static void heartbeat_if_due(worker_t *w)
+{
+    int64_t now = net_now_ms();
+    if (now < w->next_heartbeat)
+        return;
+    msg_t hb;
+    msg_init(&hb, MSG_HEARTBEAT);
+    hb.heartbeat.seq = ++w->heartbeat_seq;
+    err_t ignored;
+    worker_send_ctl(w, &hb, &ignored);
+    w->next_heartbeat = now + w->o->heartbeat_ms;
+}
+
 int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
 {
     if (!o->coordinator || !o->model_path || !o->name || !o->name[0] || o->chunk < 1)
@@ -763,6 +776,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             }
             if (r == 0)
                 r = worker_handle_data(w, &m, &why);
+            heartbeat_if_due(w);   /* a run of long prompt batches must not look like silence */
             if (r) {
                 worker_log(w, "dropped a data message: ", why.msg);
                 if (r != ERR_PROTO && r != ERR_STATE && r != ERR_RANGE)
@@ -778,14 +792,8 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             worker_log(w, "send failed: ", why.msg);
         if (w->ex)
             report_times(w);
+        heartbeat_if_due(w);
         int64_t now = net_now_ms();
-        if (now >= w->next_heartbeat) {
-            msg_t hb;
-            msg_init(&hb, MSG_HEARTBEAT);
-            hb.heartbeat.seq = ++w->heartbeat_seq;
-            worker_send_ctl(w, &hb, &why);
-            w->next_heartbeat = now + o->heartbeat_ms;
-        }
         if (now - w->last_heard > o->timeout_ms)
             rc = err_set(err, ERR_TIMEOUT, "no word from the coordinator at %s for %d ms", o->coordinator,
                          o->timeout_ms);
