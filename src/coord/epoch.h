@@ -29,8 +29,22 @@
  *    bit-identical however a prompt is split, the tokens that follow are
  *    exactly those of an uninterrupted run.  A token the old plan produced but
  *    the coordinator had not accepted is simply produced again, identically.
+ *  - KV moves instead of a replay: when every worker of the old plan is alive
+ *    and in the new one (a boundary move, a re-plan over the same devices),
+ *    each DEPLOY also names, per unit leaving a worker, the endpoint of its new
+ *    owner (routes with value_id MSG_VALUE_KV).  A session that has had a token
+ *    accepted under the old epoch (so every old stage holds positions 0..H-2)
+ *    is reopened with RING_OPEN_RESUME: each stage first copies the layers it
+ *    keeps, sends the rows of the layers it gives up straight to their new
+ *    owner (KV_CHUNK, the data path, never through the coordinator), and
+ *    acknowledges once its own layers hold H-1 positions; the header is told to
+ *    start last and feeds token H-1 at position H-1.  A resumed session that has
+ *    not started within opts.kv_timeout_ms is replayed instead; a loss during
+ *    the move is recovery's (recovery.h), which replays.
  *  - Nothing drains: in-flight work of the old epoch is discarded, not waited
  *    for, and no session restarts from its original prompt or loses a token.
+ *  - A switch whose deploy fails (a worker died meanwhile) hands over to a
+ *    re-plan on the survivors (recovery.h) rather than failing the run.
  *  - Workers left out of the new plan keep their old (now stale) stage; nothing
  *    of the new epoch is ever sent to them.
  * Limits: sampling whose logits are all -inf/NaN draws no number (samp.h); a
