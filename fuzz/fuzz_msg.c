@@ -101,6 +101,9 @@ static void fuzz_check_accepted(const msg_t *m, const msg_frame_t *fr, size_t n)
         FUZZ_REQUIRE(sum != UINT64_MAX);
         break;
     }
+    case MSG_KV_CHUNK:   /* the decoder vouched for the size: K and V rows, all of them readable */
+        FUZZ_REQUIRE(m->data_len == (size_t)4 * m->kv.n_pos * m->kv.kv_dim && m->kv.pos0 + m->kv.n_pos <= m->kv.total);
+        /* fall through */
     case MSG_ACTIVATION: {
         const uint8_t *d = m->data;
         uint64_t sum = 0;

@@ -183,6 +183,10 @@ static size_t make_samples(sample_t *s)
                                 .dtype = TYPE_F16, .width = 10};
     m->data_len = 20;
 
+    NEXT(MSG_KV_CHUNK, "kv-chunk");
+    m->kv = (msg_kv_chunk_t){.seq_slot = 3, .node = 21, .pos0 = 64, .n_pos = 2, .kv_dim = 16, .total = 70};
+    m->data_len = 4 * 2 * 16;
+
     NEXT(MSG_TOKEN, "token");
     m->token.token = 1234;
     m->token.seq_slot = 1;
@@ -535,7 +539,7 @@ static void test_header_faults(sample_t *s)
     put16(t.hdr + 6, 0);
     expect(&t, MSG_FAULT_TYPE, "unknown message type 0", "type 0");
     put16(t.hdr + 6, MSG_TYPE_END);
-    expect(&t, MSG_FAULT_TYPE, "unknown message type 19", "type 19");
+    expect(&t, MSG_FAULT_TYPE, "unknown message type 20", "type 20");
     put16(t.hdr + 6, 0xFFFF);
     expect(&t, MSG_FAULT_TYPE, "unknown message type 65535", "type 65535");
     t = e;
@@ -666,6 +670,16 @@ static void test_body_faults(const sample_t *s, size_t n)
     body_case(weights, 21, 8, UINT64_MAX, "exceeds total 65536", "offset huge");
     body_case(weights, 29, 8, 4096, "exceeds total 4096", "total small");
     body_case(weights, 69, 8, 999, "'bytes' is 999 but the data frame has 1000 bytes", "bytes");
+    /* KV_CHUNK: seq_slot | node @ 4 | pos0 @ 8 | n_pos @ 12 | kv_dim @ 16 | total @ 20 */
+    const sample_t *kvc = find(s, n, "kv-chunk");
+    body_case(kvc, 12, 4, 0, "'n_pos' is 0, want 1..4096", "kv n_pos 0");
+    body_case(kvc, 12, 4, MSG_MAX_KV_POS + 1, "'n_pos' is 4097", "kv n_pos huge");
+    body_case(kvc, 12, 4, 3, "K and V of 3 x 16 F16 need 192 bytes, data frame has 128", "kv n_pos vs data");
+    body_case(kvc, 16, 4, 0, "'kv_dim' is 0", "kv_dim 0");
+    body_case(kvc, 16, 4, 17, "need 136 bytes, data frame has 128", "kv_dim vs data");
+    body_case(kvc, 8, 4, 69, "positions 69 + 2 exceed total 70", "kv past total");
+    body_case(kvc, 8, 4, 0xFFFFFFFF, "exceed total 70", "kv pos0 huge");
+    body_case(kvc, 20, 4, MSG_MAX_TOKENS + 1, "exceed total 1048577", "kv total huge");
     body_case(welcome, 4, 4, 0, "'heartbeat_ms' is 0", "heartbeat 0");
     body_case(probe, 8, 1, 7, "'echo' is 7", "probe echo");
     /* PEER_KEYS: u32 n | str endpoint (2+20) | key32 | str endpoint (2+22) | key32 */

@@ -7,6 +7,11 @@
  *  - raw TCP garbage on the coordinator's and a worker's ports, a malformed
  *    ZeroMQ message and an activation for a session nobody opened, sent to a
  *    worker's data port, are all dropped;
+ *  - activations of a future (forged) and an old (stale) epoch, KV_CHUNKs for a
+ *    node that is no attention layer, no such node, no such slot, beyond the
+ *    context, with rows missing, or of an epoch that never was, are dropped by
+ *    the worker; a TOKEN from a peer that is no worker is dropped and counted
+ *    by the coordinator, which goes on;
  * and through all of it, greedy generation on the two good workers equals the
  * single-device engine token for token.
  */
@@ -24,6 +29,7 @@
 #include "coord/coord.h"
 #include "coord/spawn.h"
 #include "exec/exec.h"
+#include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
 
@@ -148,6 +154,62 @@ int main(void)
     raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);       /* well-formed, but for no open session */
     wire.hdr[0] ^= 0xff;
     raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);       /* bad magic */
+
+    /* Epochs and KV moves gone wrong (coord/epoch.h, node/worker_kv.c), at the second worker's data port and at
+     * the coordinator: each is dropped with a log line, and nothing of it reaches the tokens. */
+    act.session = 1;
+    act.epoch = 7;   /* a future epoch: forged */
+    CHECK(msg_encode(&act, body, sizeof body, &wire, &err) == 0);
+    raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);
+    act.epoch = 0;   /* an old epoch: stale */
+    CHECK(msg_encode(&act, body, sizeof body, &wire, &err) == 0);
+    raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);
+    uint16_t rows16[4 * 2 * 64];
+    memset(rows16, 0, sizeof rows16);
+    msg_t kvm;
+    msg_init(&kvm, MSG_KV_CHUNK);
+    kvm.epoch = 1;
+    kvm.session = 1;
+    kvm.data = rows16;
+    const seg_t *seg = coord_seg(c);
+    uint32_t attn = 0;   /* an attention layer of the second worker's units (5-12) */
+    for (int i = seg->units[5].node_begin; i < seg->graph->n_nodes && !attn; i++)
+        if (seg->graph->nodes[i].op == OP_ATTENTION)
+            attn = (uint32_t)i;
+    const uint32_t kvd = coord_model(c)->hp.n_head_kv * coord_model(c)->hp.head_dim;
+    const msg_kv_chunk_t bad_kv[] = {
+        {.seq_slot = 0, .node = 0, .pos0 = 0, .n_pos = 2, .kv_dim = 64, .total = 4},        /* not an attention node */
+        {.seq_slot = 0, .node = 1u << 20, .pos0 = 0, .n_pos = 2, .kv_dim = 64, .total = 4}, /* no such node */
+        {.seq_slot = 999, .node = attn, .pos0 = 0, .n_pos = 2, .kv_dim = kvd, .total = 4},  /* no such slot */
+        {.seq_slot = 0, .node = attn, .pos0 = 0, .n_pos = 2, .kv_dim = kvd + 1, .total = 4}, /* wrong row size */
+        {.seq_slot = 0, .node = attn, .pos0 = 0, .n_pos = 1, .kv_dim = kvd, .total = 100000}, /* beyond the context */
+        {.seq_slot = 1, .node = attn, .pos0 = 2, .n_pos = 2, .kv_dim = kvd, .total = 8},    /* out of order */
+    };
+    for (size_t i = 0; i < sizeof bad_kv / sizeof bad_kv[0]; i++) {
+        kvm.kv = bad_kv[i];
+        kvm.data_len = 4u * kvm.kv.n_pos * kvm.kv.kv_dim;
+        CHECK(msg_encode(&kvm, body, sizeof body, &wire, &err) == 0);
+        raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);
+    }
+    kvm.kv = bad_kv[0];
+    kvm.data_len = 4u * 2 * 64;
+    CHECK(msg_encode(&kvm, body, sizeof body, &wire, &err) == 0);
+    wire.data_len -= 16;   /* rows missing: the declared sizes no longer hold */
+    raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);
+    kvm.epoch = 9;         /* a KV move of an epoch that never was */
+    kvm.data_len = 4u * 2 * 64;
+    CHECK(msg_encode(&kvm, body, sizeof body, &wire, &err) == 0);
+    raw_send(zctx, ZMQ_PUSH, wep, &wire, 0);
+    uint64_t dropped_before = coord_dropped(c);
+    msg_t tok;
+    msg_init(&tok, MSG_TOKEN);   /* a TOKEN from a peer that is no worker */
+    tok.epoch = 1;
+    tok.session = 1;
+    CHECK(msg_encode(&tok, body, sizeof body, &wire, &err) == 0);
+    raw_send(zctx, ZMQ_DEALER, ep, &wire, 0);
+    for (int i = 0; i < 10; i++)
+        CHECKF(coord_poll(c, 20, &err) == 0, "a rogue TOKEN must not stop the coordinator: %s", err.msg);
+    CHECKF(coord_dropped(c) > dropped_before, "the rogue TOKEN must be counted as dropped");
 
     /* The ring still generates what one device does. */
     CHECKF(rc == 0 && ring_check_session(c, prompt, 5, N_GEN, ref), "ring output differs from one device");

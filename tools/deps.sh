@@ -3,6 +3,7 @@
 #   tools/deps.sh build   compiler and CMake (the main job)
 #   tools/deps.sh test    + clang/libFuzzer, the arm64 cross compiler and qemu-user, curl, chromium, node
 #                         and npm (the test suite)
+#   tools/deps.sh bench   + gnuplot (bench/balance.sh draws its plot; not needed by CI)
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line and exits 1.
 set -euo pipefail
@@ -10,11 +11,13 @@ set -euo pipefail
 build_pkgs=(gcc make cmake libc6-dev libglpk-dev libzmq3-dev libmicrohttpd-dev libcjson-dev)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-14-dev libfuzzer-14-dev gcc-aarch64-linux-gnu
            libc6-dev-arm64-cross qemu-user python3 curl chromium nodejs iproute2)   # iproute2: `ip netns` for tests/cli_discovery.sh
+bench_pkgs=("${build_pkgs[@]}" python3 gnuplot-nox)
 
 case "${1:-build}" in
   build) want=("${build_pkgs[@]}") ;;
   test)  want=("${test_pkgs[@]}") ;;
-  *) echo "usage: tools/deps.sh build|test" >&2; exit 2 ;;
+  bench) want=("${bench_pkgs[@]}") ;;
+  *) echo "usage: tools/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

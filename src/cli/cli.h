@@ -63,6 +63,19 @@ typedef struct {
     const char *objective;   /* --objective latency|throughput */
     const char *solver;      /* --solver dp|milp */
     int profile_rounds;      /* --profile-rounds R */
+    /* the live ring (coord/epoch.h, recovery.h) */
+    int heartbeat_ms;        /* --heartbeat MS */
+    int liveness_ms;         /* --liveness MS: a worker silent this long is lost */
+    int switch_every;        /* --switch-every K: force an epoch switch to a random plan every K tokens (tests) */
+    long switch_seed;        /* --switch-seed S */
+    const char *switch_to;   /* --switch-to "RANGES;RANGES;...": the forced switches' plans, in turn */
+    int no_recover;          /* --no-recover: a lost worker fails the run */
+    const char *balance;     /* --balance on|off (default on) */
+    float balance_threshold; /* --balance-threshold R */
+    int balance_window_ms;   /* --balance-window MS */
+    float balance_gain;      /* --balance-gain R */
+    const char *kv_move;     /* --kv-move on|off: switches between live workers move KV rows (default on) */
+    const char *token_log;   /* --token-log FILE: one line per accepted token of the first prompt, flushed */
     int verbose;             /* -v */
     /* the service (serve, status, chat) */
     const char *host;        /* --host ADDR */
@@ -95,6 +108,9 @@ enum {
 /* Parses argv[first..argc) into opts (defaults first).  Returns 0, or prints a
  * message naming the offending option to stderr and returns 2. */
 int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *opts);
+
+/* The STEP of "F,F,...@STEP" (--slowdown): 0 when absent, -1 after printing why. */
+int cli_slowdown_step(const char *list);
 
 /* Value i of a comma-separated list (the last value repeats): 0, 1 when list is NULL, or -1 after printing why. */
 int cli_list_value(const char *opt, const char *list, int i, double min, double max, double *out);

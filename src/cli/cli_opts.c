@@ -77,6 +77,13 @@ static void set_defaults(cli_opts_t *o)
     o->queue = 64;
     o->url = "http://127.0.0.1:8080";
     o->beacon_port = 5670;   /* DISC_PORT */
+    o->heartbeat_ms = 500;
+    o->liveness_ms = 10000;
+    o->switch_seed = 1;
+    o->balance = "on";
+    o->balance_threshold = 0.25f;
+    o->balance_window_ms = 1000;
+    o->balance_gain = 0.10f;
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -96,6 +103,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
         if (strcmp(a, "--secure") == 0 && (accepted & CLI_OPT_SECURE)) { o->secure = 1; continue; }
         if (strcmp(a, "--insecure") == 0 && (accepted & CLI_OPT_SECURE)) { o->insecure = 1; continue; }
         if (strcmp(a, "--discover") == 0 && (accepted & CLI_OPT_RING)) { o->discover = 1; continue; }
+        if (strcmp(a, "--no-recover") == 0 && (accepted & CLI_OPT_RING)) { o->no_recover = 1; continue; }
 
         if (i + 1 >= argc) {
             fprintf(stderr, "error: option '%s' is unknown here or needs a value (see 'lingua help')\n", a);
@@ -160,6 +168,17 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--solver")) { o->solver = v; rc = 0; }
             else if (!strcmp(a, "--profile-rounds")) rc = parse_int(a, v, 1, 1000, &o->profile_rounds);
             else if (!strcmp(a, "--mem-limit")) { o->mem_limit = v; rc = 0; }
+            else if (!strcmp(a, "--heartbeat")) rc = parse_int(a, v, 10, 60000, &o->heartbeat_ms);
+            else if (!strcmp(a, "--liveness")) rc = parse_int(a, v, 50, 3600000, &o->liveness_ms);
+            else if (!strcmp(a, "--balance")) { o->balance = v; rc = 0; }
+            else if (!strcmp(a, "--balance-threshold")) rc = parse_float(a, v, 0.0, 100.0, &o->balance_threshold);
+            else if (!strcmp(a, "--balance-window")) rc = parse_int(a, v, 0, 3600000, &o->balance_window_ms);
+            else if (!strcmp(a, "--balance-gain")) rc = parse_float(a, v, 0.0, 1.0, &o->balance_gain);
+            else if (!strcmp(a, "--switch-to")) { o->switch_to = v; rc = 0; }
+            else if (!strcmp(a, "--kv-move")) { o->kv_move = v; rc = 0; }
+            else if (!strcmp(a, "--token-log")) { o->token_log = v; rc = 0; }
+            else if (!strcmp(a, "--switch-every")) rc = parse_int(a, v, 1, 1 << 20, &o->switch_every);
+            else if (!strcmp(a, "--switch-seed")) rc = parse_long(a, v, 0, LONG_MAX, &o->switch_seed);
             else if (!strcmp(a, "--link-latency")) rc = parse_float(a, v, 0.0, 60000.0, &o->link_latency_ms);
             else if (!strcmp(a, "--link-bandwidth")) rc = parse_float(a, v, 0.001, 1e6, &o->link_mbit);
             else if (!strcmp(a, "--cache")) { o->cache = v; rc = 0; }
@@ -285,10 +304,25 @@ int cli_list_value(const char *opt, const char *list, int i, double min, double 
     char *end;
     errno = 0;
     double v = strtod(p, &end);
-    if (errno || end == p || (*end && *end != ',') || !isfinite(v) || v < min || v > max) {
+    if (errno || end == p || (*end && *end != ',' && *end != '@') || !isfinite(v) || v < min || v > max) {
         fprintf(stderr, "error: %s expects numbers in %g..%g separated by commas, got '%s'\n", opt, min, max, list);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+int cli_slowdown_step(const char *list)
+{
+    const char *at = list ? strchr(list, '@') : NULL;
+    if (!at)
+        return 0;
+    char *end;
+    errno = 0;
+    long step = strtol(at + 1, &end, 10);
+    if (errno || end == at + 1 || *end || step < 0 || step > (1L << 30)) {
+        fprintf(stderr, "error: --slowdown F@STEP expects a decode step number after '@', got '%s'\n", list);
+        return -1;
+    }
+    return (int)step;
 }

@@ -12,12 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/clock.h"
 #include "coord/coord.h"
+#include "coord/balancer.h"
 #include "coord/coord_plan.h"
+#include "coord/epoch.h"
+#include "coord/recovery.h"
 #include "coord/spawn.h"
 #include "coord/split.h"
 #include "exec/generate.h"
@@ -109,7 +113,9 @@ int cli_worker(int argc, char **argv)
     wo.verbose = o.verbose;
     wo.link_latency_ms = o.link_latency_ms;
     wo.link_mbit = o.link_mbit;
-    if (cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
+    wo.heartbeat_ms = o.heartbeat_ms;
+    if ((wo.slowdown_step = cli_slowdown_step(o.slowdown)) < 0 ||
+        cli_list_value("--slowdown", o.slowdown, 0, 1.0, 1000.0, &wo.slowdown) < 0 ||
         cli_list_value("--mem-limit", o.mem_limit, 0, 1.0, 1e9, &wo.mem_limit_mb) < 0)
         return 2;
     cli_sec_t sec;
@@ -137,6 +143,7 @@ typedef struct {
     int32_t *ids;           /* prompt then generated */
     size_t n_prompt, n_gen, cap;
     cli_text_t text;
+    double *unix_ms;        /* [cap - n_prompt]: wall-clock time of each generated token (job 0, --json) */
     uint64_t session;
     int started, done;
     double t_start, t_first, t_last;
@@ -147,7 +154,15 @@ typedef struct {
     job_t *jobs;
     int n_jobs;
     int stream;             /* print pieces of job 0 as they come */
+    FILE *token_log;        /* --token-log: "index unix_ms id" per token of job 0 */
 } jobs_t;
+
+static double unix_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void on_token(void *user, uint64_t session, int32_t id, int final)
 {
@@ -160,6 +175,12 @@ static void on_token(void *user, uint64_t session, int32_t id, int final)
         if (j->n_gen == 0)
             j->t_first = now;
         j->t_last = now;
+        if (j->unix_ms && j->n_prompt + j->n_gen < j->cap)
+            j->unix_ms[j->n_gen] = unix_ms_now();
+        if (js->token_log && i == 0) {
+            fprintf(js->token_log, "%zu %.1f %d\n", j->n_gen, unix_ms_now(), (int)id);
+            fflush(js->token_log);
+        }
         if (j->n_prompt + j->n_gen < j->cap)
             j->ids[j->n_prompt + j->n_gen++] = id;
         cli_text_add(&j->text, js->tok, id, js->stream && i == 0);   /* out of memory: the text is short */
@@ -193,6 +214,40 @@ static char **read_prompt_lines(const char *path, int *n)
     return lines;
 }
 
+/* The live ring's record of a run, added to obj: "epochs" (when, why, stages,
+ * sessions, replayed tokens, KV moved), "losses", "stale" and, for job 0,
+ * "token_unix_ms" (the wall-clock time of each generated token). */
+static void add_live_ring(cJSON *obj, const coord_t *c, const job_t *j0)
+{
+    cJSON *epochs = cJSON_AddArrayToObject(obj, "epochs");
+    for (int e = 0; epochs && e < coord_n_epochs(c); e++) {
+        const coord_epoch_info_t *ep = coord_epoch_info(c, e);
+        cJSON *o = cJSON_CreateObject(), *stages = cJSON_AddArrayToObject(o, "stages");
+        cJSON_AddItemToArray(epochs, o);
+        cJSON_AddNumberToObject(o, "epoch", ep->epoch);
+        jdoc_add_number(o, "at_s", ep->at_s);
+        jdoc_add_text(o, "why", ep->why, strlen(ep->why));
+        for (int s = 0; stages && s < ep->n_stages; s++) {
+            cJSON *st = cJSON_CreateObject();
+            cJSON_AddItemToArray(stages, st);
+            const char *name = coord_worker_name(c, ep->stages[s].worker);
+            jdoc_add_text(st, "worker", name, strlen(name));
+            const int32_t units[2] = {ep->stages[s].begin, ep->stages[s].end};
+            cJSON_AddItemToObject(st, "units", jdoc_i32_array(units, 2));
+        }
+        cJSON_AddNumberToObject(o, "sessions", ep->sessions);
+        cJSON_AddNumberToObject(o, "replayed_tokens", (double)ep->replayed_tokens);
+        cJSON_AddBoolToObject(o, "kv_moved", ep->kv_moved);
+        cJSON_AddNumberToObject(o, "kv_bytes", (double)ep->kv_bytes);
+        jdoc_add_number(o, "switch_ms", ep->switch_ms);
+    }
+    cJSON_AddNumberToObject(obj, "losses", coord_n_losses(c));
+    cJSON_AddNumberToObject(obj, "stale", (double)coord_stale(c));
+    cJSON *times = cJSON_AddArrayToObject(obj, "token_unix_ms");
+    for (size_t i = 0; times && j0 && j0->unix_ms && i < j0->n_gen; i++)
+        cJSON_AddItemToArray(times, jdoc_number(j0->unix_ms[i]));
+}
+
 static int ring_generate(coord_t *c, const cli_opts_t *o)
 {
     const tok_t *tok = coord_tok(c);
@@ -212,6 +267,10 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
     float *final_logits = o->dump_logits ? calloc((size_t)n_prompts * m->hp.n_vocab, sizeof(float)) : NULL;
     if (!js.jobs || (o->dump_logits && !final_logits))
         goto done;
+    if (o->token_log && !(js.token_log = fopen(o->token_log, "w"))) {
+        fprintf(stderr, "error: cannot write the token log '%s'\n", o->token_log);
+        goto done;
+    }
     for (int i = 0; i < n_prompts; i++) {
         job_t *j = &js.jobs[i];
         const char *text = texts ? texts[i] : o->prompt;
@@ -232,7 +291,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             goto done;
         j->cap = j->n_prompt + (size_t)o->n_predict;
         j->ids = realloc(ids, j->cap * sizeof *ids);
-        if (!j->ids) {
+        if (!j->ids || (i == 0 && o->json && !(j->unix_ms = calloc((size_t)o->n_predict + 1, sizeof(double))))) {
             fprintf(stderr, "error: out of memory\n");
             goto done;
         }
@@ -320,9 +379,14 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
         if (o->json && o->prompts) {
             cJSON_AddItemToArray(results, cli_json_result_obj(j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen,
                                                               j->text.s, j->text.len, pp, tg));
-        } else if (o->json) {
-            cli_json_result(stdout, j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len, pp, tg);
-            fputc('\n', stdout);
+        } else if (o->json) {   /* one result: the live ring's record goes inside it */
+            cJSON *r = cli_json_result_obj(j->ids, j->n_prompt, j->ids + j->n_prompt, j->n_gen, j->text.s, j->text.len,
+                                           pp, tg);
+            if (r)
+                add_live_ring(r, c, j);
+            if (!r || jdoc_write(stdout, r))
+                fprintf(stderr, "error: out of memory\n");
+            cJSON_Delete(r);
         } else if (o->prompts) {
             printf("--- prompt %d: %s\n%.*s\n", i + 1, texts[i], (int)j->text.len, j->text.s ? j->text.s : "");
         } else {
@@ -339,6 +403,7 @@ static int ring_generate(coord_t *c, const cli_opts_t *o)
             cJSON_AddNumberToObject(all, "gen_tokens", (double)total_gen);
             jdoc_add_number(all, "seconds", t1 - t0);
             jdoc_add_number(all, "gen_tokens_per_s", agg);
+            add_live_ring(all, c, &js.jobs[0]);
             jdoc_write(stdout, all);
         } else
             fprintf(stderr, "%d sequences: %zu tokens generated in %.3f s: %.2f tokens/s\n", n_prompts, total_gen,
@@ -350,8 +415,11 @@ done:
     for (int i = 0; js.jobs && i < n_prompts; i++) {
         free(js.jobs[i].ids);
         free(js.jobs[i].text.s);
+        free(js.jobs[i].unix_ms);
     }
     free(js.jobs);
+    if (js.token_log)
+        fclose(js.token_log);
     free(final_logits);
     for (int i = 0; texts && i < n_prompts; i++)
         free(texts[i]);
@@ -369,6 +437,15 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, const cli_sec
     co.n_seq = o->n_seq;
     co.threads = o->threads;
     co.act_f16 = o->act_f16;
+    co.heartbeat_ms = o->heartbeat_ms;
+    co.liveness_ms = o->liveness_ms;
+    co.recover = !o->no_recover;
+    co.objective = o->objective && !strcmp(o->objective, "throughput");
+    co.verbose = o->verbose;
+    co.switch_every = o->switch_every;
+    co.kv_move = !o->kv_move || strcmp(o->kv_move, "off");
+    co.switch_seed = (uint64_t)o->switch_seed;
+    co.switch_to = o->switch_to;
     if (sec->on) {
         co.curve = &sec->kp;
         co.allow = sec->allow;
@@ -399,6 +476,8 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
     else
         return err_set(err, ERR_INVAL, "--objective '%s': latency or throughput", o->objective);
     int even = !strcmp(o->plan, "even");
+    if (strcmp(o->balance, "on") && strcmp(o->balance, "off"))
+        return err_set(err, ERR_INVAL, "--balance '%s': on or off", o->balance);
     if (!even && strcmp(o->plan, "optimal"))
         return err_set(err, ERR_INVAL, "--plan '%s': optimal or even", o->plan);
     if (strcmp(o->solver, "dp") && strcmp(o->solver, "milp"))
@@ -436,7 +515,18 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         fprintf(stderr, "%s plan (%s objective):\n", even ? "even" : "optimal", o->objective);
         coord_print_plan(stderr, c, problem, plan, 0);
     }
-    return coord_deploy_stages(c, st, n, 60000, err);
+    if ((rc = coord_deploy_stages(c, st, n, 60000, err)))
+        return rc;
+    if (!strcmp(o->balance, "on")) {
+        coord_balance_opts_t bo;
+        coord_balance_opts_default(&bo);
+        bo.threshold = o->balance_threshold;
+        bo.window_ms = o->balance_window_ms;
+        bo.min_gain = o->balance_gain;
+        if ((rc = coord_balance_start(c, problem, plan, &bo, err)))
+            return err_prefix(err, "balancer");
+    }
+    return 0;
 }
 
 static int check_children(void *user, err_t *err)
@@ -451,7 +541,8 @@ static int check_children(void *user, err_t *err)
 static int spawn_local(const cli_opts_t *o, cli_ring_t *r, err_t *err)
 {
     int rc = 0;
-    char threads[16], chunk[16], name[32], slow[32], mem[32], lat[32], bw[32];
+    char threads[16], chunk[16], name[32], slow[48], mem[32], lat[32], bw[32], hb[16];
+    snprintf(hb, sizeof hb, "%d", o->heartbeat_ms);
     char coord_z85[SEC_Z85_LEN + 1], keydir[512];
     sec_key_to_z85(r->sec.kp.pub, coord_z85);
     snprintf(threads, sizeof threads, "%d", o->threads);
@@ -464,13 +555,16 @@ static int spawn_local(const cli_opts_t *o, cli_ring_t *r, err_t *err)
             cli_list_value("--mem-limit", o->mem_limit, i, 1.0, 1e9, &mem_mb) < 0)
             return err_set(err, ERR_INVAL, "bad --slowdown or --mem-limit");
         snprintf(name, sizeof name, "local-%d", i);
-        snprintf(slow, sizeof slow, "%g", slowdown);
+        int step = cli_slowdown_step(o->slowdown);
+        if (step < 0)
+            return err_set(err, ERR_INVAL, "bad --slowdown");
+        snprintf(slow, sizeof slow, step ? "%g@%d" : "%g", slowdown, step);
         snprintf(mem, sizeof mem, "%g", mem_mb);
         char *args[40] = {"lingua", "worker", "--coordinator", (char *)coord_endpoint(r->c), "--listen",
                           "tcp://127.0.0.1:*", "-m", (char *)o->model, "-t", threads, "--chunk", chunk, "--name", name,
                           "--isa", (char *)kern_isa_name(o->isa == KERN_ISA_AUTO ? kern_isa_best() : o->isa),
-                          "--slowdown", slow};
-        int n = 18;
+                          "--slowdown", slow, "--heartbeat", hb};
+        int n = 20;
         if (mem_mb > 0) {
             args[n++] = "--mem-limit";
             args[n++] = mem;
@@ -554,7 +648,7 @@ static int ring_main(const cli_opts_t *o, const char *bind)
     int rc = cli_ring_up(o, bind, &r, &stop_requested, &err);
     if (rc == 0 && ring_generate(r.c, o))
         rc = err_set(&err, ERR_STATE, "generation failed");
-    if (rc == 0 && o->verbose && r.planned) {
+    if (rc == 0 && o->verbose && r.planned && coord_n_epochs(r.c) == 1) {
         fprintf(stderr, "predicted vs measured:\n");
         coord_print_plan(stderr, r.c, &r.problem, &r.plan, 1);
     }

@@ -26,6 +26,10 @@ void coord_opts_default(coord_opts_t *o)
     o->threads = 1;
     o->heartbeat_ms = 500;
     o->liveness_ms = 10000;
+    o->recover = 1;
+    o->kv_move = 1;
+    o->kv_timeout_ms = 5000;
+    o->join_margin = 0.10;
 }
 
 int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
@@ -35,6 +39,7 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
     if (!c)
         return err_set(err, ERR_NOMEM, "out of memory");
     c->o = *o;
+    c->profile_batch = 1;
     int rc;
     if ((rc = model_load(o->model_path, &c->m, err)) || (rc = tok_create(c->m->gguf, &c->tok, err)) ||
         (rc = graph_build(c->m, &c->g, err)) || (rc = seg_build_default(c->g, &c->seg, err)))
@@ -48,8 +53,10 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
     ring_model_hash(c->m, c->hash);
     if ((rc = coord_weights_init(c, err)))
         goto fail;
+    c->t0_ms = net_now_ms();
+    c->epochs = calloc(COORD_MAX_EPOCHS, sizeof *c->epochs);
     c->sess = calloc((size_t)c->o.n_seq, sizeof *c->sess);
-    if (!c->sess) {
+    if (!c->sess || !c->epochs) {
         rc = err_set(err, ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -68,7 +75,11 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
         (rc = net_endpoint(c->router, c->endpoint, sizeof c->endpoint, err)))
         goto fail;
     net_rx_init(&c->rx);
+    if ((rc = coord_monitor_open(c, err)))
+        goto fail;
     c->next_session = 1;
+    c->next_switch = (uint64_t)c->o.switch_every;
+    c->switch_rng = c->o.switch_seed;
     *out = c;
     return 0;
 fail:
@@ -81,6 +92,8 @@ void coord_destroy(coord_t **cp)
     if (!cp || !*cp)
         return;
     coord_t *c = *cp;
+    coord_monitor_close(c);
+    coord_balance_destroy(c);
     if (c->router) {
         net_rx_fini(&c->rx);
         net_close(&c->router);
@@ -97,6 +110,7 @@ void coord_destroy(coord_t **cp)
         free(c->sess[s].logits);
     }
     free(c->sess);
+    free(c->epochs);
     seg_destroy(&c->seg);
     graph_destroy(&c->g);
     tok_destroy(&c->tok);
@@ -180,6 +194,11 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
             return err_set(err, ERR_RANGE, "more than %d workers", COORD_MAX_WORKERS);
         w = &c->workers[c->n_workers++];
     }
+    for (int i = 0; i < c->n_stages; i++)
+        if (c->stages[i].worker == (int)(w - c->workers) && !w->lost) {
+            c->replan = 1;   /* its stage died with its old process */
+            snprintf(c->replan_why, sizeof c->replan_why, "worker %s restarted", w->name);
+        }
     worker_profile_t keep = w->prof;   /* a re-registering worker keeps its buffers (and must be profiled again) */
     memset(w, 0, sizeof *w);
     w->prof.time = keep.time;
@@ -194,6 +213,11 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     w->has_model = 1;
     w->has_key = m->hello.has_key;
     memcpy(w->key, m->hello.key, MSG_KEY_BYTES);
+    w->fd = c->rx.peer_fd;
+    if (c->n_stages > 0) {
+        fprintf(stderr, "coordinator: worker %s joined while the ring runs\n", w->name);
+        w->joining = !c->replan;   /* a restarted ring worker is re-planned by recovery instead */
+    }
     msg_t reply;
     msg_init(&reply, MSG_WELCOME);
     reply.welcome.device_id = (uint32_t)(w - c->workers);
@@ -202,14 +226,17 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     return rc ? rc : coord_weights_welcome(c, (int)(w - c->workers), err);
 }
 
+/* The others have the session: the header may start it. */
 static int send_open_to_header(coord_t *c, csession_t *s, err_t *err)
 {
     s->open.flags |= RING_OPEN_HEADER;
+    s->header_sent = 1;
     return coord_send_to(c, c->stages[0].worker, &s->open, err);
 }
 
 static int handle(coord_t *c, const msg_t *m, err_t *err)
 {
+    coord_monitor_drain(c);   /* closes noticed before this message, while its fd still names the old peer */
     worker_rec_t *w = find_worker(c, c->rx.peer, c->rx.peer_len);
     if (m->type == MSG_HELLO && (m->flags & RING_HELLO_FETCH))
         return coord_weights_announce(c, m, err);
@@ -219,45 +246,65 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
         return register_worker(c, m, err);
     if (!w)
         return err_set(err, ERR_PROTO, "%s from an unknown peer", msg_type_name(m->type));
+    if (w->lost)
+        return 0;   /* a worker declared lost speaks again: it must say HELLO to rejoin */
     w->last_seen = net_now_ms();
+    if (c->rx.peer_fd >= 0)
+        w->fd = c->rx.peer_fd;
     csession_t *s;
     switch (m->type) {
     case MSG_HEARTBEAT:
         return 0;
     case MSG_DEPLOY_ACK:
         if (!(m->flags & RING_ACK_SESSION)) {
+            if (m->epoch != c->epoch)
+                return 0;   /* acknowledges an older deployment */
             if (m->ack.code != 0)
                 return err_set(err, ERR_STATE, "worker %s refused its stage: %s", w->name, m->ack.text);
             w->acked = 1;
             return 0;
         }
-        if (!(s = find_session(c, m->session)))
-            return 0;   /* a session released meanwhile */
+        if (!(s = find_session(c, m->session)) || m->epoch != s->epoch || s->epoch != c->epoch)
+            return 0;   /* a session released meanwhile, or an open of an older epoch */
         if (m->ack.code != 0) {
             s->failed = s->done = 1;
             return err_set(err, ERR_STATE, "worker %s could not open session %llu: %s", w->name,
                            (unsigned long long)m->session, m->ack.text);
         }
-        if (w == &c->workers[c->stages[0].worker])
-            return 0;   /* the header's own acknowledgement */
+        if (w == &c->workers[c->stages[0].worker] && s->header_sent) {
+            s->started = 1;   /* the header's own acknowledgement: the session runs */
+            return 0;
+        }
         if (--s->acks_missing == 0)
             return send_open_to_header(c, s, err);
         return 0;
     case MSG_TOKEN:
-        if (!find_session(c, m->session) && m->session < c->next_session)
+        if ((s = find_session(c, m->session)) && m->epoch != s->epoch) {
+            c->stale++;   /* produced under an older plan: the replay makes it again */
+            return 0;
+        }
+        if (!s && m->session < c->next_session)
             return 0;   /* released before its end (cancelled): tokens still in flight are dropped */
-        if (!(s = find_session(c, m->session)) || s->done)
+        if (!s || s->done)
             return err_set(err, ERR_STATE, "TOKEN for session %llu, which is not running",
                            (unsigned long long)m->session);
+        if (s->n_prompt + s->n_gen < c->o.n_ctx)
+            s->prompt_wire[s->n_prompt + s->n_gen++] = m->token.token;
+        s->gen_epoch++;
+        c->tokens++;
         if (m->flags & RING_TOKEN_FINAL)
             s->done = 1;
         if (s->fn)
             s->fn(s->user, s->id, (int32_t)m->token.token, (m->flags & RING_TOKEN_FINAL) != 0);
         return 0;
     case MSG_ACTIVATION:   /* the final logits of a session that asked for them */
-        if (!find_session(c, m->session) && m->session < c->next_session)
+        if ((s = find_session(c, m->session)) && m->epoch != s->epoch) {
+            c->stale++;
+            return 0;
+        }
+        if (!s && m->session < c->next_session)
             return 0;   /* released meanwhile */
-        if (!(s = find_session(c, m->session)) || m->act.value_id != (uint32_t)c->g->logits ||
+        if (!s || m->act.value_id != (uint32_t)c->g->logits ||
             m->act.dtype != TYPE_F32 || m->act.width != c->m->hp.n_vocab || m->act.n_tokens != 1)
             return err_set(err, ERR_PROTO, "unexpected ACTIVATION from %s", w->name);
         memcpy(s->logits, m->data, c->m->hp.n_vocab * sizeof(float));
@@ -274,6 +321,7 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
             w->rows += t->n_tokens;
             w->compute_us_sum += (double)t->compute_us / t->n_tokens;
             w->send_us_sum += (double)t->send_us / t->n_tokens;
+            coord_monitor_add(&w->mon, t->compute_us * 1e-6 / t->n_tokens, t->send_us * 1e-6 / t->n_tokens);
         }
         return 0;
     case MSG_PROFILE: {
@@ -311,33 +359,44 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
     }
 }
 
+/* Heartbeats to every worker; lost workers and recovery are recovery.c's. */
 static int check_liveness(coord_t *c, err_t *err)
 {
     int64_t now = net_now_ms();
-    for (int i = 0; i < c->n_stages; i++) {
-        const worker_rec_t *w = &c->workers[c->stages[i].worker];
-        if (now - w->last_seen > c->o.liveness_ms)
-            return err_set(err, ERR_TIMEOUT, "worker %s lost: silent for %lld ms", w->name,
-                           (long long)(now - w->last_seen));
-    }
     if (now >= c->next_heartbeat) {
         msg_t hb;
         msg_init(&hb, MSG_HEARTBEAT);
         err_t ignored;
         for (int i = 0; i < c->n_workers; i++)
-            coord_send_to(c, i, &hb, &ignored);
+            if (!c->workers[i].lost)
+                coord_send_to(c, i, &hb, &ignored);
         c->next_heartbeat = now + c->o.heartbeat_ms;
     }
-    return 0;
+    return coord_check_liveness(c, err);
 }
 
 int coord_pump(coord_t *c, int timeout_ms, err_t *err)
 {
     msg_t m;
+    if (c->monitor && timeout_ms > 0) {   /* a closed connection wakes the coordinator as a message does */
+        void *socks[2] = {c->router, c->monitor};
+        uint32_t ready = 0;
+        int wrc = net_wait(socks, 2, timeout_ms, &ready, err);
+        if (wrc && wrc != ERR_TIMEOUT)
+            return wrc;
+        timeout_ms = 0;
+    }
     int rc = net_recv(c->router, &c->rx, timeout_ms, &m, &c->stats, err);
     for (int k = 1; rc == 0; k++) {
-        if ((rc = handle(c, &m, err)))
+        if ((rc = handle(c, &m, err)) == ERR_PROTO) {   /* from an unknown peer, or not what we expect: dropped */
+            fprintf(stderr, "coordinator: dropped %s: %s\n", msg_type_name(m.type), err->msg);
+            c->stats.dropped[MSG_FAULT_BODY]++;
+            rc = 0;
+        }
+        if (rc)
             return rc;
+        if (c->o.switch_every && c->tokens >= c->next_switch)
+            return 0;   /* a forced switch is due at exactly this token */
         if (k == 256)
             break;   /* a bounded batch; a message received is always handled first */
         rc = net_recv(c->router, &c->rx, 0, &m, &c->stats, err);
@@ -354,6 +413,14 @@ int coord_pump(coord_t *c, int timeout_ms, err_t *err)
 int coord_poll(coord_t *c, int timeout_ms, err_t *err)
 {
     int rc = coord_pump(c, timeout_ms, err);
+    if (rc == 0)
+        rc = coord_forced_switch(c, err);
+    if (rc == 0)
+        rc = coord_balance_check(c, err);
+    if (rc == 0)
+        rc = coord_check_crossings(c, err);
+    if (rc == 0)
+        rc = coord_join_check(c, err);
     return rc ? rc : check_liveness(c, err);
 }
 
@@ -453,6 +520,8 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         if (st[i].begin != at || st[i].end <= st[i].begin || st[i].worker < 0 || st[i].worker >= c->n_workers)
             return err_set(err, ERR_INVAL, "stage %d (worker %d, units %d-%d) does not continue at unit %d", i,
                            st[i].worker, st[i].begin, st[i].end, at);
+        if (c->workers[st[i].worker].lost)
+            return err_set(err, ERR_INVAL, "worker %s is lost", c->workers[st[i].worker].name);
         for (int j = 0; j < i; j++)
             if (st[j].worker == st[i].worker)
                 return err_set(err, ERR_INVAL, "worker %s appears in two stages", c->workers[st[i].worker].name);
@@ -481,7 +550,9 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
         wr->rows = 0;
-        if ((rc = coord_routes_for(c, s, d, err)) || (rc = coord_sec_deploy_keys(c, s, d, err)) ||
+        coord_monitor_reset(&wr->mon);
+        if ((rc = coord_routes_for(c, s, d, err)) || (rc = coord_kv_routes(c, s, d, err)) ||
+            (rc = coord_sec_deploy_keys(c, s, d, err)) ||
             (rc = coord_send_to(c, c->stages[s].worker, &m, err)))
             return rc;
     }
@@ -490,8 +561,10 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         int missing = 0;
         for (int s = 0; s < c->n_stages; s++)
             missing += !c->workers[c->stages[s].worker].acked;
-        if (!missing)
+        if (!missing) {
+            coord_epoch_record(c, 0, 0, 0);
             return 0;
+        }
         if (net_now_ms() > deadline)
             return err_set(err, ERR_TIMEOUT, "%d stage(s) not deployed within %d ms", missing, timeout_ms);
         msg_t m;
@@ -503,6 +576,13 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
             deadline = net_now_ms() + timeout_ms;
         if (rc && rc != ERR_TIMEOUT && rc != ERR_PROTO)
             return rc;
+        if (rc != ERR_TIMEOUT)
+            continue;   /* what a worker said before it went (e.g. why it refused) is read first */
+        for (int k = 0; k < c->n_stages; k++) {   /* a worker that dies meanwhile will not acknowledge */
+            const worker_rec_t *sw = &c->workers[c->stages[k].worker];
+            if (!sw->acked && (sw->closed || net_now_ms() - sw->last_seen > c->o.liveness_ms))
+                return err_set(err, ERR_TIMEOUT, "worker %s lost while deploying", sw->name);
+        }
     }
 }
 
@@ -524,7 +604,6 @@ int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int 
             s = &c->sess[i];
     if (!s)
         return err_set(err, ERR_STATE, "all %d sequence slots are busy", c->o.n_seq);
-    int slot = (int)(s - c->sess);
     s->used = 1;
     s->done = s->failed = s->has_logits = 0;
     s->id = c->next_session++;
@@ -533,28 +612,12 @@ int coord_session_start(coord_t *c, const int32_t *prompt, size_t n_prompt, int 
     s->want_logits = want_logits;
     for (size_t i = 0; i < n_prompt; i++)
         s->prompt_wire[i] = (uint32_t)prompt[i];
-    msg_init(&s->open, MSG_SESSION_OPEN);
-    s->open.epoch = c->epoch;
-    s->open.session = s->id;
-    s->open.flags = want_logits ? RING_OPEN_WANT_LOGITS : 0;
-    s->open.open = (msg_session_open_t){.seq_slot = (uint32_t)slot, .n_tokens = (uint32_t)n_prompt,
-                                        .n_predict = (uint32_t)n_predict, .temp = sp->temp < 0 ? 0 : sp->temp,
-                                        .top_k = sp->top_k > 0 ? (uint32_t)sp->top_k : 0,
-                                        .top_p = sp->top_p > 1 ? 1 : sp->top_p, .seed = sp->seed,
-                                        .min_p = sp->min_p < 0 ? 0 : sp->min_p > 1 ? 1 : sp->min_p,
-                                        .repeat_penalty = sp->repeat_penalty > 0 ? sp->repeat_penalty : 1.0f,
-                                        .repeat_last_n = sp->repeat_last_n < -1 ? -1 : sp->repeat_last_n};
-    s->open.data = s->prompt_wire;
-    s->open.data_len = n_prompt * sizeof(uint32_t);
+    s->n_prompt = (int)n_prompt;
+    s->n_gen = 0;
+    s->n_predict = n_predict;
+    s->sp = *sp;
     *session = s->id;
-    s->acks_missing = c->n_stages - 1;
-    int rc;
-    if (s->acks_missing == 0)
-        return send_open_to_header(c, s, err);
-    for (int i = 1; i < c->n_stages; i++)
-        if ((rc = coord_send_to(c, c->stages[i].worker, &s->open, err)))
-            return rc;
-    return 0;
+    return coord_session_send_open(c, s, 0, err);
 }
 
 int coord_session_done(const coord_t *c, uint64_t session)

@@ -10,8 +10,10 @@
  * the others have acknowledged, so no stage sees data for a session it does not
  * know), and the tokens then stream back from the tail; coord_poll delivers
  * them to the session's callback.  Many sessions may be in flight at once.
- * Every wait has a deadline, and a worker silent past the liveness timeout is
- * reported as lost (an error, never a hang).  A worker whose model file differs
+ * Every wait has a deadline, and a worker silent past the liveness timeout (or
+ * whose connection closed) is lost: with opts.recover the ring moves to a plan
+ * on the survivors and every session replays (epoch.h, recovery.h); without,
+ * or when nothing fits, coord_poll returns the error (never a hang).  A worker whose model file differs
  * (content hash) is told so and left out; malformed messages are counted,
  * logged and dropped.
  */
@@ -38,7 +40,17 @@ typedef struct {
     int n_seq;                 /* sequences in flight at most */
     int threads;               /* per worker */
     int heartbeat_ms;
-    int liveness_ms;           /* a worker silent this long is lost */
+    int liveness_ms;           /* a worker silent this long is lost (a closed connection is noticed at once) */
+    int objective;             /* of re-plans (0 latency, 1 throughput; plan.h's plan_objective_t) */
+    int verbose;               /* log epoch switches and their reasons to stderr */
+    int switch_every;          /* tests: every this many accepted tokens, switch to a random valid plan (epoch.h) */
+    uint64_t switch_seed;
+    const char *switch_to;     /* tests/benchmarks: "A-B,C-D,...;E-F,..." the plans of the forced switches, in turn
+                                  (ranges per worker as coord_deploy), instead of random ones */
+    int kv_move;               /* a switch between live workers moves KV rows worker to worker (else: replay) */
+    int kv_timeout_ms;         /* a resumed session not started by then is replayed */
+    double join_margin;        /* a worker joining the running ring is planned in when it gains this (relative) */
+    int recover;               /* a lost worker: re-plan on the survivors and replay (recovery.h); 0: fail */
     int act_f16;               /* activations travel as F16 (not bit-identical to one device) */
     const sec_keypair_t *curve;  /* CURVE key pair (borrowed; coord/coord_secure.h); NULL: plaintext */
     const sec_allow_t *allow;    /* with curve: the workers admitted (borrowed) */

@@ -7,6 +7,9 @@
 #define LL_COORD_COORD_INTERNAL_H
 
 #include "coord/coord.h"
+#include "coord/balancer.h"
+#include "coord/epoch.h"
+#include "coord/monitor.h"
 #include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
@@ -33,9 +36,14 @@ typedef struct {
     int acked;                 /* deploy acknowledged */
     int has_key;               /* CURVE public key (authenticated by the handshake) */
     uint8_t key[MSG_KEY_BYTES];
+    int lost;                  /* declared lost (recovery.c); cleared when it says HELLO again */
+    int joining;               /* said HELLO while the ring runs: to be profiled and maybe planned in (join.c) */
+    int closed;                /* its connection closed (monitor): lost at the next liveness check */
+    int fd;                    /* TCP socket of its control connection (ZMQ_SRCFD), -1 unknown */
     /* measured single-token steps (STAGE_TIMES), this epoch */
     uint64_t steps, rows;
     double compute_us_sum, send_us_sum;   /* per token: each step's time / its rows */
+    coord_monitor_t mon;       /* smoothed decode step times, this epoch (monitor.h) */
     worker_profile_t prof;
 } worker_rec_t;
 
@@ -62,8 +70,17 @@ typedef struct {
     float *logits;             /* [n_vocab] */
     int acks_missing;          /* non-header stages that have not acknowledged the open */
     msg_t open;                /* kept to send to the header once the others are ready */
-    uint32_t *prompt_wire;     /* [n_ctx]: the open's data */
+    uint32_t *prompt_wire;     /* [n_ctx]: the prompt, then every token accepted so far (the replay history) */
+    uint32_t epoch;            /* the epoch the session runs in: TOKENs of any other epoch are stale */
+    int n_prompt, n_gen, n_predict;
+    samp_params_t sp;
+    int header_sent;           /* the open that starts the session went to the header */
+    int started;               /* the header acknowledged that open */
+    int gen_epoch;             /* tokens accepted under the current epoch */
+    int64_t open_ms;           /* when that open was sent */
 } csession_t;
+
+#define COORD_MAX_EPOCHS 1024   /* epoch records kept for reports (older ones are dropped) */
 
 struct coord {
     coord_opts_t o;
@@ -92,7 +109,49 @@ struct coord {
     csession_t *sess;          /* [n_seq] */
     uint64_t next_session;
     int64_t next_heartbeat;
+    int64_t t0_ms;                     /* coord_create: epoch times are relative to it */
+    char why[96];                      /* the reason of the next deployment (epoch.c) */
+    coord_epoch_info_t *epochs;        /* [COORD_MAX_EPOCHS] ring of records */
+    int n_epochs;                      /* records written (the last COORD_MAX_EPOCHS kept) */
+    uint64_t stale;                    /* messages of an old epoch dropped */
+    void *monitor;                     /* PAIR socket reading the ROUTER's disconnect events (recovery.c) */
+    int64_t last_loss_ms;              /* when the last device loss was noticed */
+    int n_losses;
+    int profile_batch;         /* sequences per profiled step (coord_profile; joiners are profiled alike) */
+    stage_t kv_old[COORD_MAX_WORKERS]; /* during a KV-moving switch: the stages before it (epoch.c) */
+    int n_kv_old;                      /* 0: the switch replays */
+    coord_balancer_t *bal;             /* the load balancer, when started (balancer.c) */
+    uint64_t tokens;                   /* accepted, all sessions */
+    uint64_t next_switch, switch_rng;  /* forced switches (opts.switch_every) */
+    int n_forced;
+    int recovering;                    /* inside recovery's own switches (recovery.c) */
+    char replan_why[96];               /* why c->replan was set */
+    int replan;                        /* a ring worker restarted (new HELLO): re-plan at the next poll */
 };
+
+/* epoch.c: sends the session's open (history, remaining tokens, sampler state)
+ * to every stage, the header last; used for a new session and a replay. */
+int coord_session_send_open(coord_t *c, csession_t *s, int resume, err_t *err);
+/* epoch.c: records the deployment just made under c->epoch with reason c->why. */
+void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tokens, double switch_ms);
+/* epoch.c: adds the KV routes of new stage s (a KV-moving switch) to its DEPLOY. */
+int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err);
+/* epoch.c: sessions whose resumed open never started (a KV transfer that did not complete) are replayed. */
+int coord_check_crossings(coord_t *c, err_t *err);
+/* epoch.c: the forced switch of opts.switch_every when due (0 otherwise). */
+int coord_forced_switch(coord_t *c, err_t *err);
+/* balancer.c: one look at the measured stage times; may switch the ring. */
+int coord_balance_check(coord_t *c, err_t *err);
+void coord_balance_destroy(coord_t *c);
+/* join.c: profiles a worker that joined while the ring runs and takes it in when the plan gains enough. */
+int coord_join_check(coord_t *c, err_t *err);
+/* recovery.c: liveness (timeouts and closed connections); re-plans on loss. */
+int coord_check_liveness(coord_t *c, err_t *err);
+int coord_monitor_open(coord_t *c, err_t *err);
+/* recovery.c: reads the monitor's events and marks the workers whose connection closed.  Called before
+ * each batch of messages, so an fd number reused by a new connection is never mistaken for the old one. */
+void coord_monitor_drain(coord_t *c);
+void coord_monitor_close(coord_t *c);
 
 
 /* Sends m to worker i over the ROUTER. */

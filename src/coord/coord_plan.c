@@ -14,6 +14,7 @@
 
 int coord_profile(coord_t *c, int rounds, int batch, int probe_bytes, int timeout_ms, err_t *err)
 {
+    c->profile_batch = batch;   /* a worker that joins later is profiled the same way (join.c) */
     for (int i = 0; i < c->n_workers; i++) {   /* with CURVE: every worker learns the others' keys first */
         int rc = coord_sec_send_peer_keys(c, i, err);
         if (rc)
@@ -82,6 +83,10 @@ int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan
             if (k == i)
                 continue;
             double lat = w->prof.latency[k], bw = w->prof.bandwidth[k];
+            if (lat < 0 || bw <= 0) {   /* not measured this way (a worker that joined later): the other way */
+                lat = c->workers[k].prof.latency[i];
+                bw = c->workers[k].prof.bandwidth[i];
+            }
             p->latency[i * N + k] = lat >= 0 ? lat : 1.0;      /* unmeasured: prohibitive */
             p->bandwidth[i * N + k] = bw > 0 ? bw : 1.0;
         }
@@ -98,7 +103,8 @@ int coord_plan_stages(const plan_t *plan, coord_stage_t *stages)
     return plan->n_stages;
 }
 
-int coord_even_stages(const coord_t *c, coord_stage_t *stages, int *n, err_t *err)
+int coord_even_stages_on(const coord_t *c, const int *workers, int n_workers, coord_stage_t *stages, int *n,
+                         err_t *err)
 {
     const int M = c->seg->n_units;
     unit_cost_t *costs = calloc((size_t)M, sizeof *costs);
@@ -108,14 +114,22 @@ int coord_even_stages(const coord_t *c, coord_stage_t *stages, int *n, err_t *er
     for (int u = 0; rc == 0 && u < M; u++)
         bytes[u] = costs[u].weight_bytes;
     if (rc == 0)
-        rc = split_even(bytes, M, c->n_workers, ranges, err);
+        rc = split_even(bytes, M, n_workers, ranges, err);
     *n = 0;
-    for (int i = 0; rc == 0 && i < c->n_workers; i++)
+    for (int i = 0; rc == 0 && i < n_workers; i++)
         if (ranges[i].end > ranges[i].begin)
-            stages[(*n)++] = (coord_stage_t){.worker = i, .begin = ranges[i].begin, .end = ranges[i].end};
+            stages[(*n)++] = (coord_stage_t){.worker = workers[i], .begin = ranges[i].begin, .end = ranges[i].end};
     free(costs);
     free(bytes);
     return rc;
+}
+
+int coord_even_stages(const coord_t *c, coord_stage_t *stages, int *n, err_t *err)
+{
+    int all[COORD_MAX_WORKERS];
+    for (int i = 0; i < c->n_workers; i++)
+        all[i] = i;
+    return coord_even_stages_on(c, all, c->n_workers, stages, n, err);
 }
 
 void coord_print_plan(FILE *f, const coord_t *c, const plan_problem_t *p, const plan_t *plan, int measured)

@@ -30,6 +30,9 @@ int coord_plan_stages(const plan_t *plan, coord_stage_t *stages);
 
 /* The even split by weight bytes over all workers in worker order (the first is the header). */
 int coord_even_stages(const coord_t *c, coord_stage_t *stages, int *n, err_t *err);
+/* The same over the given workers in the given order (the first is the header). */
+int coord_even_stages_on(const coord_t *c, const int *workers, int n_workers, coord_stage_t *stages, int *n,
+                         err_t *err);
 
 /* Prints the plan as a table with predicted stage times (and, when measured
  * is non-zero, the measured decode step times of the deployed stages). */

@@ -589,3 +589,10 @@ const model_t *exec_model(const exec_t *e) { return e->m; }
 const char *exec_isa_name(const exec_t *e) { return kern_isa_name(e->kern.isa); }
 const graph_t *exec_graph(const exec_t *e) { return e->g; }
 const seg_t *exec_seg(const exec_t *e) { return e->seg; }
+
+kv_cache_t *exec_kv(exec_t *e) { return &e->kv; }
+
+int exec_kv_layer(const exec_t *e, int node)
+{
+    return node >= 0 && node < e->g->n_nodes ? e->kv_layer_of_node[node] : -1;
+}

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exec/kv.h"
 #include "model/graph.h"
 #include "model/model.h"
 #include "model/seg.h"
@@ -103,6 +104,12 @@ const seg_t *exec_seg(const exec_t *e);
 
 /* Forgets a sequence's cache. */
 void exec_seq_clear(exec_t *e, int seq);
+
+/* The KV cache this executor owns (exec/kv.h), for moving rows between
+ * executors when a plan changes: the cache layer of graph node `node` (an
+ * attention node in the range), or -1. */
+kv_cache_t *exec_kv(exec_t *e);
+int exec_kv_layer(const exec_t *e, int node);
 
 const exec_params_t *exec_params(const exec_t *e);
 const model_t *exec_model(const exec_t *e);

@@ -22,6 +22,7 @@
  *   ERROR          i32 code, str text
  *   WEIGHTS_CHUNK  str name, u64 offset, u64 total, hash32, u64 data bytes
  *   ACTIVATION     u32 seq_slot, pos0, n_tokens, value_id, dtype, width
+ *   KV_CHUNK       u32 seq_slot, node, pos0, n_pos, kv_dim, total
  *   TOKEN          u32 token, u32 seq_slot
  *   SESSION_OPEN   u32 seq_slot, n_tokens, n_predict, f32 temp, u32 top_k,
  *                  f32 top_p, u64 seed, f32 min_p, f32 repeat_penalty, i32 repeat_last_n
@@ -81,6 +82,7 @@ size_t msg_type_frames(uint32_t type)
     switch (type) {
     case MSG_ACTIVATION: case MSG_WEIGHTS_CHUNK: case MSG_SESSION_OPEN: case MSG_PROBE: case MSG_PROFILE:
     case MSG_MANIFEST:
+    case MSG_KV_CHUNK:
         return 2;
     default:
         return (type >= MSG_HELLO && type < MSG_TYPE_END) ? 1 : 0;
@@ -506,6 +508,14 @@ static void body_io(io_t *io, msg_t *m)
         io_u32(io, "dtype", &m->act.dtype);
         io_u32(io, "width", &m->act.width);
         break;
+    case MSG_KV_CHUNK:
+        io_u32(io, "seq_slot", &m->kv.seq_slot);
+        io_u32(io, "node", &m->kv.node);
+        io_u32(io, "pos0", &m->kv.pos0);
+        io_u32(io, "n_pos", &m->kv.n_pos);
+        io_u32(io, "kv_dim", &m->kv.kv_dim);
+        io_u32(io, "total", &m->kv.total);
+        break;
     case MSG_TOKEN:
         io_u32(io, "token", &m->token.token);
         io_u32(io, "seq_slot", &m->token.seq_slot);
@@ -636,6 +646,20 @@ static int validate(const msg_t *m, int code, err_t *err)
         if (__builtin_mul_overflow(row, (size_t)a->n_tokens, &bytes) || bytes != m->data_len)
             return err_set(err, code, "%s: shape [%u, %u] %s needs %zu x %u bytes, data frame has %zu", tn,
                            a->n_tokens, a->width, type_name(a->dtype), row, a->n_tokens, m->data_len);
+        return 0;
+    }
+    case MSG_KV_CHUNK: {
+        const msg_kv_chunk_t *k = &m->kv;
+        if (k->n_pos < 1 || k->n_pos > MSG_MAX_KV_POS)
+            return err_set(err, code, "%s: field 'n_pos' is %u, want 1..%u", tn, k->n_pos, MSG_MAX_KV_POS);
+        if (k->kv_dim < 1 || k->kv_dim > MSG_MAX_KV_DIM)
+            return err_set(err, code, "%s: field 'kv_dim' is %u, want 1..%u", tn, k->kv_dim, MSG_MAX_KV_DIM);
+        if (k->total > MSG_MAX_TOKENS || k->pos0 > k->total || k->n_pos > k->total - k->pos0)
+            return err_set(err, code, "%s: positions %u + %u exceed total %u (at most %u)", tn, k->pos0, k->n_pos,
+                           k->total, MSG_MAX_TOKENS);
+        if (m->data_len != (size_t)4 * k->n_pos * k->kv_dim)
+            return err_set(err, code, "%s: K and V of %u x %u F16 need %zu bytes, data frame has %zu", tn, k->n_pos,
+                           k->kv_dim, (size_t)4 * k->n_pos * k->kv_dim, m->data_len);
         return 0;
     }
     case MSG_SESSION_OPEN: {

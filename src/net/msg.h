@@ -11,7 +11,7 @@
  *               off  8 u32 epoch                        off 36 u32 checksum
  *               off 12 u32 flags (free for the caller; carried unchanged)
  *   frame 1   body: the type's fields, packed little-endian (layouts in msg.c)
- *   frame 2   data, only for ACTIVATION, WEIGHTS_CHUNK, SESSION_OPEN, PROBE, PROFILE and MANIFEST:
+ *   frame 2   data, only for ACTIVATION, KV_CHUNK, WEIGHTS_CHUNK, SESSION_OPEN, PROBE, PROFILE and MANIFEST:
  *             bulk bytes whose length the body declares
  * payload_len is the sum of the sizes of frames 1.., and checksum is CRC32C
  * (Castagnoli, as in iSCSI/ext4: reflected poly 0x82F63B78, init and final xor
@@ -66,6 +66,10 @@
 
 /* value_id of the route that carries sampled tokens (TOKEN) back to the header device. */
 #define MSG_VALUE_TOKEN 0xFFFFFFFFu
+/* value_id of a DEPLOY route that sends the KV cache of unit to_unit to the route's endpoint (KV_CHUNK). */
+#define MSG_VALUE_KV 0xFFFFFFFEu
+#define MSG_MAX_KV_POS 4096u       /* positions in one KV_CHUNK */
+#define MSG_MAX_KV_DIM 65536u      /* n_head_kv * head_dim */
 
 #define MSG_TYPE_MAP(X)                                                     \
     X(HELLO,          1, "HELLO")          /* worker -> coordinator */      \
@@ -85,13 +89,14 @@
     X(PROFILE_REQ,   15, "PROFILE_REQ")    /* coordinator -> worker */      \
     X(PROFILE,       16, "PROFILE")        /* worker -> coordinator */      \
     X(PEER_KEYS,     17, "PEER_KEYS")      /* coordinator -> worker (CURVE) */ \
-    X(MANIFEST,      18, "MANIFEST")       /* coordinator -> worker: tensor hashes */
+    X(MANIFEST,      18, "MANIFEST")       /* coordinator -> worker: tensor hashes */ \
+    X(KV_CHUNK,      19, "KV_CHUNK")       /* stage -> stage (data path): KV rows moving with their layer */
 
 typedef enum {
 #define MSG_TYPE_ENUM(name, value, text) MSG_##name = (value),
     MSG_TYPE_MAP(MSG_TYPE_ENUM)
 #undef MSG_TYPE_ENUM
-    MSG_TYPE_END = 19    /* one past the last type */
+    MSG_TYPE_END = 20    /* one past the last type */
 } msg_type_t;
 
 /* Why a message was rejected; indexes drop counters (net_stats_t). */
@@ -185,6 +190,19 @@ typedef struct {
     uint32_t dtype;         /* TYPE_F32, TYPE_F16 or TYPE_Q8_0 (width a multiple of 32) */
     uint32_t width;         /* >= 1 */
 } msg_activation_t;
+
+/* KV_CHUNK: rows of one attention layer's KV cache for one session, sent by the
+ * layer's old owner straight to its new owner when a switch moves the layer
+ * (coord/epoch.h); header.epoch is the new epoch.  data = the K rows then the V
+ * rows, each [n_pos][kv_dim] F16: exactly 4 * n_pos * kv_dim bytes. */
+typedef struct {
+    uint32_t seq_slot;
+    uint32_t node;          /* graph node id of the attention layer */
+    uint32_t pos0;          /* first position; pos0 + n_pos <= total */
+    uint32_t n_pos;         /* 1..MSG_MAX_KV_POS */
+    uint32_t kv_dim;        /* 1..MSG_MAX_KV_DIM */
+    uint32_t total;         /* positions the session holds once every chunk is there (<= MSG_MAX_TOKENS) */
+} msg_kv_chunk_t;
 
 /* TOKEN: the id sampled for (header.session, header.step). */
 typedef struct {
@@ -300,6 +318,7 @@ typedef struct {
         msg_status_t ack;           /* DEPLOY_ACK */
         msg_weights_t weights;
         msg_activation_t act;
+        msg_kv_chunk_t kv;
         msg_token_t token;
         msg_session_open_t open;
         msg_session_close_t close;

@@ -295,6 +295,7 @@ void net_rx_init(net_rx_t *rx)
     zmq_msg_init(&rx->spill);
     rx->n_parts = 0;
     rx->peer_len = 0;
+    rx->peer_fd = -1;
 }
 
 void net_rx_fini(net_rx_t *rx)
@@ -306,6 +307,7 @@ void net_rx_fini(net_rx_t *rx)
     zmq_msg_close(&rx->spill);
     rx->n_parts = 0;
     rx->peer_len = 0;
+    rx->peer_fd = -1;
 }
 
 const char *net_rx_user_id(net_rx_t *rx)
@@ -411,6 +413,7 @@ int net_recv(void *sock, net_rx_t *rx, int timeout_ms, msg_t *out, net_stats_t *
     size_t kept = (size_t)n < 1 + MSG_MAX_FRAMES ? (size_t)n : 1 + MSG_MAX_FRAMES;
     rx->n_parts = kept;
     rx->peer_len = 0;
+    rx->peer_fd = -1;
     size_t first = 0;
     if (router) {
         rx->peer_len = zmq_msg_size(&rx->part[0]);
@@ -418,6 +421,8 @@ int net_recv(void *sock, net_rx_t *rx, int timeout_ms, msg_t *out, net_stats_t *
             rx->peer_len = NET_MAX_ID;
         memcpy(rx->peer, zmq_msg_data(&rx->part[0]), rx->peer_len);
         first = 1;
+        if (kept > 1)   /* the fd rides on frames read from the wire, not on the routing id */
+            rx->peer_fd = zmq_msg_get(&rx->part[1], ZMQ_SRCFD);
     }
 
     msg_fault_t fault = MSG_FAULT_NONE;

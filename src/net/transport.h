@@ -76,6 +76,8 @@ typedef struct {
     zmq_msg_t part[1 + MSG_MAX_FRAMES];  /* [routing id,] header, body[, data] */
     zmq_msg_t spill;                     /* drains the parts of an oversized message */
     size_t n_parts;                      /* valid parts in part[] (routing id included) */
+    int peer_fd;                         /* ROUTER: the TCP socket the message came on (ZMQ_SRCFD), else -1;
+                                            matches the fd of a monitor's DISCONNECTED event */
     uint8_t peer[NET_MAX_ID];            /* routing id of the last message (ROUTER only) */
     size_t peer_len;                     /* 0 on other sockets */
 } net_rx_t;

@@ -68,8 +68,8 @@ int worker_step_ready(const worker_t *w)
         return 0;
     for (int k = 0; k < w->n_seq; k++) {
         wsession_t *s = &w->sess[k];
-        if (!s->active)
-            continue;
+        if (!s->active || s->kv_wait || s->hold)
+            continue;   /* waiting for its KV rows, or resumed but not told to start (worker_kv.c) */
         if (w->is_header ? (s->prompt_fed < s->n_prompt || s->have_token) : next_pending(w, s) != NULL)
             return 1;
     }
@@ -112,7 +112,7 @@ static void gather_header(worker_t *w, int *rows, int *n_pieces)
         for (int j = 0; j < w->n_seq && *rows < st->cap; j++) {
             const int k = (w->rr + j) % w->n_seq;
             wsession_t *s = &w->sess[k];
-            if (!s->active)
+            if (!s->active || s->kv_wait || s->hold)
                 continue;
             if (pass == 0 && s->have_token) {
                 s->have_token = 0;
@@ -143,7 +143,7 @@ static void gather_inputs(worker_t *w, int *rows, int *n_pieces)
         const int k = (w->rr + j) % w->n_seq;
         wsession_t *s = &w->sess[k];
         pending_t *p;
-        while (s->active && (p = next_pending(w, s)) != NULL && *rows + (int)p->n_tokens <= st->cap) {
+        while (s->active && !s->kv_wait && (p = next_pending(w, s)) != NULL && *rows + (int)p->n_tokens <= st->cap) {
             const int samples = w->is_tail && (p->flags & RING_ACT_SAMPLE);
             if (samples && n_sample == max_logits)
                 break;
@@ -191,7 +191,12 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
     if (rc)
         return rc;
     *ran = 1;
-    if (w->o->slowdown > 1.0)   /* an emulated slower device: the step takes slowdown times as long */
+    int has_decode = 0;
+    for (int i = 0; i < np; i++)
+        has_decode |= pcs[i].n == 1;
+    w->decode_steps += has_decode;
+    /* An emulated slower device: from its slowdown_step-th decode step on, each step takes slowdown times as long. */
+    if (w->o->slowdown > 1.0 && w->decode_steps >= (uint64_t)w->o->slowdown_step)
         link_sleep_us((int64_t)((w->o->slowdown - 1.0) * (double)(link_now_us() - t0)));
     const int64_t t1 = link_now_us();
     for (int o = 0; o < exec_n_outputs(w->ex); o++) {

@@ -20,6 +20,7 @@
 /* SESSION_OPEN flags */
 #define RING_OPEN_WANT_LOGITS 0x1u  /* the tail sends the logits behind the final token (ACTIVATION, value = logits) */
 #define RING_OPEN_HEADER 0x2u       /* this stage is the header: it holds the prompt and starts the session */
+#define RING_OPEN_RESUME 0x4u       /* the KV caches of the history (but its last token) moved here: resume (worker_kv.c) */
 /* HELLO flags */
 #define RING_HELLO_FETCH 0x1u       /* the sender has no model file: announce yours, it will fetch (node/worker_fetch.h) */
 /* WEIGHTS_CHUNK flags and names.  A request (worker -> coordinator) has no data and asks for the chunk at

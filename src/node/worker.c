@@ -147,6 +147,8 @@ static void undeploy(worker_t *w)
     exec_destroy(&w->ex);
 }
 
+static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err);
+
 /* The PUSH socket to a data endpoint, connected on first use. */
 int worker_push_to(worker_t *w, const char *endpoint, err_t *err)
 {
@@ -187,6 +189,8 @@ int worker_grow_send_buffers(worker_t *w, size_t need)
 static int deploy(worker_t *w, const msg_t *m, err_t *err)
 {
     const msg_deploy_t *d = &m->deploy;
+    if (worker_kv_keep_old(w, m->epoch))   /* the old stage's KV may move on or stay (worker_kv.c) */
+        return err_set(err, ERR_NOMEM, "out of memory keeping the old stage");
     undeploy(w);
     if (memcmp(d->model_hash, w->hash, 32) != 0)
         return err_set(err, ERR_STATE, "model hash mismatch: this device's %s is not the coordinator's model",
@@ -216,6 +220,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
         return rc;
     w->dep = *d;
     w->epoch = m->epoch;
+    w->times.times.n = 0;   /* steps of the old stage say nothing about the new one */
     w->is_header = exec_needs_tokens(w->ex);
     w->is_tail = exec_has_logits(w->ex);
     w->n_inputs = exec_n_inputs(w->ex);
@@ -240,7 +245,9 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
             widest = (size_t)w->g->values[exec_output(w->ex, i).value].width;
     if (worker_grow_send_buffers(w, (size_t)batch * widest * sizeof(float)) || !w->sess)
         return err_set(err, ERR_NOMEM, "out of memory for %d sessions", w->n_seq);
-    return worker_step_init(w, err);
+    if ((rc = worker_step_init(w, err)))
+        return rc;
+    return worker_kv_deploy(w, d, err);
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
@@ -249,6 +256,8 @@ static void session_end(wsession_t *s)
 {
     s->active = 0;
     s->have_token = 0;
+    s->kv_wait = 0;
+    s->hold = 0;
     samp_destroy(&s->samp);
     for (int p = 0; p < PENDING_PER_SLOT; p++)
         s->pend[p].used = 0;
@@ -259,14 +268,21 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
     const msg_session_open_t *o = &m->open;
     if (!w->ex)
         return err_set(err, ERR_STATE, "SESSION_OPEN before DEPLOY");
+
     if ((int)o->seq_slot >= w->n_seq)
         return err_set(err, ERR_RANGE, "sequence slot %u out of range (%d slots)", o->seq_slot, w->n_seq);
     const int n_ctx = exec_params(w->ex)->n_ctx;
     if ((int)o->n_tokens > n_ctx)
         return err_set(err, ERR_RANGE, "prompt of %u tokens exceeds the context of %d", o->n_tokens, n_ctx);
     wsession_t *s = &w->sess[o->seq_slot];
+    const int resume = (m->flags & RING_OPEN_RESUME) != 0;
+    if (resume && o->n_tokens < 2)
+        return err_set(err, ERR_INVAL, "SESSION_OPEN to resume needs a history of 2 tokens at least");
     session_end(s);
-    exec_seq_clear(w->ex, (int)o->seq_slot);
+    if (!resume) {
+        worker_kv_forget_old(w, (int)o->seq_slot);
+        exec_seq_clear(w->ex, (int)o->seq_slot);
+    }
     s->id = m->session;
     s->n_prompt = (int)o->n_tokens;
     s->prompt_fed = s->n_past = s->n_gen = 0;
@@ -299,7 +315,16 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
         s->want_logits = (m->flags & RING_OPEN_WANT_LOGITS) != 0;
     }
     s->active = 1;
-    return 0;
+    if (!resume)
+        return 0;
+    s->prompt_fed = s->n_past = s->n_prompt - 1;   /* the header feeds the last token again */
+    s->hold = w->is_header && !(m->flags & RING_OPEN_HEADER);   /* ... once told to start */
+    int rc = worker_kv_resume(w, (int)o->seq_slot, s->id, o->n_tokens, err);
+    if (rc == 1) {
+        s->kv_wait = 1;
+        s->kv_need = o->n_tokens - 1;
+    }
+    return rc;
 }
 
 /* ---- running a batch ------------------------------------------------------------ */
@@ -400,8 +425,9 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
     const msg_activation_t *a = &m->act;
     if (!w->ex)
         return err_set(err, ERR_STATE, "ACTIVATION before DEPLOY");
-    if (m->epoch != w->epoch)
-        return err_set(err, ERR_STATE, "ACTIVATION of epoch %u, deployed epoch %u", m->epoch, w->epoch);
+    int stale = worker_check_epoch(w, m, err);
+    if (stale)
+        return stale > 0 ? 0 : stale;
     if ((int)a->seq_slot >= w->n_seq || !w->sess[a->seq_slot].active || w->sess[a->seq_slot].id != m->session)
         return err_set(err, ERR_STATE, "ACTIVATION for session %llu slot %u, which is not open here",
                        (unsigned long long)m->session, a->seq_slot);
@@ -444,6 +470,9 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
 
 static int handle_token(worker_t *w, const msg_t *m, err_t *err)
 {
+    int stale = w->ex ? worker_check_epoch(w, m, err) : 0;
+    if (stale)
+        return stale > 0 ? 0 : stale;
     if (!w->ex || !w->is_header)
         return err_set(err, ERR_STATE, "TOKEN at a stage that is not the header");
     if ((int)m->token.seq_slot >= w->n_seq)
@@ -490,16 +519,23 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
         if (rc) {
             worker_log(w, "deploy failed: ", why.msg);
             undeploy(w);
+            w->epoch = m->epoch;   /* the refusal answers this deployment, not an older one */
         }
         return ack(w, 0, 0, rc, rc ? why.msg : "", err);
     case MSG_SESSION_OPEN:
-        rc = session_open(w, m, &why);
+        if (w->ex && worker_check_epoch(w, m, &why) > 0)
+            return 0;   /* an open of an older epoch: the coordinator reopens under the new one */
+        rc = w->ex && m->epoch != w->epoch ? ERR_STATE : session_open(w, m, &why);
+        if (rc == 1)
+            return 0;   /* resumed, waiting for its KV rows: acknowledged when they are there */
         if (rc)
             worker_log(w, "session open failed: ", why.msg);
         return ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);
     case MSG_SESSION_CLOSE:
-        if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session)
+        if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session) {
             session_end(&w->sess[m->close.seq_slot]);
+            worker_kv_forget_old(w, (int)m->close.seq_slot);
+        }
         return 0;
     case MSG_SHUTDOWN:
         w->shutdown = 1;
@@ -530,6 +566,12 @@ int worker_handle_data(worker_t *w, const msg_t *m, err_t *err)
     case MSG_ACTIVATION: return handle_activation(w, m, err);
     case MSG_TOKEN: return handle_token(w, m, err);
     case MSG_PROBE: return worker_handle_probe(w, m, err);
+    case MSG_KV_CHUNK: {
+        int ready = -1, rc = worker_kv_chunk(w, m, &ready, err);
+        if (rc == 0 && ready >= 0)   /* the open it completes was held back */
+            rc = ack(w, w->sess[ready].id, RING_ACK_SESSION, 0, "", err);
+        return rc;
+    }
     default: return err_set(err, ERR_PROTO, "unexpected %s on the data channel", msg_type_name(m->type));
     }
 }
@@ -605,6 +647,7 @@ static void teardown(worker_t *w)
     err_t ignored;
     link_flush(&w->link, 1, &ignored);
     undeploy(w);
+    worker_kv_fini(w);
     net_rx_fini(&w->rx_ctl);
     net_rx_fini(&w->rx_data);
     net_close(&w->ctl);
@@ -622,6 +665,19 @@ static void teardown(worker_t *w)
     graph_destroy(&w->g);
     tok_destroy(&w->tok);
     model_destroy(&w->m);
+}
+
+static void heartbeat_if_due(worker_t *w)
+{
+    int64_t now = net_now_ms();
+    if (now < w->next_heartbeat)
+        return;
+    msg_t hb;
+    msg_init(&hb, MSG_HEARTBEAT);
+    hb.heartbeat.seq = ++w->heartbeat_seq;
+    err_t ignored;
+    worker_send_ctl(w, &hb, &ignored);
+    w->next_heartbeat = now + w->o->heartbeat_ms;
 }
 
 int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
@@ -674,6 +730,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             }
             if (r == 0 && (r = wsec_sender_ok(w->sec, &w->rx_data, &m, &why)) == 0)
                 r = worker_handle_data(w, &m, &why);
+            heartbeat_if_due(w);   /* a run of long prompt batches must not look like silence */
             if (r) {
                 worker_log(w, "dropped a data message: ", why.msg);
                 if (r != ERR_PROTO && r != ERR_STATE && r != ERR_RANGE)
@@ -689,14 +746,8 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
             worker_log(w, "send failed: ", why.msg);
         if (w->ex)
             report_times(w);
+        heartbeat_if_due(w);
         int64_t now = net_now_ms();
-        if (now >= w->next_heartbeat) {
-            msg_t hb;
-            msg_init(&hb, MSG_HEARTBEAT);
-            hb.heartbeat.seq = ++w->heartbeat_seq;
-            worker_send_ctl(w, &hb, &why);
-            w->next_heartbeat = now + o->heartbeat_ms;
-        }
         if (rc == 0)
             rc = wsec_poll(w->sec, err);
         if (rc == 0 && now - w->last_heard > o->timeout_ms)

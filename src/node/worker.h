@@ -16,7 +16,12 @@
  *                 tail samples and sends the TOKEN to the header and the
  *                 coordinator;
  *   TOKEN         (header) feed the sampled id as the next step;
+ *   KV_CHUNK      KV rows of a layer that moved here in an epoch switch
+ *                 (worker_kv.c); a SESSION_OPEN with RING_OPEN_RESUME is
+ *                 acknowledged once its rows are all here;
  *   SHUTDOWN      leave.
+ * Data of an older epoch is dropped (stale), of a newer one too, with a log
+ * line (worker_epoch.c; the rules are in coord/epoch.h).
  * The header feeds prompts in chunks of at most `chunk` tokens per session and
  * step, beside the decode rows of every generating session (chunked prefill),
  * so a long prompt never stalls the ring.  A
@@ -51,6 +56,7 @@ typedef struct {
     int verbose;
     /* emulating a slower device or link on one machine (DESIGN §11) */
     double slowdown;            /* >= 1: every step takes this many times as long (the extra is slept) */
+    int slowdown_step;          /* ... from this decode step on (0: from the start) */
     double link_latency_ms;     /* added to everything sent on the data path */
     double link_mbit;           /* > 0: data-path sends are serialised at this many Mbit/s */
     double mem_limit_mb;        /* > 0: memory offered in HELLO is capped at this */

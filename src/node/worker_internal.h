@@ -56,6 +56,10 @@ typedef struct {
     int n_hist, n_predict, n_gen, want_logits;
     /* stages with several inputs */
     pending_t pend[PENDING_PER_SLOT];
+    /* a resumed session waiting for its KV rows (worker_kv.c) */
+    int kv_wait;
+    int hold;                /* header: resumed but not yet told to start (RING_OPEN_HEADER) */
+    uint32_t kv_need;        /* positions every layer must hold */
 } wsession_t;
 
 typedef struct {
@@ -119,6 +123,19 @@ typedef struct worker {
     link_t link;
     msg_t times;             /* STAGE_TIMES being filled */
     int64_t times_sent_ms;
+    /* KV moves (worker_kv.c) */
+    exec_t *ex_old;                      /* the previous stage's executor while its KV is handed over */
+    uint64_t *old_ids;                   /* [old_n_seq] session of each old slot still to hand over (0: none) */
+    int old_n_seq, old_pending;
+    int kv_route_unit[MSG_MAX_ROUTES], kv_route_push[MSG_MAX_ROUTES], n_kv_routes;
+    uint64_t *kv_sess;                   /* [n_seq] session whose rows the slot collects */
+    uint32_t *kv_have;                   /* [n_seq][n_layer] positions held (kept or received, in order) */
+    uint8_t *kv_kept;                    /* [n_layer] copied from the old executor at deploy */
+    uint64_t kv_sent_bytes, kv_recv_bytes;
+    /* epochs (worker_epoch.c) */
+    uint64_t stale;          /* data messages of an older epoch dropped */
+    uint32_t stale_logged;   /* the epoch whose first stale message was logged */
+    uint64_t decode_steps;   /* single-token batches run (the emulated slowdown starts at o->slowdown_step) */
     /* link probes of a profile */
     uint64_t probe_id;
     int probe_arrived;
@@ -142,6 +159,22 @@ int worker_push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_
 int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, err_t *err);
 /* Handles one message from the data socket. */
 int worker_handle_data(worker_t *w, const msg_t *m, err_t *err);
+
+/* worker_epoch.c: 0 for the deployed epoch; 1 for an older one (drop; counted and logged once
+ * per epoch); ERR_STATE naming the message for a newer one. */
+int worker_check_epoch(worker_t *w, const msg_t *m, err_t *err);
+
+/* worker_kv.c (see there) */
+/* Before a redeploy to new_epoch: keep ex and its sessions' ids when ex is of the epoch just before. */
+int worker_kv_keep_old(worker_t *w, uint32_t new_epoch);
+int worker_kv_deploy(worker_t *w, const msg_deploy_t *d, err_t *err);   /* after: kept layers, KV routes */
+/* A RESUME open of slot s with n_hist tokens: hand over rows, check ours; 0 ready, 1 waiting for chunks. */
+int worker_kv_resume(worker_t *w, int s, uint64_t session, uint32_t n_hist, err_t *err);
+void worker_kv_forget_old(worker_t *w, int s);            /* slot s opened afresh or closed */
+/* A KV_CHUNK; *ready_slot >= 0 when it completed a waiting session (acknowledge its open). */
+int worker_kv_chunk(worker_t *w, const msg_t *m, int *ready_slot, err_t *err);
+void worker_kv_free_old(worker_t *w);
+void worker_kv_fini(worker_t *w);
 
 /* worker_profile.c */
 int worker_handle_probe(worker_t *w, const msg_t *m, err_t *err);

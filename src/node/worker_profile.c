@@ -84,7 +84,7 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
     profile_opts_default(&po);
     po.threads = w->o->threads;
     po.isa = w->o->isa;
-    po.slowdown = w->o->slowdown > 1.0 ? w->o->slowdown : 1.0;
+    po.slowdown = w->o->slowdown > 1.0 && w->o->slowdown_step == 0 ? w->o->slowdown : 1.0;   /* a later slowdown is for the monitor to find */
     po.rounds = rounds;
     po.batch = (int)q->batch;
     if (rc == 0)
