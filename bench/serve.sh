@@ -33,7 +33,7 @@ for i in "${!prompts[@]}"; do
   "$lingua" generate -m "$model" -p "${prompts[$i]}" -n "$tokens" --temp 0 --json 2>/dev/null >"$tmp/ref$i.json"
 done
 
-timeout 600 "$lingua" serve -m "$model" --local 3 --plan even --port 0 --parallel "$clients" --queue "$clients" \
+timeout 600 "$lingua" serve -m "$model" --local 3 --plan even --balance off --port 0 --parallel "$clients" --queue "$clients" \
   -c 512 2>"$tmp/serve.log" &
 spid=$!
 port=""

@@ -35,7 +35,7 @@ prompt="Once upon a time"
 n=24
 "$lingua" generate -m "$model" -p "$prompt" -n $n --temp 0 --json >"$tmp/ref.json" 2>/dev/null || bad "generate"
 ref=$(jget "$tmp/ref.json" 'j["text"]')
-for cfg in "local1:--local 1" "local3:--local 3 --plan even"; do
+for cfg in "local1:--local 1" "local3:--local 3 --plan even --balance off"; do
   name=${cfg%%:*}
   # shellcheck disable=SC2086
   start_server "$name" -m "$model" --api-key test-key ${cfg#*:} || continue

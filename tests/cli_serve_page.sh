@@ -28,7 +28,7 @@ browse() {  # browse ARGS...: headless Chromium, isolated profile, no network be
     --user-data-dir="$(mktemp -d -p "$tmp")" --window-size=1100,800 --virtual-time-budget=4000 "$@" 2>>"$tmp/chromium.log"
 }
 
-start_server page -m "$model" --local 3 --plan even || exit 1
+start_server page -m "$model" --local 3 --plan even --balance off || exit 1
 for _ in 1 2 3; do   # some traffic, so the counters and the sparkline have something to show
   curl -s --max-time 30 "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"Once upon a time","max_tokens":32}' >/dev/null
 done
