@@ -1,11 +1,18 @@
 /*
- * kern_neon_q.c — NEON kernels for the K-quants Q2_K..Q6_K (arm64; chosen at run
+ * kern_neon_q.c — NEON kernels for the weight types of kern_ref_q.c: the K-quants
+ * Q2_K..Q6_K and the 32-value types Q4_1, Q5_0, Q5_1, IQ4_NL (arm64; chosen at run
  * time through kern_fill_neon, which calls kern_fill_neon_q after filling the
- * rest).  Q4_1, Q5_0, Q5_1 and IQ4_NL keep the reference kernels of
- * kern_ref_q.c on this table.
+ * rest).
  *
- * Same construction as kern_avx2_q.c: a super-block is prepared into 256 unsigned
- * levels (sixteen vectors of 16, value order) and per-16-value integer
+ * 32-value types: a block is prepared into its 32 signed levels (two int8x16, value
+ * order; IQ4_NL through a table lookup, the fifth bits of Q5_0/Q5_1 spread from qh
+ * with a bit test), then each product is widened (vmull_s8, |product| <= 127*128
+ * fits int16) and pair-added into int32 lanes, so the block's integer dot is exact;
+ * the reference's float step (isum * (d_w * d_x), plus m_w * s_x for Q4_1/Q5_1)
+ * follows in scalar code, block by block in order.  Bit-identical to the reference.
+ *
+ * K-quants, the same construction as kern_avx2_q.c: a super-block is prepared into
+ * 256 unsigned levels (sixteen vectors of 16, value order) and per-16-value integer
  * multipliers (scale, level-offset correction on bsums, min on bsums); each
  * 16-value sub-block's dot is exact (vmull_s8 + vmlal_high_s8: pair sums of
  * levels <= 63 by activations in [-127, 127] stay below 2^15, then a widening
@@ -192,8 +199,115 @@ KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, 1)
 KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, 1)
 KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, 0)
 
+/* ---- 32-value blocks (Q4_1, Q5_0, Q5_1, IQ4_NL) against Q8_0 / Q8_1 --------------- */
+
+typedef struct {
+    int8x16_t lo, hi;  /* levels of values 0..15 and 16..31 */
+    float d, m;        /* scale and offset (m = 0 for the types without one) */
+} bprep_t;
+
+typedef void (*bprep_fn)(const unsigned char *wb, bprep_t *p);
+
+/* The 32 nibbles of qs in value order (low nibbles first). */
+static inline void nibbles(const unsigned char *qs, bprep_t *p)
+{
+    const uint8x16_t v = vld1q_u8(qs);
+    p->lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15)));
+    p->hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+}
+
+/* Adds 16 to the level of value j where bit j of the little-endian u32 at qh is set. */
+static inline void fifth_bits(const unsigned char *qh, bprep_t *p)
+{
+    static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t m = vld1q_u8(bit), sixteen = vdupq_n_u8(16);
+    const uint8x16_t h0 = vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1]));
+    const uint8x16_t h1 = vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3]));
+    p->lo = vorrq_s8(p->lo, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(h0, m), sixteen)));
+    p->hi = vorrq_s8(p->hi, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(h1, m), sixteen)));
+}
+
+static void bprep_q4_1(const unsigned char *wb, bprep_t *p)
+{
+    nibbles(wb + offsetof(block_q4_1_t, qs), p);
+    p->d = half(wb);
+    p->m = half(wb + 2);
+}
+
+static void bprep_q5_1(const unsigned char *wb, bprep_t *p)
+{
+    nibbles(wb + offsetof(block_q5_1_t, qs), p);
+    fifth_bits(wb + offsetof(block_q5_1_t, qh), p);
+    p->d = half(wb);
+    p->m = half(wb + 2);
+}
+
+static void bprep_q5_0(const unsigned char *wb, bprep_t *p)
+{
+    nibbles(wb + offsetof(block_q5_0_t, qs), p);
+    fifth_bits(wb + offsetof(block_q5_0_t, qh), p);
+    p->lo = vsubq_s8(p->lo, vdupq_n_s8(16));
+    p->hi = vsubq_s8(p->hi, vdupq_n_s8(16));
+    p->d = half(wb);
+    p->m = 0.0f;
+}
+
+static void bprep_iq4_nl(const unsigned char *wb, bprep_t *p)
+{
+    const int8x16_t table = vld1q_s8(iq4nl_values);
+    nibbles(wb + offsetof(block_iq4_nl_t, qs), p);
+    p->lo = vqtbl1q_s8(table, vreinterpretq_u8_s8(p->lo));
+    p->hi = vqtbl1q_s8(table, vreinterpretq_u8_s8(p->hi));
+    p->d = half(wb);
+    p->m = 0.0f;
+}
+
+/* The exact integer dot of one prepared block with the 32 activations at q. */
+static inline int32_t idot32(const bprep_t *p, const int8_t *q)
+{
+    const int8x16_t x0 = vld1q_s8(q), x1 = vld1q_s8(q + 16);
+    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(p->lo), vget_low_s8(x0)));
+    s = vpadalq_s16(s, vmull_high_s8(p->lo, x0));
+    s = vpadalq_s16(s, vmull_s8(vget_low_s8(p->hi), vget_low_s8(x1)));
+    s = vpadalq_s16(s, vmull_high_s8(p->hi, x1));
+    return vaddvq_s32(s);
+}
+
+/* has_m: Q8_1 activations (d, s, q) and sum += isum * (d_w * d_x) + m_w * s_x;
+ * otherwise Q8_0 (d, q) and sum += isum * (d_w * d_x), as the reference. */
+static inline void bdot_cols(size_t n, const void *wv, const void *xv, size_t stride, int ncols, float *out,
+                             size_t wbytes, bprep_fn prep, int has_m)
+{
+    const unsigned char *w = wv, *x = xv;
+    const size_t xbytes = has_m ? sizeof(block_q8_1_t) : sizeof(block_q8_0_t);
+    const size_t xq = has_m ? offsetof(block_q8_1_t, q) : offsetof(block_q8_0_t, q);
+    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (size_t b = 0; b < n / QK4_0; b++) {
+        bprep_t p;
+        prep(w + b * wbytes, &p);
+        for (int j = 0; j < ncols; j++) {
+            const unsigned char *xb = x + j * stride + b * xbytes;
+            const int32_t isum = idot32(&p, (const int8_t *)(xb + xq));
+            if (has_m)
+                sum[j] += (float)isum * (p.d * half(xb)) + p.m * half(xb + 2);
+            else
+                sum[j] += (float)isum * (p.d * half(xb));
+        }
+    }
+    memcpy(out, sum, (size_t)ncols * sizeof(float));
+}
+
+KERN_DEFINE_DOTS_BY_COLS(q4_1, bdot_cols, sizeof(block_q4_1_t), bprep_q4_1, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_1, bdot_cols, sizeof(block_q5_1_t), bprep_q5_1, 1)
+KERN_DEFINE_DOTS_BY_COLS(q5_0, bdot_cols, sizeof(block_q5_0_t), bprep_q5_0, 0)
+KERN_DEFINE_DOTS_BY_COLS(iq4_nl, bdot_cols, sizeof(block_iq4_nl_t), bprep_iq4_nl, 0)
+
 void kern_fill_neon_q(kern_table_t *t)
 {
+    KERN_SET_DOTS(t->q4_1, q4_1);
+    KERN_SET_DOTS(t->q5_0, q5_0);
+    KERN_SET_DOTS(t->q5_1, q5_1);
+    KERN_SET_DOTS(t->iq4_nl, iq4_nl);
     KERN_SET_DOTS(t->q2_k, q2_k);
     KERN_SET_DOTS(t->q3_k, q3_k);
     KERN_SET_DOTS(t->q4_k, q4_k);
