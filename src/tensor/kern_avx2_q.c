@@ -8,7 +8,7 @@
  * block's integer sums exactly with vector instructions (maddubs + madd), reduces
  * them to one int32 per block, and then performs the reference's float steps
  * (kern_ref_q.c) in the reference's order: K-quants form the float contributions
- * of eight super-blocks at once, one per lane (the same IEEE operations per lane),
+ * of up to eight super-blocks at once, one per lane (the same IEEE operations per lane),
  * and add them to the sum one after another; the 32-value types do the float step
  * in scalar code.  Results are identical across tables (and across the devices
  * of a ring).

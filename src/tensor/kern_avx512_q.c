@@ -6,9 +6,10 @@
  * The construction of kern_avx2_q.c at twice the width: a super-block is prepared
  * into four 64-byte vectors of unsigned levels (value order) and four vectors of
  * int16 multipliers (one per 16 values, laid out to meet maddubs+madd's pairs);
- * maddubs + madd + add give exact int32 sums (levels <= 63, activations within
- * [-127, 127]: no saturation); the level-offset correction and the mins come
- * from the activation's bsums.  Eight super-blocks' float contributions are then
+ * maddubs + VNNI's dpwssd (madd and add in one; the table requires VNNI) give
+ * exact int32 sums (levels <= 63, activations within [-127, 127]: no
+ * saturation); the level-offset correction and the mins come from the
+ * activation's bsums.  Up to eight super-blocks' float contributions are then
  * formed one per lane by the reference's IEEE operations and added one after
  * another, so the result is the reference's (kern_ref_q.c), bit for bit.
  * All loads are unaligned; nothing here allocates or keeps state.
@@ -134,7 +135,7 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
     __m512i acc = _mm512_setzero_si512();
     for (int k = 0; k < 4; k++) {
         const __m512i p16 = _mm512_maddubs_epi16(p->lv[k], _mm512_loadu_si512((const void *)(q8 + 64 * k)));
-        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(p16, p->sc[k]));
+        acc = _mm512_dpwssd_epi32(acc, p16, p->sc[k]);   /* acc + madd(p16, sc): exact, no saturation */
     }
     __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
     if (has_corr)
