@@ -87,11 +87,23 @@ static int golden_load(const char *dir, const char *slug, golden_t *g)
     return 0;
 }
 
+/* An executor over the whole of m (n_ctx positions, the given kernels).  Returns
+ * 0 or the error (err set, *ex NULL); the caller destroys *ex before m. */
+static inline int golden_exec_create(const model_t *m, int n_ctx, kern_isa_t isa, exec_t **ex, err_t *err)
+{
+    exec_params_t p;
+    exec_params_default(&p, m);
+    p.n_ctx = n_ctx;
+    p.isa = isa;
+    *ex = NULL;
+    return exec_create(m, &p, ex, err);
+}
+
 /* Loads SHARED/models/NAME.gguf and an executor over the whole model (n_ctx
  * positions, the given kernels).  Returns 0, or an error with err set (nothing
  * to free then); on success the caller destroys *ex then *m. */
 static inline int golden_open_model(const char *shared, const char *name, int n_ctx, kern_isa_t isa, model_t **m,
-                             exec_t **ex, err_t *err)
+                                    exec_t **ex, err_t *err)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/models/%s.gguf", shared, name);
@@ -99,11 +111,7 @@ static inline int golden_open_model(const char *shared, const char *name, int n_
     int rc = model_load(path, m, err);
     if (rc)
         return rc;
-    exec_params_t p;
-    exec_params_default(&p, *m);
-    p.n_ctx = n_ctx;
-    p.isa = isa;
-    if ((rc = exec_create(*m, &p, ex, err)))
+    if ((rc = golden_exec_create(*m, n_ctx, isa, ex, err)))
         model_destroy(m);
     return rc;
 }

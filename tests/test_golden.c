@@ -161,12 +161,8 @@ static double run_model(const char *shared, const char *name, const char *const 
     }
     double sum = 0;
     int n_prompts = 0;
-    exec_params_t p;
-    exec_params_default(&p, m);
-    p.n_ctx = 512;
-    p.isa = isa;
     exec_t *ex = NULL;
-    rc = exec_create(m, &p, &ex, &err);
+    rc = golden_exec_create(m, 512, isa, &ex, &err);   /* after the dequantization: it binds the F32 copies */
     CHECKF(rc == 0, "%s", err.msg);
     for (int i = 0; rc == 0 && slugs[i]; i++) {
         golden_t g;

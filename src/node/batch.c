@@ -191,10 +191,10 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
     if (rc)
         return rc;
     *ran = 1;
-    int has_decode = 0;
+    uint32_t n_decode = 0;   /* one-row pieces: decode steps of their sessions */
     for (int i = 0; i < np; i++)
-        has_decode |= pcs[i].n == 1;
-    w->decode_steps += has_decode;
+        n_decode += pcs[i].n == 1;
+    w->decode_steps += n_decode > 0;
     /* An emulated slower device: from its slowdown_step-th decode step on, each step takes slowdown times as long. */
     if (w->o->slowdown > 1.0 && w->decode_steps >= (uint64_t)w->o->slowdown_step)
         link_sleep_us((int64_t)((w->o->slowdown - 1.0) * (double)(link_now_us() - t0)));
@@ -222,9 +222,6 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
                                          err)))
             return rc;
     }
-    uint32_t n_decode = 0;   /* one-row pieces: decode steps of their sessions */
-    for (int i = 0; i < np; i++)
-        n_decode += pcs[i].n == 1;
     msg_stage_times_t *times = &w->times.times;
     if (times->n < MSG_MAX_TIMES)   /* one entry per run: its rows and the session of its first piece */
         times->t[times->n++] = (msg_time_t){.session = w->sess[pcs[0].slot].id, .step = pcs[0].pos0,
