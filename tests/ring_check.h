@@ -78,7 +78,14 @@ static inline int ring_check_session(coord_t *c, const int32_t *prompt, int n_pr
             break;
         }
     coord_session_release(c, session);
-    return got.n == n_gen && got.final && memcmp(got.ids, ref, (size_t)n_gen * sizeof *ref) == 0;
+    if (got.n == n_gen && got.final && memcmp(got.ids, ref, (size_t)n_gen * sizeof *ref) == 0)
+        return 1;
+    int same = 0;
+    while (same < got.n && same < n_gen && got.ids[same] == ref[same])
+        same++;
+    fprintf(stderr, "ring session: %d of %d tokens%s, the first %d equal the reference\n", got.n, n_gen,
+            got.final ? " (final)" : " (no final token)", same);
+    return 0;
 }
 
 /* A well-formed ACTIVATION of one zero row of width 64 (rows: 64 floats, borrowed) for a session of the

@@ -181,6 +181,23 @@ int net_push_connect(void *ctx, const char *endpoint, const net_opts_t *o, void 
     return finish(s, endpoint, false, sock, err);
 }
 
+int net_push_create(void *ctx, const net_opts_t *o, void **sock, err_t *err)
+{
+    if (!sock)
+        return err_set(err, ERR_INVAL, "net_push_create: NULL argument");
+    *sock = NULL;
+    return make_socket(ctx, ZMQ_PUSH, o, false, sock, err);
+}
+
+int net_connect(void *sock, const char *endpoint, err_t *err)
+{
+    if (!sock || !endpoint)
+        return err_set(err, ERR_INVAL, "net_connect: NULL argument");
+    if (zmq_connect(sock, endpoint) != 0)
+        return err_set(err, ERR_IO, "connect %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
 int net_endpoint(void *sock, char *buf, size_t cap, err_t *err)
 {
     if (!sock || !buf || cap == 0)

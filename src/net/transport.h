@@ -98,6 +98,10 @@ int net_dealer_connect(void *ctx, const char *endpoint, const void *id, size_t i
                        void **sock, err_t *err);  /* id: 1..255 bytes, first byte not 0 */
 int net_pull_bind(void *ctx, const char *endpoint, const net_opts_t *o, void **sock, err_t *err);
 int net_push_connect(void *ctx, const char *endpoint, const net_opts_t *o, void **sock, err_t *err);
+/* A PUSH socket with o's options that is not connected yet; net_connect connects it later.  Used where the
+ * peer may only accept the handshake once it has been told about us (CURVE allow-lists). */
+int net_push_create(void *ctx, const net_opts_t *o, void **sock, err_t *err);
+int net_connect(void *sock, const char *endpoint, err_t *err);   /* on error the socket stays open */
 
 /* The endpoint the socket last bound, with the real port (ZMQ_LAST_ENDPOINT). */
 int net_endpoint(void *sock, char *buf, size_t cap, err_t *err);

@@ -149,23 +149,51 @@ static void undeploy(worker_t *w)
 
 static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err);
 
-/* The PUSH socket to a data endpoint, connected on first use. */
-int worker_push_to(worker_t *w, const char *endpoint, err_t *err)
+/* The PUSH socket to a data endpoint (one per endpoint), connected now or deferred. */
+static int push_socket(worker_t *w, const char *endpoint, bool defer, err_t *err)
 {
-    for (int i = 0; i < w->n_push; i++)
-        if (!strcmp(w->push_ep[i], endpoint))
-            return i;
+    for (int i = 0; i < w->n_push; i++) {
+        if (strcmp(w->push_ep[i], endpoint) != 0)
+            continue;
+        if (w->push_deferred[i] && !defer) {
+            int rc = net_connect(w->push[i], endpoint, err);
+            if (rc)
+                return rc;
+            w->push_deferred[i] = false;
+        }
+        return i;
+    }
     if (w->n_push == MAX_PUSH)
         return err_set(err, ERR_RANGE, "more than %d destinations", MAX_PUSH);
     net_opts_t po;
     net_opts_default(&po);
     int rc = wsec_push_opts(w->sec, endpoint, &po, err);
     if (!rc)
-        rc = net_push_connect(w->zctx, endpoint, &po, &w->push[w->n_push], err);
+        rc = net_push_create(w->zctx, &po, &w->push[w->n_push], err);
+    if (!rc && !defer && (rc = net_connect(w->push[w->n_push], endpoint, err)))
+        net_close(&w->push[w->n_push]);
     if (rc)
         return rc;
     snprintf(w->push_ep[w->n_push], sizeof w->push_ep[0], "%s", endpoint);
+    w->push_deferred[w->n_push] = defer;
     return w->n_push++;
+}
+
+int worker_push_to(worker_t *w, const char *endpoint, err_t *err) { return push_socket(w, endpoint, false, err); }
+
+int worker_push_defer(worker_t *w, const char *endpoint, err_t *err) { return push_socket(w, endpoint, true, err); }
+
+int worker_push_connect_deferred(worker_t *w, err_t *err)
+{
+    for (int i = 0; i < w->n_push; i++) {
+        if (!w->push_deferred[i])
+            continue;
+        int rc = net_connect(w->push[i], w->push_ep[i], err);
+        if (rc)
+            return rc;
+        w->push_deferred[i] = false;
+    }
+    return 0;
 }
 
 /* Makes every pooled send buffer at least need bytes. */
@@ -232,7 +260,7 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
         w->input_offset[i + 1] =
             w->input_offset[i] + (size_t)batch * w->g->values[exec_input_value(w->ex, i)].width;
     for (uint32_t r = 0; r < d->n_routes; r++) {
-        int k = worker_push_to(w, d->routes[r].endpoint, err);
+        int k = worker_push_defer(w, d->routes[r].endpoint, err);
         if (k < 0)
             return k;
         w->route_push[r] = k;
@@ -268,6 +296,9 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
     const msg_session_open_t *o = &m->open;
     if (!w->ex)
         return err_set(err, ERR_STATE, "SESSION_OPEN before DEPLOY");
+    int rc = worker_push_connect_deferred(w, err);   /* every stage has its DEPLOY by now */
+    if (rc)
+        return rc;
 
     if ((int)o->seq_slot >= w->n_seq)
         return err_set(err, ERR_RANGE, "sequence slot %u out of range (%d slots)", o->seq_slot, w->n_seq);
@@ -304,7 +335,7 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
         sp.repeat_penalty = o->repeat_penalty;
         sp.repeat_last_n = o->repeat_last_n;
         sp.seed = o->seed;
-        int rc = samp_create(&sp, (int32_t)w->m->hp.n_vocab, &s->samp, err);
+        rc = samp_create(&sp, (int32_t)w->m->hp.n_vocab, &s->samp, err);
         if (rc)
             return rc;
         if (!s->history && !(s->history = malloc((size_t)n_ctx * sizeof *s->history)))
@@ -319,7 +350,7 @@ static int session_open(worker_t *w, const msg_t *m, err_t *err)
         return 0;
     s->prompt_fed = s->n_past = s->n_prompt - 1;   /* the header feeds the last token again */
     s->hold = w->is_header && !(m->flags & RING_OPEN_HEADER);   /* ... once told to start */
-    int rc = worker_kv_resume(w, (int)o->seq_slot, s->id, o->n_tokens, err);
+    rc = worker_kv_resume(w, (int)o->seq_slot, s->id, o->n_tokens, err);
     if (rc == 1) {
         s->kv_wait = 1;
         s->kv_need = o->n_tokens - 1;
@@ -593,7 +624,11 @@ static int hello(worker_t *w, err_t *err)
     wsec_fill_hello(w->sec, h);
     h->n_cached = 1;
     memcpy(h->cached[0], w->hash, 32);
-    return worker_send_ctl(w, &m, err);
+    int rc = worker_send_ctl(w, &m, err);
+    err_t why;
+    if (rc && wsec_poll(w->sec, &why))   /* a refused handshake, not the full queue, is the reason */
+        *err = why;
+    return rc;
 }
 
 /* The model: this device's file, or (no -m) the coordinator's, from the cache or fetched. */

@@ -9,6 +9,7 @@
 #define LL_NODE_WORKER_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,7 @@ typedef struct worker {
     uint32_t epoch;
     void *push[MAX_PUSH];
     char push_ep[MAX_PUSH][MSG_ENDPOINT_MAX + 1];
+    bool push_deferred[MAX_PUSH];        /* created by a DEPLOY, connected at the epoch's first SESSION_OPEN */
     int n_push;
     int route_push[MSG_MAX_ROUTES];      /* push socket of each route */
     int is_header, is_tail;
@@ -152,6 +154,12 @@ int worker_grow_send_buffers(worker_t *w, size_t need);
 int worker_shaped_send(worker_t *w, void *sock, const msg_t *m, sendbuf_t *sb, err_t *err);
 /* Index of the PUSH socket to a data endpoint, connected on first use (negative ERR_* on failure). */
 int worker_push_to(worker_t *w, const char *endpoint, err_t *err);
+/* The same socket, created but connected only by worker_push_connect_deferred: a DEPLOY's routes.  The
+ * coordinator sends the epoch's first SESSION_OPEN only once every stage has acknowledged its DEPLOY, so by
+ * then every receiver has the epoch's CURVE allow-list; a sender connecting earlier could be refused at the
+ * handshake, and libzmq never retries a refused handshake. */
+int worker_push_defer(worker_t *w, const char *endpoint, err_t *err);
+int worker_push_connect_deferred(worker_t *w, err_t *err);
 /* Pushes n rows of one output value of session s to a route's socket, in the wire dtype. */
 int worker_push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_t value, const float *rows,
                            uint32_t pos0, uint32_t n, uint32_t flags, err_t *err);
