@@ -329,12 +329,36 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
 }
 
 KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
+KQ_DEFINE_KDOT_ROWS(PREFETCH_AHEAD)
 
 KERN_DEFINE_DOTS_BY_COLS(q2_k, kdot_cols, sizeof(block_q2_k_t), prep_q2_k, NULL, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q3_k, kdot_cols, sizeof(block_q3_k_t), prep_q3_k, NULL, 1, 0)
 KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0)
+
+/* Decode tiles (one activation row, up to eight weight rows at once); other shapes as the macro's tiles. */
+KQ_DEFINE_TILE_ROWS(rows_tile_q2_k, dot_q2_k, dot_x4_q2_k, sizeof(block_q2_k_t), prep_q2_k, NULL, 0, 1)
+KQ_DEFINE_TILE_ROWS(rows_tile_q3_k, dot_q3_k, dot_x4_q3_k, sizeof(block_q3_k_t), prep_q3_k, NULL, 1, 0)
+KQ_DEFINE_TILE_ROWS(rows_tile_q4_k, dot_q4_k, dot_x4_q4_k, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1)
+KQ_DEFINE_TILE_ROWS(rows_tile_q5_k, dot_q5_k, dot_x4_q5_k, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1)
+KQ_DEFINE_TILE_ROWS(rows_tile_q6_k, dot_q6_k, dot_x4_q6_k, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0)
+
+/* For the AVX-512 table: this file's eight-row decode tiles (nc == 1 only). */
+void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
+{
+    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1);
+}
+
+void kern_avx2_rows_q5_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
+{
+    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1);
+}
+
+void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
+{
+    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0);
+}
 
 /* For the AVX-512 table, whose one-column Q4_K/Q5_K kernels these are (kern.h). */
 void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out)
@@ -459,6 +483,16 @@ void kern_fill_avx2_q(kern_table_t *t)
     KERN_SET_DOTS(t->q4_k, q4_k);
     KERN_SET_DOTS(t->q5_k, q5_k);
     KERN_SET_DOTS(t->q6_k, q6_k);
+    (void)dot_tile_q2_k;   /* the macro's tiles: replaced by the ones with decode rows */
+    (void)dot_tile_q3_k;
+    (void)dot_tile_q4_k;
+    (void)dot_tile_q5_k;
+    (void)dot_tile_q6_k;
+    t->q2_k.dot_tile = rows_tile_q2_k;
+    t->q3_k.dot_tile = rows_tile_q3_k;
+    t->q4_k.dot_tile = rows_tile_q4_k;
+    t->q5_k.dot_tile = rows_tile_q5_k;
+    t->q6_k.dot_tile = rows_tile_q6_k;
     KERN_SET_DOTS(t->q4_1, q4_1);
     KERN_SET_DOTS(t->q5_1, q5_1);
     KERN_SET_DOTS(t->q5_0, q5_0);

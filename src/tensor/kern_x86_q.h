@@ -149,4 +149,65 @@ static inline void kq_float4_pair(float *sa, float *sb, const __m256i isa[4], co
         memcpy(out, sum, (size_t)ncols * sizeof(float));                                                         \
     }
 
+/* Defines `static inline void kdot_rows(n, w, w_stride, nr, x, out, wbytes, prep, k1, has_corr, has_min)`:
+ * the decode tile, nr (1..8) weight rows w + r*w_stride (far apart: nr concurrent read streams) against one
+ * activation row x, out[r] for r < nr.  Super-block b of every row is summed (k1, or prep + kapply), then one
+ * reduction tree gives the eight rows' isum (a second their imin) in eight lanes, and each lane adds its row's
+ * contribution (dx*d)*isum [- (dx*dmin)*imin] to that row's sum: per lane, the reference's operations in the
+ * reference's block order, so each out[r] equals dot(row r) bit for bit. */
+#define KQ_DEFINE_KDOT_ROWS(ahead)                                                                               \
+    static inline void kdot_rows(size_t n, const void *wv, size_t w_stride, int nr, const void *xv, float *out,  \
+                                 size_t wbytes, kprep_fn prep, k1_fn k1, int has_corr, int has_min)               \
+    {                                                                                                            \
+        const unsigned char *w = wv, *x = xv;                                                                    \
+        const size_t nb = n / QK_K;                                                                              \
+        __m256 sum = _mm256_setzero_ps();                                                                        \
+        for (size_t b = 0; b < nb; b++) {                                                                        \
+            __m256i is[8], im[8];                                                                                \
+            float d[8] = {0}, dmin[8] = {0};                                                                     \
+            const unsigned char *xb = x + b * sizeof(block_q8_k_t);                                              \
+            for (int r = 0; r < 8; r++) {                                                                        \
+                if (r >= nr) {                                                                                   \
+                    is[r] = im[r] = _mm256_setzero_si256();                                                      \
+                    continue;                                                                                    \
+                }                                                                                                \
+                const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;                                 \
+                for (size_t o = 0; o < wbytes; o += 64)                                                          \
+                    _mm_prefetch((const char *)(wb + (ahead) + o), _MM_HINT_T0);                                 \
+                if (k1) {                                                                                        \
+                    k1(wb, xb, &is[r], &im[r], &d[r], &dmin[r]);                                                 \
+                } else {                                                                                         \
+                    kprep_t p;                                                                                   \
+                    prep(wb, &p);                                                                                \
+                    d[r] = p.d;                                                                                  \
+                    dmin[r] = p.dmin;                                                                            \
+                    kapply(&p, xb, has_corr, has_min, &is[r], &im[r]);                                           \
+                }                                                                                                \
+            }                                                                                                    \
+            float dx;                                                                                            \
+            memcpy(&dx, xb, sizeof dx);                                                                          \
+            const __m256 vdx = _mm256_set1_ps(dx);                                                               \
+            __m256 c = _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(d)), _mm256_cvtepi32_ps(kq_hsum_i32_x8(is))); \
+            if (has_min)                                                                                         \
+                c = _mm256_sub_ps(c, _mm256_mul_ps(_mm256_mul_ps(vdx, _mm256_loadu_ps(dmin)),                    \
+                                                   _mm256_cvtepi32_ps(kq_hsum_i32_x8(im))));                     \
+            sum = _mm256_add_ps(sum, c);                                                                         \
+        }                                                                                                        \
+        float lanes[8];                                                                                          \
+        _mm256_storeu_ps(lanes, sum);                                                                            \
+        memcpy(out, lanes, (size_t)nr * sizeof(float));                                                          \
+    }
+
+/* Defines `static void name`, a dot_tile whose one-column tiles are kdot_rows(..., args) and whose other shapes
+ * are made of dot and dot_x4 (kern.h). */
+#define KQ_DEFINE_TILE_ROWS(name, dot, dot_x4, ...)                                                              \
+    static void name(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,   \
+                     float *out, size_t ldo)                                                                     \
+    {                                                                                                            \
+        if (nc == 1)                                                                                             \
+            kdot_rows(n, w, w_stride, nr, x, out, __VA_ARGS__);                                                  \
+        else                                                                                                     \
+            kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                       \
+    }
+
 #endif
