@@ -121,6 +121,8 @@ static size_t make_samples(sample_t *s)
     strcpy(m->deploy.model, "stories260K.gguf");
     m->deploy.unit_begin = 2;
     m->deploy.unit_end = 9;
+    m->deploy.warm_begin = 1;
+    m->deploy.warm_end = 11;
     m->deploy.n_ctx = 512;
     m->deploy.n_seq = 4;
     m->deploy.threads = 4;
@@ -140,6 +142,7 @@ static size_t make_samples(sample_t *s)
     fill(m->deploy.model, 'm', MSG_PATH_MAX);
     m->deploy.unit_begin = 0;
     m->deploy.unit_end = UINT32_MAX;
+    m->deploy.warm_end = UINT32_MAX;
     m->deploy.n_ctx = UINT32_MAX;
     m->deploy.n_seq = UINT32_MAX;
     m->deploy.threads = MSG_MAX_THREADS;
@@ -430,7 +433,7 @@ static void test_layout(void)
     m.heartbeat.seq = 0x3132333435363738ull;
     m.heartbeat.n_sessions = 0x41424344;
     static const uint8_t body[] = {0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31, 0x44, 0x43, 0x42, 0x41};
-    uint8_t hdr[MSG_HDR_SIZE] = {'L', 'L', 'N', 'K', 1, 0, MSG_HEARTBEAT, 0, 4, 3, 2, 1, 0xD0, 0xC0, 0xB0, 0xA0,
+    uint8_t hdr[MSG_HDR_SIZE] = {'L', 'L', 'N', 'K', MSG_VERSION, 0, MSG_HEARTBEAT, 0, 4, 3, 2, 1, 0xD0, 0xC0, 0xB0, 0xA0,
                                  0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,
                                  0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, 12, 0, 0, 0};
     put32(hdr + 36, msg_crc32c(0, body, sizeof body));
@@ -523,15 +526,15 @@ static void test_header_faults(sample_t *s)
     CHECK(encode(&s[0].m, &e, &err) == 0);   /* HELLO */
 
     t = e;
-    t.hdr[4] = 2;
-    expect(&t, MSG_FAULT_VERSION, "protocol version 2 not supported (this build speaks 1)", "version 2");
+    t.hdr[4] = 1;   /* the version before DEPLOY carried a warm range */
+    expect(&t, MSG_FAULT_VERSION, "protocol version 1 not supported (this build speaks 2)", "version 1");
     msg_t *d = malloc(sizeof *d);
     CHECK(decode_enc(&t, d, NULL, &err) == ERR_PROTO &&
-          strcmp(err.msg, "protocol version 2 not supported (this build speaks 1)") == 0);
+          strcmp(err.msg, "protocol version 1 not supported (this build speaks 2)") == 0);
     free(d);
     t = e;
     t.hdr[5] = 1;
-    expect(&t, MSG_FAULT_VERSION, "protocol version 257 not supported", "version 257");
+    expect(&t, MSG_FAULT_VERSION, "protocol version 258 not supported", "version 258");
     t = e;
     t.hdr[0] = 'X';
     expect(&t, MSG_FAULT_MAGIC, "bad magic", "magic");
@@ -631,12 +634,14 @@ static void test_body_faults(const sample_t *s, size_t n)
     body_case(hello, 0, 2, 0, "'proto_version' is 0", "proto 0");
     body_case(hello, 2 + 9 + 8, 4, 0, "'cores' is 0", "cores 0");
     /* DEPLOY: hash32 | str model (2+16) | 6 x u32 @ 50.. | u32 n_routes @ 74 */
-    body_case(deploy, 74, 4, 1000, "'n_routes' count 1000 exceeds bound 16", "n_routes");
+    body_case(deploy, 82, 4, 1000, "'n_routes' count 1000 exceeds bound 16", "n_routes");
     body_case(deploy, 50, 4, 9, "unit range [9, 9) is empty", "unit range");
-    body_case(deploy, 66, 4, 0, "'threads' is 0", "threads 0");
-    body_case(deploy, 66, 4, MSG_MAX_THREADS + 1, "'threads' is 1025", "threads 1025");
-    body_case(deploy, 70, 4, TYPE_Q4_0, "'act_dtype' is 2 (Q4_0)", "act dtype");
-    body_case(deploy, 78 + 8, 2, 300, "'routes[0].endpoint' length 300 exceeds bound 255", "long endpoint");
+    body_case(deploy, 58, 4, 3, "warm range [3, 11) does not hold the stage's units [2, 9)", "warm begin");
+    body_case(deploy, 62, 4, 8, "warm range [1, 8) does not hold the stage's units [2, 9)", "warm end");
+    body_case(deploy, 74, 4, 0, "'threads' is 0", "threads 0");
+    body_case(deploy, 74, 4, MSG_MAX_THREADS + 1, "'threads' is 1025", "threads 1025");
+    body_case(deploy, 78, 4, TYPE_Q4_0, "'act_dtype' is 2 (Q4_0)", "act dtype");
+    body_case(deploy, 86 + 8, 2, 300, "'routes[0].endpoint' length 300 exceeds bound 255", "long endpoint");
     /* ACTIVATION: seq_slot, pos0, n_tokens @ 8, value_id, dtype @ 16, width @ 20 */
     body_case(act, 8, 4, 0xFFFFFFFF, "pos0 7 + n_tokens 4294967295 overflows", "n_tokens huge");
     body_case(act, 8, 4, 0x10000000, "data frame has 768", "n_tokens large");

@@ -3,7 +3,7 @@
  * (real worker processes, real sockets on loopback):
  *  - a worker started with a different model file is told so, leaves with an
  *    error, and is left out of the ring;
- *  - a peer speaking protocol version 2 is dropped and counted by the coordinator;
+ *  - a peer speaking another protocol version (MSG_VERSION + 1) is dropped and counted by the coordinator;
  *  - raw TCP garbage on the coordinator's and a worker's ports, a malformed
  *    ZeroMQ message and an activation for a session nobody opened, sent to a
  *    worker's data port, are all dropped;
@@ -67,7 +67,7 @@ static void raw_send(void *zctx, int type, const char *endpoint, const msg_wire_
     uint8_t hdr[MSG_HDR_SIZE];
     memcpy(hdr, w->hdr, sizeof hdr);
     if (patch_version)
-        hdr[4] = 2, hdr[5] = 0;
+        hdr[4] = MSG_VERSION + 1, hdr[5] = 0;
     zmq_send(s, hdr, sizeof hdr, ZMQ_SNDMORE);
     zmq_send(s, w->body, w->body_len, w->n_payload > 1 ? ZMQ_SNDMORE : 0);
     if (w->n_payload > 1)
@@ -106,7 +106,7 @@ int main(void)
     const char *ep = coord_endpoint(c);
     void *zctx = zmq_ctx_new();
 
-    /* A rogue peer that speaks protocol version 2, and TCP garbage, at the coordinator. */
+    /* A rogue peer that speaks another protocol version, and TCP garbage, at the coordinator. */
     msg_t hello;
     msg_init(&hello, MSG_HELLO);
     hello.hello.proto_version = 2;

@@ -354,7 +354,7 @@ static void test_malformed(void *ctx)
     zmq_send(raw, bad, MSG_HDR_SIZE, ZMQ_SNDMORE);
     zmq_send(raw, w.body, w.body_len, 0);
     memcpy(bad, w.hdr, MSG_HDR_SIZE);
-    bad[4] = 2;                                      /* version 2 */
+    bad[4] = 1;                                      /* version 1 */
     zmq_send(raw, bad, MSG_HDR_SIZE, ZMQ_SNDMORE);
     zmq_send(raw, w.body, w.body_len, 0);
     for (int i = 0; i < 6; i++)                      /* six frames */
@@ -369,7 +369,7 @@ static void test_malformed(void *ctx)
     static const char *const want[] = {
         "bad magic",
         "TOKEN: checksum",
-        "protocol version 2 not supported (this build speaks 1)",
+        "protocol version 1 not supported (this build speaks 2)",
         "message has 6 frames, at most 3 allowed",
         "message has 1 frames, want 2 or 3",
     };

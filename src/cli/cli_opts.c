@@ -84,6 +84,7 @@ static void set_defaults(cli_opts_t *o)
     o->balance_threshold = 0.25f;
     o->balance_window_ms = 1000;
     o->balance_gain = 0.10f;
+    o->replicas = -1;
     samp_params_default(&o->samp);
     o->samp.seed = (uint64_t)time(NULL);
     synth_params_default(&o->synth);
@@ -176,6 +177,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--balance-gain")) rc = parse_float(a, v, 0.0, 1.0, &o->balance_gain);
             else if (!strcmp(a, "--switch-to")) { o->switch_to = v; rc = 0; }
             else if (!strcmp(a, "--kv-move")) { o->kv_move = v; rc = 0; }
+            else if (!strcmp(a, "--replicas")) rc = parse_int(a, v, 0, 64, &o->replicas);
             else if (!strcmp(a, "--token-log")) { o->token_log = v; rc = 0; }
             else if (!strcmp(a, "--switch-every")) rc = parse_int(a, v, 1, 1 << 20, &o->switch_every);
             else if (!strcmp(a, "--switch-seed")) rc = parse_long(a, v, 0, LONG_MAX, &o->switch_seed);

@@ -427,6 +427,18 @@ done:
     return rc;
 }
 
+/* --replicas, or by default the balancer's boundary-only reach when it runs (none without it). */
+static int cli_replica_units(const cli_opts_t *o)
+{
+    if (o->replicas >= 0)
+        return o->replicas;
+    if (o->balance && strcmp(o->balance, "on"))
+        return 0;
+    coord_balance_opts_t bo;
+    coord_balance_opts_default(&bo);
+    return bo.replica_units;
+}
+
 static int make_coordinator(const cli_opts_t *o, const char *bind, const cli_sec_t *sec, coord_t **c, err_t *err)
 {
     coord_opts_t co;
@@ -444,6 +456,7 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, const cli_sec
     co.verbose = o->verbose;
     co.switch_every = o->switch_every;
     co.kv_move = !o->kv_move || strcmp(o->kv_move, "off");
+    co.replica_units = cli_replica_units(o);
     co.switch_seed = (uint64_t)o->switch_seed;
     co.switch_to = o->switch_to;
     if (sec->on) {
@@ -523,6 +536,8 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         bo.threshold = o->balance_threshold;
         bo.window_ms = o->balance_window_ms;
         bo.min_gain = o->balance_gain;
+        if (cli_replica_units(o) > 0)
+            bo.replica_units = cli_replica_units(o);   /* boundary-only moves land on the warm replicas */
         if ((rc = coord_balance_start(c, problem, plan, &bo, err)))
             return err_prefix(err, "balancer");
     }

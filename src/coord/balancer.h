@@ -17,9 +17,10 @@
  * prediction becomes the new reference, so a load that stays the same never
  * triggers a second switch, and after a switch it waits `cooldown_ms` and
  * measures the gain it got (logged with verbose); a switch that made the ring
- * slower is undone once, and then the balancer leaves that load alone.  Every worker maps the
- * whole model file when it starts, so no move loads weights; the KV caches are
- * rebuilt by the switch's replay (epoch.h).
+ * slower is undone once, and then the balancer leaves that load alone.  Each worker keeps
+ * `replica_units` units on each side of its stage warm (coord/replicas.c: fetched, verified and resident,
+ * as memory allows), so a boundary-only move within them loads no weights; the KV rows move worker to
+ * worker or are rebuilt by the switch's replay (epoch.h).
  */
 #ifndef LL_COORD_BALANCER_H
 #define LL_COORD_BALANCER_H

@@ -531,7 +531,10 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
     if (at != c->seg->n_units)
         return err_set(err, ERR_INVAL, "the ranges end at unit %d; the model has %d units", at, c->seg->n_units);
     c->epoch++;
-    int rc;
+    uint32_t warm_begin[COORD_MAX_WORKERS], warm_end[COORD_MAX_WORKERS];
+    int rc = coord_warm_ranges(c, warm_begin, warm_end, err);
+    if (rc)
+        return rc;
     for (int s = 0; s < c->n_stages; s++) {
         msg_t m;
         msg_init(&m, MSG_DEPLOY);
@@ -541,6 +544,8 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         snprintf(d->model, sizeof d->model, "%s", c->o.model_path);
         d->unit_begin = (uint32_t)c->stages[s].begin;
         d->unit_end = (uint32_t)c->stages[s].end;
+        d->warm_begin = warm_begin[s];
+        d->warm_end = warm_end[s];
         d->n_ctx = (uint32_t)c->o.n_ctx;
         d->n_seq = (uint32_t)c->o.n_seq;
         d->threads = (uint32_t)c->o.threads;

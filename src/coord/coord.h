@@ -48,6 +48,7 @@ typedef struct {
     const char *switch_to;     /* tests/benchmarks: "A-B,C-D,...;E-F,..." the plans of the forced switches, in turn
                                   (ranges per worker as coord_deploy), instead of random ones */
     int kv_move;               /* a switch between live workers moves KV rows worker to worker (else: replay) */
+    int replica_units;         /* overlap replicas: units on each side of a stage its worker keeps warm (replicas.c) */
     int kv_timeout_ms;         /* a resumed session not started by then is replayed */
     double join_margin;        /* a worker joining the running ring is planned in when it gains this (relative) */
     int recover;               /* a lost worker: re-plan on the survivors and replay (recovery.h); 0: fail */

@@ -15,7 +15,7 @@
  *                  str cpu_features, str endpoint, key, [n]hash32
  *   WELCOME        u32 device_id, u32 heartbeat_ms
  *   HEARTBEAT      u64 seq, u32 n_sessions
- *   DEPLOY         hash32 model_hash, str model, u32 unit_begin, unit_end, n_ctx,
+ *   DEPLOY         hash32 model_hash, str model, u32 unit_begin, unit_end, warm_begin, warm_end, n_ctx,
  *                  n_seq, threads, act_dtype, [n](u32 value_id, u32 to_unit,
  *                  str endpoint, key), [n]key32 peers
  *   DEPLOY_ACK,
@@ -431,6 +431,8 @@ static void deploy_io(io_t *io, msg_deploy_t *d)
     io_str(io, "model", d->model, MSG_PATH_MAX);
     io_u32(io, "unit_begin", &d->unit_begin);
     io_u32(io, "unit_end", &d->unit_end);
+    io_u32(io, "warm_begin", &d->warm_begin);
+    io_u32(io, "warm_end", &d->warm_end);
     io_u32(io, "n_ctx", &d->n_ctx);
     io_u32(io, "n_seq", &d->n_seq);
     io_u32(io, "threads", &d->threads);
@@ -608,6 +610,9 @@ static int validate(const msg_t *m, int code, err_t *err)
         const msg_deploy_t *d = &m->deploy;
         if (d->unit_begin >= d->unit_end)
             return err_set(err, code, "%s: unit range [%u, %u) is empty", tn, d->unit_begin, d->unit_end);
+        if (d->warm_begin > d->unit_begin || d->warm_end < d->unit_end)
+            return err_set(err, code, "%s: warm range [%u, %u) does not hold the stage's units [%u, %u)", tn,
+                           d->warm_begin, d->warm_end, d->unit_begin, d->unit_end);
         if (d->n_ctx < 1 || d->n_seq < 1)
             return err_set(err, code, "%s: n_ctx %u and n_seq %u must be >= 1", tn, d->n_ctx, d->n_seq);
         if (d->threads < 1 || d->threads > MSG_MAX_THREADS)

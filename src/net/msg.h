@@ -43,7 +43,7 @@
 #include "util/err.h"
 
 #define MSG_MAGIC 0x4B4E4C4Cu   /* "LLNK" as bytes on the wire */
-#define MSG_VERSION 1
+#define MSG_VERSION 2   /* 2: DEPLOY carries the warm (replica) range */
 #define MSG_HDR_SIZE 40
 
 /* Bounds, each enforced by both encoder and decoder. */
@@ -159,6 +159,8 @@ typedef struct {
     uint8_t model_hash[MSG_HASH_BYTES];
     char model[MSG_PATH_MAX + 1];           /* model name or path (a hint; may be empty) */
     uint32_t unit_begin, unit_end;          /* units [begin, end), begin < end */
+    uint32_t warm_begin, warm_end;          /* units kept resident, the stage's and its overlap replicas':
+                                               warm_begin <= unit_begin, unit_end <= warm_end */
     uint32_t n_ctx, n_seq, threads;         /* each >= 1; threads <= MSG_MAX_THREADS */
     uint32_t act_dtype;                     /* outgoing activations: TYPE_F32, TYPE_F16 or TYPE_Q8_0 */
     uint32_t n_routes;                      /* <= MSG_MAX_ROUTES */

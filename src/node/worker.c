@@ -226,6 +226,9 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     if ((int)d->unit_end > w->seg->n_units)
         return err_set(err, ERR_RANGE, "unit range %u-%u exceeds the model's %d units", d->unit_begin, d->unit_end,
                        w->seg->n_units);
+    if (d->warm_end > (uint32_t)w->seg->n_units)
+        return err_set(err, ERR_RANGE, "warm range %u-%u exceeds the model's %d units", d->warm_begin, d->warm_end,
+                       w->seg->n_units);
     if (d->act_dtype != TYPE_F32 && d->act_dtype != TYPE_F16)
         return err_set(err, ERR_UNSUP, "activation dtype %u: this worker sends F32 or F16", d->act_dtype);
     exec_params_t p;

@@ -112,8 +112,9 @@ static int next_chunk(worker_t *w, msg_t *m, err_t *err)
 static void progress(worker_t *w, uint64_t done, uint64_t total, double t0, int final)
 {
     double dt = clock_now() - t0, rate = dt > 0 ? (double)done / dt : 0;
-    fprintf(stderr, "worker %s: %s %.1f of %.1f MiB, %.1f MiB/s, %s %.1f s\n", w->o->name,
-            final ? "fetched" : "fetching", done / 1048576.0, total / 1048576.0, rate / 1048576.0,
+    fprintf(stderr, "worker %s: %s %.1f of %.1f MiB%s%s%s, %.1f MiB/s, %s %.1f s\n", w->o->name,
+            final ? "fetched" : "fetching", done / 1048576.0, total / 1048576.0, w->fetch.what ? " (" : "",
+            w->fetch.what ? w->fetch.what : "", w->fetch.what ? ")" : "", rate / 1048576.0,
             final ? "in" : "ETA", final ? dt : rate > 0 ? (double)(total - done) / rate : 0.0);
 }
 
@@ -430,7 +431,7 @@ int worker_fetch_model(worker_t *w, err_t *err)
     return 0;
 }
 
-int worker_fetch_tensors(worker_t *w, const int *idx, int n, err_t *err)
+int worker_fetch_tensors(worker_t *w, const int *idx, int n, const char *what, err_t *err)
 {
     worker_fetch_t *f = &w->fetch;
     const gguf_ctx_t *g = w->m->gguf;
@@ -446,6 +447,7 @@ int worker_fetch_tensors(worker_t *w, const int *idx, int n, err_t *err)
                        stage / 1048576.0);
     if (all == 0)
         return 0;
+    f->what = what;
     double t0 = clock_now(), last = t0;
     uint64_t done_all = 0;
     int rc = 0;
@@ -478,5 +480,6 @@ int worker_fetch_tensors(worker_t *w, const int *idx, int n, err_t *err)
         fdatasync(f->file_fd);
         progress(w, done_all, done_all, t0, 1);
     }
+    f->what = NULL;
     return rc;
 }

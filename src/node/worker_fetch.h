@@ -38,6 +38,7 @@ typedef struct {
     unsigned char *done;    /* [n] hash checked */
     unsigned long long shipped;  /* bytes received since start */
     double seconds;         /* spent receiving them */
+    const char *what;       /* what the running fetch is for, in its progress lines ("stage", "replicas") */
 } worker_fetch_t;
 
 #define FETCH_CHUNK (1u << 20)
@@ -51,8 +52,9 @@ int worker_cache_default(char *buf, unsigned cap, err_t *err);
  * metadata, and loads it into w->m (the weights still absent). */
 int worker_fetch_model(struct worker *w, err_t *err);
 
-/* Fetches the listed tensors the cache lacks (hash checked against w->manifest). */
-int worker_fetch_tensors(struct worker *w, const int *idx, int n, err_t *err);
+/* Fetches the listed tensors the cache lacks (hash checked against w->manifest); what names them in the
+ * progress lines ("worker NAME: fetched X of Y MiB (what), ..."). */
+int worker_fetch_tensors(struct worker *w, const int *idx, int n, const char *what, err_t *err);
 
 /* 1 if the worker runs from a cache (no -m). */
 int worker_fetching(const struct worker *w);

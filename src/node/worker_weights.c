@@ -41,20 +41,35 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
         return err_set(err, ERR_STATE, "DEPLOY before the MANIFEST: the tensors cannot be checked");
     worker_weights_release(w);
     int cap = (int)gguf_tensor_count(w->m->gguf);
-    int *idx = malloc((size_t)(cap ? cap : 1) * sizeof *idx);
-    if (!idx)
+    int *stage = malloc((size_t)(cap ? cap : 1) * sizeof *stage), *warm = malloc((size_t)(cap ? cap : 1) * sizeof *warm);
+    if (!stage || !warm) {
+        free(stage);
+        free(warm);
         return err_set(err, ERR_NOMEM, "out of memory");
-    int n = manifest_stage_tensors(w->seg, w->m->gguf, (int)d->unit_begin, (int)d->unit_end, idx, cap);
-    int rc = n < 0 ? err_set(err, ERR_RANGE, "stage uses more tensors than the model has") : 0;
+    }
+    /* The stage's tensors, then its overlap replicas' (the warm range's others): fetched, verified, resident. */
+    int n_stage = manifest_stage_tensors(w->seg, w->m->gguf, (int)d->unit_begin, (int)d->unit_end, stage, cap);
+    int n_warm = manifest_stage_tensors(w->seg, w->m->gguf, (int)d->warm_begin, (int)d->warm_end, warm, cap);
+    int rc = n_stage < 0 || n_warm < 0 ? err_set(err, ERR_RANGE, "stage uses more tensors than the model has") : 0;
+    const int *keep = warm;
+    int n_keep = n_warm;
     for (int pass = 0; rc == 0 && pass < 2; pass++) {
-        if (worker_fetching(w) && (rc = worker_fetch_tensors(w, idx, n, err)))
+        if (worker_fetching(w) && (rc = worker_fetch_tensors(w, stage, n_stage, "stage", err)))
             break;
+        if (worker_fetching(w) && keep == warm && (rc = worker_fetch_tensors(w, warm, n_warm, "replicas", err))) {
+            if (rc != ERR_RANGE)
+                break;
+            worker_log(w, "no overlap replicas: ", err->msg);   /* the cache holds the stage, not more */
+            keep = stage;
+            n_keep = n_stage;
+            rc = 0;
+        }
         int bad = 0;
-        for (int i = 0; i < n && rc == 0; i++) {
-            int r = manifest_verify(&w->manifest, w->m->gguf, &idx[i], 1, err);
+        for (int i = 0; i < n_keep && rc == 0; i++) {
+            int r = manifest_verify(&w->manifest, w->m->gguf, &keep[i], 1, err);
             if (r && worker_fetching(w) && pass == 0) {   /* the cached copy went bad on disk: fetch it again */
                 worker_log(w, "cache: ", err->msg);
-                worker_fetch_forget(w, idx[i]);
+                worker_fetch_forget(w, keep[i]);
                 bad++;
             } else {
                 rc = r;
@@ -64,7 +79,8 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
             break;
         worker_weights_release(w);
     }
-    free(idx);
+    free(stage);
+    free(warm);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /*
- * worker_weights.h — the weights a worker keeps resident: only its stage's.
+ * worker_weights.h — the weights a worker keeps resident: only its stage's and
+ * the overlap replicas' beside it (DEPLOY's warm range, coord/replicas.c).
  * Owns the worker's copy of the coordinator's manifest (node/manifest.h),
  * the check of the stage's tensors against it at each deployment, and giving
  * back the pages of tensors the worker no longer runs (after profiling, which
@@ -16,7 +17,8 @@ struct worker;   /* worker_internal.h */
 
 /* MANIFEST: keeps the tensor hashes (ERR_PROTO when they disagree with this model's tensor table). */
 int worker_weights_manifest(struct worker *w, const msg_t *m, err_t *err);
-/* DEPLOY: gives back every weight page, then hashes the stage's tensors against the manifest. */
+/* DEPLOY: gives back every weight page, then fetches (without a model file) and hashes the tensors of the warm
+ * range (the stage and its replicas) against the manifest, which leaves them resident. */
 int worker_weights_stage(struct worker *w, const msg_deploy_t *d, err_t *err);
 /* Drops the model's mapped pages from this process (they are re-read from the file when used). */
 void worker_weights_release(struct worker *w);
