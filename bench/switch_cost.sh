@@ -21,7 +21,7 @@ m=bench/out/synth-110M-q8_0.gguf
 [ -f "$m" ] || $lingua synth -o "$m" --dim 768 --layers 12 --heads 12 --kv-heads 12 --ffn 2048 --vocab 32000 \
   --ctx 1024 --type q8_0 --seed 1 2>/dev/null
 python3 -c 'print(" ".join(["Once upon a time there was a little girl who liked to play."] * 66))' > bench/out/long.txt
-echo "machine: $(nproc) cores, $(date -u +%Y-%m-%d); measured while other jobs shared the cores"
+echo "machine: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 echo "| links | switch | kind | context tokens | stall ms | switch ms | KV MiB moved |"
 echo "|---|---|---|---:|---:|---:|---:|"

@@ -17,8 +17,9 @@ struct worker;   /* worker_internal.h */
 
 /* MANIFEST: keeps the tensor hashes (ERR_PROTO when they disagree with this model's tensor table). */
 int worker_weights_manifest(struct worker *w, const msg_t *m, err_t *err);
-/* DEPLOY: gives back every weight page, then fetches (without a model file) and hashes the tensors of the warm
- * range (the stage and its replicas) against the manifest, which leaves them resident. */
+/* DEPLOY: gives back the pages of tensors that leave the warm range (the stage and its replicas), then fetches
+ * (without a model file) and hashes those that enter it against the manifest, which leaves them resident;
+ * tensors verified at an earlier deployment and still in range are not touched (w->verified). */
 int worker_weights_stage(struct worker *w, const msg_deploy_t *d, err_t *err);
 /* Drops the model's mapped pages from this process (they are re-read from the file when used). */
 void worker_weights_release(struct worker *w);
