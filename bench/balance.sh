@@ -12,8 +12,9 @@
 #   fresh  the optimal plan for the slowed cluster from the start (profiled slow)
 # Reported: tokens/s after the slowdown (tokens 96..512, i.e. from 32 tokens
 # after it), its ratio to fresh (target >= 0.9), switches made by the balancer
-# while the load is stable (target <= 1), overall speed-up of on over off, and
-# the epochs.  Plot: tokens/s of sequence 0 per 16-token window, bench/balance-S.png
+# while the load is stable (target <= 1), the token of sequence 0 at which the
+# first balancer switch was in place (target: by 64 + 32), overall speed-up of
+# on over off, and the epochs.  Plot: tokens/s of sequence 0 per 16-token window, bench/balance-S.png
 # (gnuplot; tools/deps.sh bench).  Per-run files go to bench/out/.
 # usage: bench/balance.sh [N_TOKENS (default 512)]
 set -euo pipefail
@@ -32,7 +33,7 @@ printf '%s\n' "Once upon a time" "The little dog" "Lily wanted to" "One day" > b
 total=$($lingua run "${common[@]}" -p "Once" -n 2 2>&1 >/dev/null | awk '/^0 /{print $4; exit}')
 cap=$(python3 -c "print(round(0.45 * $total, 1))")
 echo "model memory (weights + KV for 640 x 4 + scratch): $total MiB; each worker offers $cap MiB (45%)"
-echo "machine: $(nproc) cores, $(date -u +%Y-%m-%d); measured while other jobs shared the cores"
+echo "machine: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 run() {  # run NAME SEQS OBJECTIVE ARGS...
@@ -43,8 +44,8 @@ run() {  # run NAME SEQS OBJECTIVE ARGS...
     --token-log "bench/out/$name.tokens" "$@" > "bench/out/$name.json" 2> "bench/out/$name.err"
 }
 
-echo "| slow x | in flight | run | tok/s after slowdown (seq 0) | vs fresh | balance switches | overall tok/s | epochs |"
-echo "|---:|---:|---|---:|---:|---:|---:|---|"
+echo "| slow x | in flight | run | tok/s after slowdown (seq 0) | vs fresh | balance switches | first switch at token (seq 0) | overall tok/s | epochs |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---|"
 for s in 2.5 4; do
   for case in "1:latency" "4:throughput"; do
     k=${case%%:*} obj=${case#*:} step=$((64 * ${case%%:*}))
@@ -59,6 +60,8 @@ def load(run):
     t = [float(l.split()[1]) / 1e3 for l in open(base + ".tokens")]
     d = json.load(open(base + ".json"))
     return t, d
+def token_at(t, unix_ms):  # sequence 0's tokens accepted before a wall-clock time
+    return sum(1 for x in t if x * 1e3 < unix_ms)
 res = {r: load(r) for r in ("off", "on", "fresh")}
 def after(t):  # tokens 96..n of sequence 0
     a, b = min(96, len(t) - 1), len(t) - 1
@@ -68,10 +71,12 @@ for r in ("off", "on", "fresh"):
     t, d = res[r]
     overall = d.get("gen_tokens_per_s") or (len(t) - 1) / (t[-1] - t[0])
     ep = d["epochs"]
-    sw = sum(e["why"].startswith("balance") for e in ep)
-    desc = "; ".join(f'{e["why"]} @{e["at_s"]:.1f}s ' + ",".join(f'{x["worker"]}[{x["units"][0]}-{x["units"][1]}]' for x in e["stages"]) for e in ep)
+    bal = [e for e in ep if e["why"].startswith("balance")]
+    sw = len(bal)
+    first = str(token_at(t, bal[0]["at_unix_ms"])) if bal else "–"
+    desc = "; ".join(f'{e["why"]} @{e["at_s"]:.1f}s (token {token_at(t, e["at_unix_ms"])}) ' + ",".join(f'{x["worker"]}[{x["units"][0]}-{x["units"][1]}]' for x in e["stages"]) for e in ep)
     a = after(t)
-    print(f"| {s} | {k} | {r} | {a:.2f} | {a / fresh if fresh else 0:.2f} | {sw} | {overall:.2f} | {desc} |")
+    print(f"| {s} | {k} | {r} | {a:.2f} | {a / fresh if fresh else 0:.2f} | {sw} | {first} | {overall:.2f} | {desc} |")
     with open(f"bench/out/bal-{s}-{k}-{r}.win", "w") as f:   # tokens/s per 16-token window
         for i in range(16, len(t), 16):
             f.write(f"{i} {16 / (t[i] - t[i - 16]):.3f}\n")

@@ -226,6 +226,8 @@ static void add_live_ring(cJSON *obj, const coord_t *c, const job_t *j0)
         cJSON_AddItemToArray(epochs, o);
         cJSON_AddNumberToObject(o, "epoch", ep->epoch);
         jdoc_add_number(o, "at_s", ep->at_s);
+        jdoc_add_number(o, "at_unix_ms", ep->at_unix_ms);
+        cJSON_AddNumberToObject(o, "at_tokens", (double)ep->at_tokens);
         jdoc_add_text(o, "why", ep->why, strlen(ep->why));
         for (int s = 0; stages && s < ep->n_stages; s++) {
             cJSON *st = cJSON_CreateObject();

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coord/coord_internal.h"
 #include "model/graph.h"
@@ -75,6 +76,10 @@ void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tok
     memset(e, 0, sizeof *e);
     e->epoch = c->epoch;
     e->at_s = (double)(net_now_ms() - c->t0_ms) / 1000.0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    e->at_unix_ms = (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+    e->at_tokens = c->tokens;
     snprintf(e->why, sizeof e->why, "%s", c->why[0] ? c->why : "initial plan");
     for (int s = 0; s < c->n_stages && s < COORD_EPOCH_STAGES; s++)
         e->stages[e->n_stages++] =

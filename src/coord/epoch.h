@@ -65,6 +65,8 @@
 typedef struct {
     uint32_t epoch;
     double at_s;                 /* seconds since coord_create */
+    double at_unix_ms;           /* the same as wall-clock time (to place it among logged tokens) */
+    uint64_t at_tokens;          /* tokens accepted before it, all sessions together */
     char why[96];                /* "initial plan", "forced switch", "worker w2 lost: ...", "balance: ..." */
     int n_stages;
     coord_stage_t stages[COORD_EPOCH_STAGES];
