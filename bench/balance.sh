@@ -16,7 +16,8 @@
 # first balancer switch was in place (target: by 64 + 32), overall speed-up of
 # on over off, and the epochs.  Plot: tokens/s of sequence 0 per 16-token window, bench/balance-S.png
 # (gnuplot; tools/deps.sh bench).  Per-run files go to bench/out/.
-# usage: bench/balance.sh [N_TOKENS (default 512)]
+# usage: [BALANCE_ARGS="--balance-window 1000"] bench/balance.sh [N_TOKENS (default 512)]
+#   (BALANCE_ARGS: extra options for the balancer-on runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-512}
@@ -33,6 +34,7 @@ printf '%s\n' "Once upon a time" "The little dog" "Lily wanted to" "One day" > b
 total=$($lingua run "${common[@]}" -p "Once" -n 2 2>&1 >/dev/null | awk '/^0 /{print $4; exit}')
 cap=$(python3 -c "print(round(0.45 * $total, 1))")
 echo "model memory (weights + KV for 640 x 4 + scratch): $total MiB; each worker offers $cap MiB (45%)"
+echo "balancer-on runs add: ${BALANCE_ARGS:-(nothing)}"
 echo "machine: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
@@ -50,7 +52,7 @@ for s in 2.5 4; do
   for case in "1:latency" "4:throughput"; do
     k=${case%%:*} obj=${case#*:} step=$((64 * ${case%%:*}))
     run "bal-$s-$k-off" "$k" "$obj" --plan optimal --balance off --slowdown "1,1,$s@$step"
-    run "bal-$s-$k-on" "$k" "$obj" --plan optimal --balance on --slowdown "1,1,$s@$step"
+    run "bal-$s-$k-on" "$k" "$obj" --plan optimal --balance on --slowdown "1,1,$s@$step" ${BALANCE_ARGS:-}
     run "bal-$s-$k-fresh" "$k" "$obj" --plan optimal --balance off --slowdown "1,1,$s"
     python3 - "$s" "$k" "$n" <<'PY'
 import json, sys

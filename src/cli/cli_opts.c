@@ -82,7 +82,7 @@ static void set_defaults(cli_opts_t *o)
     o->switch_seed = 1;
     o->balance = "on";
     o->balance_threshold = 0.25f;
-    o->balance_window_ms = 1000;
+    o->balance_window_ms = 500;
     o->balance_gain = 0.10f;
     o->replicas = -1;
     samp_params_default(&o->samp);

@@ -32,7 +32,7 @@ struct coord_balancer {
 
 void coord_balance_opts_default(coord_balance_opts_t *o)
 {
-    *o = (coord_balance_opts_t){.threshold = 0.25, .window_ms = 1000, .min_gain = 0.10, .replica_slack = 0.03,
+    *o = (coord_balance_opts_t){.threshold = 0.25, .window_ms = 500, .min_gain = 0.10, .replica_slack = 0.03,
                                 .replica_units = 2, .cooldown_ms = 2000, .check_ms = 100, .min_samples = 8};
 }
 
