@@ -286,24 +286,38 @@ static void k1_q5_k(const unsigned char *wb, const unsigned char *xb, __m256i *i
     k1_q45(wb, xb, offsetof(block_q5_k_t, scales), offsetof(block_q5_k_t, qs), 1, isum, imin, d, dmin);
 }
 
+/* [s[2k] x8 | s[2k+1] x8] from s = eight int16 in both 128-bit halves: one in-lane shuffle. */
+static inline __m256i pair_in_lanes(__m256i s, int k)
+{
+    const char a = (char)(4 * k), b = (char)(4 * k + 2);
+    return _mm256_shuffle_epi8(s, _mm256_setr_epi8(a, a + 1, a, a + 1, a, a + 1, a, a + 1, a, a + 1, a, a + 1, a,
+                                                   a + 1, a, a + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1, b, b + 1,
+                                                   b, b + 1, b, b + 1, b, b + 1));
+}
+
 static void k1_q6_k(const unsigned char *wb, const unsigned char *xb, __m256i *isum, __m256i *imin, float *d,
                     float *dmin)
 {
     const unsigned char *ql = wb + offsetof(block_q6_k_t, ql), *qhp = wb + offsetof(block_q6_k_t, qh);
     const unsigned char *q8 = xb + Q8K_Q;
-    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     const __m256i s16 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + offsetof(block_q6_k_t, scales))));
     __m256i acc = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(xb + Q8K_BSUMS)),
                                     _mm256_mullo_epi16(s16, _mm256_set1_epi16(-32)));
     for (int h = 0; h < 2; h++) {
         const __m256i a = load32(ql + 64 * h), b = load32(ql + 64 * h + 32), qh = load32(qhp + 32 * h);
+        const __m256i sc = _mm256_permute2x128_si256(s16, s16, h ? 0x11 : 0x00);   /* scales 8h..8h+7, twice */
+        /* The two high bits of value 128h + 32k + l are bits 2k, 2k+1 of qh[l], placed at bits 4-5: shifted in
+         * 16-bit lanes, the bits that cross a byte land outside the 0x30 mask. */
+        const __m256i hi[4] = {_mm256_and_si256(_mm256_slli_epi16(qh, 4), m30),
+                               _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30), _mm256_and_si256(qh, m30),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30)};
         for (int k = 0; k < 4; k++) {   /* values 128h + 32k + (0..31) */
             const __m256i lo4 = k >= 2 ? _mm256_srli_epi16(k & 1 ? b : a, 4) : (k & 1 ? b : a);
-            const __m256i hi2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m2), 4);
-            const __m256i lv = _mm256_or_si256(_mm256_and_si256(lo4, m4), hi2);
+            const __m256i lv = _mm256_or_si256(_mm256_and_si256(lo4, m4), hi[k]);
             const __m256i p16 = _mm256_maddubs_epi16(lv, load32(q8 + 128 * h + 32 * k));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, pair_k(s16, 4 * h + k)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, pair_in_lanes(sc, k)));
         }
     }
     *isum = acc;
