@@ -256,6 +256,10 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
     case MSG_HEARTBEAT:
         return 0;
     case MSG_DEPLOY_ACK:
+        if (m->flags & RING_ACK_PEER_KEYS) {
+            w->keys_acked++;
+            return 0;
+        }
         if (!(m->flags & RING_ACK_SESSION)) {
             if (m->epoch != c->epoch)
                 return 0;   /* acknowledges an older deployment */

@@ -37,7 +37,8 @@ typedef struct {
     int has_key;               /* CURVE public key (authenticated by the handshake) */
     uint8_t key[MSG_KEY_BYTES];
     int lost;                  /* declared lost (recovery.c); cleared when it says HELLO again */
-    int joining;               /* said HELLO while the ring runs: to be profiled and maybe planned in (join.c) */
+    int joining;               /* said HELLO while the ring runs: 1 new, 3 keys sent, 2 asked to profile (join.c) */
+    uint32_t keys_sent, keys_acked;  /* PEER_KEYS sent to it, and acknowledged (coord_secure.c) */
     int closed;                /* its connection closed (monitor): lost at the next liveness check */
     int fd;                    /* TCP socket of its control connection (ZMQ_SRCFD), -1 unknown */
     /* measured single-token steps (STAGE_TIMES), this epoch */

@@ -20,6 +20,14 @@ int coord_profile(coord_t *c, int rounds, int batch, int probe_bytes, int timeou
         if (rc)
             return rc;
     }
+    for (int64_t deadline = net_now_ms() + timeout_ms; !coord_sec_keys_in_place(c);) {
+        if (net_now_ms() > deadline)
+            return err_set(err, ERR_TIMEOUT, "the workers did not acknowledge their peers' keys within %d ms",
+                           timeout_ms);
+        int rc = coord_pump(c, 50, err);
+        if (rc)
+            return rc;
+    }
     for (int i = 0; i < c->n_workers; i++) {
         msg_t m;
         msg_init(&m, MSG_PROFILE_REQ);

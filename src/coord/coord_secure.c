@@ -100,5 +100,16 @@ int coord_sec_send_peer_keys(coord_t *c, int i, err_t *err)
         memcpy(m.peer_keys.peer[m.peer_keys.n].key, c->workers[k].key, MSG_KEY_BYTES);
         m.peer_keys.n++;
     }
-    return coord_send_to(c, i, &m, err);
+    int rc = coord_send_to(c, i, &m, err);
+    if (rc == 0)
+        c->workers[i].keys_sent++;
+    return rc;
+}
+
+int coord_sec_keys_in_place(const coord_t *c)
+{
+    for (int k = 0; k < c->n_workers; k++)
+        if (coord_worker_alive(c, k) && c->workers[k].keys_acked < c->workers[k].keys_sent)
+            return 0;
+    return 1;
 }

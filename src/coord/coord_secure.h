@@ -28,6 +28,9 @@ void coord_sec_stop(coord_t *c);
 int coord_sec_admit(coord_t *c, const msg_t *hello, err_t *err);
 /* Fills the route keys and the peers of stage s's DEPLOY (routes already set). */
 int coord_sec_deploy_keys(coord_t *c, int s, msg_deploy_t *d, err_t *err);
+/* 1 when every live worker has acknowledged every PEER_KEYS sent to it: its data allow-list holds the keys, so
+ * a probe connecting to it now is not refused (a refused CURVE handshake is never retried by libzmq). */
+int coord_sec_keys_in_place(const coord_t *c);
 /* Sends worker i the keys of every other worker's data endpoint (PEER_KEYS). */
 int coord_sec_send_peer_keys(coord_t *c, int worker, err_t *err);
 

@@ -24,13 +24,20 @@
 #define JOIN_PROBE_BYTES (64 << 10)
 #define JOIN_ROUNDS 3
 
-static int ask_profile(coord_t *c, int i, err_t *err)
+/* With CURVE: the joiner and the others learn each other's keys (joining = 3 until all have acknowledged). */
+static int send_keys(coord_t *c, int i, err_t *err)
 {
-    for (int k = 0; k < c->n_workers; k++) {   /* with CURVE: the joiner and the others learn each other's keys */
+    for (int k = 0; k < c->n_workers; k++) {
         int rc = coord_worker_alive(c, k) ? coord_sec_send_peer_keys(c, k, err) : 0;
         if (rc)
             return rc;
     }
+    c->workers[i].joining = 3;
+    return 0;
+}
+
+static int ask_profile(coord_t *c, int i, err_t *err)
+{
     msg_t m;
     msg_init(&m, MSG_PROFILE_REQ);
     m.profile_req.rounds = JOIN_ROUNDS;
@@ -100,7 +107,9 @@ int coord_join_check(coord_t *c, err_t *err)
         if (!w->joining || !coord_worker_alive(c, i))
             continue;
         if (w->joining == 1)
-            return ask_profile(c, i, err);   /* one at a time */
+            return send_keys(c, i, err);   /* one at a time */
+        if (w->joining == 3)
+            return coord_sec_keys_in_place(c) ? ask_profile(c, i, err) : 0;   /* probes only once admitted */
         if (!w->prof.have)
             return 0;   /* its profile is on the way */
         w->joining = 0;

@@ -17,6 +17,7 @@
 #define RING_TOKEN_FINAL 0x1u       /* the last token of the session (EOS, n_predict or context full) */
 /* DEPLOY_ACK flags */
 #define RING_ACK_SESSION 0x1u       /* acknowledges a SESSION_OPEN (header.session) rather than a DEPLOY */
+#define RING_ACK_PEER_KEYS 0x2u     /* acknowledges a PEER_KEYS: the sender's data allow-list holds those keys */
 /* SESSION_OPEN flags */
 #define RING_OPEN_WANT_LOGITS 0x1u  /* the tail sends the logits behind the final token (ACTIVATION, value = logits) */
 #define RING_OPEN_HEADER 0x2u       /* this stage is the header: it holds the prompt and starts the session */

@@ -578,7 +578,7 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
         return worker_weights_manifest(w, m, err);
     case MSG_PEER_KEYS:
         wsec_on_peer_keys(w->sec, &m->peer_keys);
-        return 0;
+        return ack(w, 0, RING_ACK_PEER_KEYS, 0, "", err);   /* the coordinator probes only after this */
     case MSG_PROFILE_REQ:
         rc = worker_run_profile(w, m, &why);
         if (rc) {
