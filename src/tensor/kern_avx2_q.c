@@ -307,7 +307,8 @@ static void k1_q6_k(const unsigned char *wb, const unsigned char *xb, __m256i *i
                                     _mm256_mullo_epi16(s16, _mm256_set1_epi16(-32)));
     for (int h = 0; h < 2; h++) {
         const __m256i a = load32(ql + 64 * h), b = load32(ql + 64 * h + 32), qh = load32(qhp + 32 * h);
-        const __m256i sc = _mm256_permute2x128_si256(s16, s16, h ? 0x11 : 0x00);   /* scales 8h..8h+7, twice */
+        const __m256i sc = h ? _mm256_permute2x128_si256(s16, s16, 0x11)   /* scales 8h..8h+7, twice */
+                             : _mm256_permute2x128_si256(s16, s16, 0x00);
         /* The two high bits of value 128h + 32k + l are bits 2k, 2k+1 of qh[l], placed at bits 4-5: shifted in
          * 16-bit lanes, the bits that cross a byte land outside the 0x30 mask. */
         const __m256i hi[4] = {_mm256_and_si256(_mm256_slli_epi16(qh, 4), m30),
