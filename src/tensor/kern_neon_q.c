@@ -199,6 +199,44 @@ KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, 1)
 KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, 1)
 KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, 0)
 
+/* The decode tile: nr (1..8) weight rows far apart against one activation row, super-block b of every row
+ * before b + 1 of any (nr read streams advancing together, each prefetched ahead); each row's sum is kstep's,
+ * in block order, so out[r] is dot(row r) bit for bit. */
+#define ROWS_PREFETCH 1024
+static inline void kdot_rows(size_t n, const void *wv, size_t w_stride, int nr, const void *xv, float *out,
+                             size_t wbytes, kprep_fn prep, int has_min)
+{
+    const unsigned char *w = wv, *x = xv;
+    float sum[KERN_TILE_ROWS] = {0};
+    for (size_t b = 0; b < n / QK_K; b++) {
+        for (int r = 0; r < nr && r < KERN_TILE_ROWS; r++) {
+            const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;
+            for (size_t o = 0; o < wbytes; o += 64)
+                __builtin_prefetch(wb + ROWS_PREFETCH + o);
+            kprep_t p;
+            prep(wb, &p);
+            sum[r] = kstep(sum[r], &p, x + b * Q8K_BYTES, has_min);
+        }
+    }
+    memcpy(out, sum, (size_t)nr * sizeof(float));
+}
+
+/* dot_tile: one-column tiles by kdot_rows, the others by dot and dot_x4. */
+#define DEFINE_ROWS_TILE(name, wbytes, prep, has_min)                                                            \
+    static void rows_tile_##name(size_t n, const void *w, size_t w_stride, int nr, const void *x,                \
+                                 size_t x_stride, int nc, float *out, size_t ldo)                                \
+    {                                                                                                            \
+        if (nc == 1)                                                                                             \
+            kdot_rows(n, w, w_stride, nr, x, out, wbytes, prep, has_min);                                        \
+        else                                                                                                     \
+            kern_tile_by_dots(dot_##name, dot_x4_##name, n, w, w_stride, nr, x, x_stride, nc, out, ldo);         \
+    }
+DEFINE_ROWS_TILE(q2_k, sizeof(block_q2_k_t), prep_q2_k, 1)
+DEFINE_ROWS_TILE(q3_k, sizeof(block_q3_k_t), prep_q3_k, 0)
+DEFINE_ROWS_TILE(q4_k, sizeof(block_q4_k_t), prep_q4_k, 1)
+DEFINE_ROWS_TILE(q5_k, sizeof(block_q5_k_t), prep_q5_k, 1)
+DEFINE_ROWS_TILE(q6_k, sizeof(block_q6_k_t), prep_q6_k, 0)
+
 /* ---- 32-value blocks (Q4_1, Q5_0, Q5_1, IQ4_NL) against Q8_0 / Q8_1 --------------- */
 
 typedef struct {
@@ -313,4 +351,14 @@ void kern_fill_neon_q(kern_table_t *t)
     KERN_SET_DOTS(t->q4_k, q4_k);
     KERN_SET_DOTS(t->q5_k, q5_k);
     KERN_SET_DOTS(t->q6_k, q6_k);
+    (void)dot_tile_q2_k;   /* the macro's tiles, replaced by the ones with decode rows */
+    (void)dot_tile_q3_k;
+    (void)dot_tile_q4_k;
+    (void)dot_tile_q5_k;
+    (void)dot_tile_q6_k;
+    t->q2_k.dot_tile = rows_tile_q2_k;
+    t->q3_k.dot_tile = rows_tile_q3_k;
+    t->q4_k.dot_tile = rows_tile_q4_k;
+    t->q5_k.dot_tile = rows_tile_q5_k;
+    t->q6_k.dot_tile = rows_tile_q6_k;
 }
