@@ -46,11 +46,13 @@ workers_of() {
   [ -n "$run" ] && ps -o pid= --ppid "$run" --sort=start_time,pid | tr -d ' '
 }
 
-# endpoint_of ERRFILE: the coordinator's ROUTER endpoint from its "listening on" line (5 s at most)
+# endpoint_of ERRFILE: the coordinator's ROUTER endpoint from its "listening on" line (5 s at most).  Callers
+# remove ERRFILE before starting the coordinator: the shell may create it only after this first reads it, and
+# a stale file names the previous, dead coordinator (its workers would then wait for nobody).
 endpoint_of() {
   local ep="" t
   for ((t = 0; t < 500; t++)); do
-    ep=$(sed -n 's/^coordinator: listening on \([^,]*\),.*/\1/p' "$1")
+    ep=$(sed -n 's/^coordinator: listening on \([^,]*\),.*/\1/p' "$1" 2> /dev/null)
     [ -n "$ep" ] && break
     sleep 0.01
   done
@@ -87,6 +89,7 @@ one_run() {
     wait_tokens "$log" 1 "$pid"
     mapfile -t wpids < <(workers_of "$pid")
   else
+    rm -f "$tmp/err"   # endpoint_of must not read the previous coordinator's endpoint
     timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers "$k" "${common[@]}" \
       > "$tmp/out.json" 2> "$tmp/err" & pid=$!
     pids+=("$pid")
@@ -173,6 +176,7 @@ fi
 
 # A killed worker restarted under its name rejoins the coordinator.
 rm -f "$tmp/tokens"
+rm -f "$tmp/err"
 timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 3 -m "$m" -p "Once upon a time" -n 100 --temp 0 --json \
   --ranges 0-4,4-8,8-12 --link-latency 5 --token-log "$tmp/tokens" > "$tmp/out.json" 2> "$tmp/err" & pid=$!
 pids+=("$pid")
@@ -199,6 +203,7 @@ fi
 m2="$shared/models/synth-15Mshape-Q8_0.gguf"
 reference synth-15Mshape-Q8_0 120
 rm -f "$tmp/tokens"
+rm -f "$tmp/err"
 timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 2 -m "$m2" --plan even --balance off --profile-rounds 2 \
   -p "Once upon a time" -n 120 --temp 0 --json --token-log "$tmp/tokens" > "$tmp/out.json" 2> "$tmp/err" & pid=$!
 pids+=("$pid")
