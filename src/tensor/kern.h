@@ -133,6 +133,19 @@ static inline void kern_tile_by_dots(void (*dot)(size_t, const void *, const voi
     }
 }
 
+/* Defines `static void name(...)`, a dot_tile whose one-column tiles (decode) are
+ * rows(n, w, w_stride, nr, x, out), a kernel of its own writing out[r] for r < nr,
+ * and whose other shapes are made of dot and dot_x4 as kern_tile_by_dots does. */
+#define KERN_DEFINE_TILE_BY_ROWS(name, rows, dot, dot_x4)                                                        \
+    static void name(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,   \
+                     float *out, size_t ldo)                                                                     \
+    {                                                                                                            \
+        if (nc == 1)                                                                                             \
+            rows(n, w, w_stride, nr, x, out);                                                                    \
+        else                                                                                                     \
+            kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                       \
+    }
+
 /* Defines `static void name(...)`, a dot_tile from the given dot and dot_x4. */
 #define KERN_DEFINE_TILE_BY_DOTS(name, dot, dot_x4)                                                              \
     static void name(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,  \

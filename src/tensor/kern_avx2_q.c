@@ -352,14 +352,18 @@ KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, k1_q4
 KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0)
 
-/* Decode tiles (one activation row, up to eight weight rows at once); other shapes as the macro's tiles. */
-KQ_DEFINE_TILE_ROWS(rows_tile_q2_k, dot_q2_k, dot_x4_q2_k, sizeof(block_q2_k_t), prep_q2_k, NULL, 0, 1)
-KQ_DEFINE_TILE_ROWS(rows_tile_q3_k, dot_q3_k, dot_x4_q3_k, sizeof(block_q3_k_t), prep_q3_k, NULL, 1, 0)
-KQ_DEFINE_TILE_ROWS(rows_tile_q4_k, dot_q4_k, dot_x4_q4_k, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1)
-KQ_DEFINE_TILE_ROWS(rows_tile_q5_k, dot_q5_k, dot_x4_q5_k, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1)
-KQ_DEFINE_TILE_ROWS(rows_tile_q6_k, dot_q6_k, dot_x4_q6_k, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0)
+/* Decode tiles (one activation row, up to eight weight rows at once): kdot_rows per type; the Q4_K/Q5_K/Q6_K ones
+ * are exported for the AVX-512 table (kern.h). */
+static void rows_q2_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
+{
+    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q2_k_t), prep_q2_k, NULL, 0, 1);
+}
 
-/* For the AVX-512 table: this file's eight-row decode tiles (nc == 1 only). */
+static void rows_q3_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
+{
+    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q3_k_t), prep_q3_k, NULL, 1, 0);
+}
+
 void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
 {
     kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1);
@@ -374,6 +378,12 @@ void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const
 {
     kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0);
 }
+
+KERN_DEFINE_TILE_BY_ROWS(rows_tile_q2_k, rows_q2_k, dot_q2_k, dot_x4_q2_k)
+KERN_DEFINE_TILE_BY_ROWS(rows_tile_q3_k, rows_q3_k, dot_q3_k, dot_x4_q3_k)
+KERN_DEFINE_TILE_BY_ROWS(rows_tile_q4_k, kern_avx2_rows_q4_k, dot_q4_k, dot_x4_q4_k)
+KERN_DEFINE_TILE_BY_ROWS(rows_tile_q5_k, kern_avx2_rows_q5_k, dot_q5_k, dot_x4_q5_k)
+KERN_DEFINE_TILE_BY_ROWS(rows_tile_q6_k, kern_avx2_rows_q6_k, dot_q6_k, dot_x4_q6_k)
 
 /* For the AVX-512 table, whose one-column Q4_K/Q5_K kernels these are (kern.h). */
 void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out)

@@ -153,18 +153,9 @@ KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, NULL,
 /* One column with the AVX2 kernels (their fused one-column form measured faster:
  * for one column the preparation dominates; decode tiles are their eight-row form),
  * four with this file's. */
-#define DEFINE_MIXED_TILE(name, rows, dot, dot_x4)                                                               \
-    static void name(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,   \
-                     float *out, size_t ldo)                                                                     \
-    {                                                                                                            \
-        if (nc == 1)                                                                                             \
-            rows(n, w, w_stride, nr, x, out);                                                                    \
-        else                                                                                                     \
-            kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                       \
-    }
-DEFINE_MIXED_TILE(dot_tile_q4_k_mixed, kern_avx2_rows_q4_k, kern_avx2_dot_q4_k, dot_x4_q4_k)
-DEFINE_MIXED_TILE(dot_tile_q5_k_mixed, kern_avx2_rows_q5_k, kern_avx2_dot_q5_k, dot_x4_q5_k)
-DEFINE_MIXED_TILE(dot_tile_q6_k_mixed, kern_avx2_rows_q6_k, kern_avx2_dot_q6_k, dot_x4_q6_k)
+KERN_DEFINE_TILE_BY_ROWS(dot_tile_q4_k_mixed, kern_avx2_rows_q4_k, kern_avx2_dot_q4_k, dot_x4_q4_k)
+KERN_DEFINE_TILE_BY_ROWS(dot_tile_q5_k_mixed, kern_avx2_rows_q5_k, kern_avx2_dot_q5_k, dot_x4_q5_k)
+KERN_DEFINE_TILE_BY_ROWS(dot_tile_q6_k_mixed, kern_avx2_rows_q6_k, kern_avx2_dot_q6_k, dot_x4_q6_k)
 
 void kern_fill_avx512_q(kern_table_t *t)
 {

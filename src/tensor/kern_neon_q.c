@@ -223,14 +223,11 @@ static inline void kdot_rows(size_t n, const void *wv, size_t w_stride, int nr, 
 
 /* dot_tile: one-column tiles by kdot_rows, the others by dot and dot_x4. */
 #define DEFINE_ROWS_TILE(name, wbytes, prep, has_min)                                                            \
-    static void rows_tile_##name(size_t n, const void *w, size_t w_stride, int nr, const void *x,                \
-                                 size_t x_stride, int nc, float *out, size_t ldo)                                \
+    static void rows_##name(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)         \
     {                                                                                                            \
-        if (nc == 1)                                                                                             \
-            kdot_rows(n, w, w_stride, nr, x, out, wbytes, prep, has_min);                                        \
-        else                                                                                                     \
-            kern_tile_by_dots(dot_##name, dot_x4_##name, n, w, w_stride, nr, x, x_stride, nc, out, ldo);         \
-    }
+        kdot_rows(n, w, w_stride, nr, x, out, wbytes, prep, has_min);                                            \
+    }                                                                                                            \
+    KERN_DEFINE_TILE_BY_ROWS(rows_tile_##name, rows_##name, dot_##name, dot_x4_##name)
 DEFINE_ROWS_TILE(q2_k, sizeof(block_q2_k_t), prep_q2_k, 1)
 DEFINE_ROWS_TILE(q3_k, sizeof(block_q3_k_t), prep_q3_k, 0)
 DEFINE_ROWS_TILE(q4_k, sizeof(block_q4_k_t), prep_q4_k, 1)

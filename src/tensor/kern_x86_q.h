@@ -198,16 +198,4 @@ static inline void kq_float4_pair(float *sa, float *sb, const __m256i isa[4], co
         memcpy(out, lanes, (size_t)nr * sizeof(float));                                                          \
     }
 
-/* Defines `static void name`, a dot_tile whose one-column tiles are kdot_rows(..., args) and whose other shapes
- * are made of dot and dot_x4 (kern.h). */
-#define KQ_DEFINE_TILE_ROWS(name, dot, dot_x4, ...)                                                              \
-    static void name(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,   \
-                     float *out, size_t ldo)                                                                     \
-    {                                                                                                            \
-        if (nc == 1)                                                                                             \
-            kdot_rows(n, w, w_stride, nr, x, out, __VA_ARGS__);                                                  \
-        else                                                                                                     \
-            kern_tile_by_dots(dot, dot_x4, n, w, w_stride, nr, x, x_stride, nc, out, ldo);                       \
-    }
-
 #endif
