@@ -6,7 +6,10 @@
 # boundary and replays its history through the new stages.  The tokens must be
 # bit-identical to the single-device engine, greedy and with temperature
 # sampling (the sampler's RNG is carried across), and the --json record must
-# list exactly the switches made (one after every K accepted tokens).
+# list exactly the switches made (one after every K accepted tokens, with
+# --prepare off: the switch at once).  With --prepare on (the default) a switch
+# that gives a worker units it does not hold waits until it has hashed them,
+# the old plan running meanwhile: the tokens must be the same.
 # usage: cli_epoch.sh LINGUA SHARED_DIR
 set -u
 lingua=$1
@@ -28,13 +31,19 @@ for cfg in "3 0 5 1" "4 0.8 3 2" "2 0.9 2 3"; do
   samp=(--temp "$temp" --seed 11 --repeat-penalty 1.1)
   want=$("$lingua" generate -m "$m" -p "Once upon a time" -n 64 "${samp[@]}" --json | ids)
   if "$lingua" run -m "$m" --local "$k" -p "Once upon a time" -n 64 "${samp[@]}" --json --switch-every "$every" \
-       --switch-seed "$seed" > "$tmp/got.json" 2> "$tmp/err"; then
+       --switch-seed "$seed" --prepare off > "$tmp/got.json" 2> "$tmp/err"; then
     [ "$(ids < "$tmp/got.json")" = "$want" ] && ok || bad "1 sequence, $k workers, temp $temp: tokens differ"
     n=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(e["why"]=="forced switch" for e in d["epochs"]))' "$tmp/got.json")
     # a switch after every K accepted tokens while the session runs: exactly (64 - 1) / K of them
     [ "$n" -eq $(((64 - 1) / every)) ] && ok || bad "1 sequence, $k workers: $n forced switches, want $(((64 - 1) / every))"
   else
     bad "1 sequence, $k workers, temp $temp: $(tail -c 300 "$tmp/err")"
+  fi
+  if "$lingua" run -m "$m" --local "$k" -p "Once upon a time" -n 64 "${samp[@]}" --json --switch-every "$every" \
+       --switch-seed "$seed" > "$tmp/got.json" 2> "$tmp/err"; then
+    [ "$(ids < "$tmp/got.json")" = "$want" ] && ok || bad "1 sequence, $k workers, temp $temp, prepared: tokens differ"
+  else
+    bad "1 sequence, $k workers, temp $temp, prepared: $(tail -c 300 "$tmp/err")"
   fi
 done
 
@@ -55,7 +64,8 @@ for kvm in on off; do
   fi
 done
 
-# 1..8 sequences in flight at once, switching every few tokens.
+# 1..8 sequences in flight at once, switching every few tokens (prepared: some switch must have waited).
+prepared=0
 for n_seq in 1 2 3 5 8; do
   head -n "$n_seq" "$tmp/all.txt" > "$tmp/prompts.txt"
   temp=$([ $((n_seq % 2)) -eq 0 ] && echo 0.8 || echo 0)
@@ -63,6 +73,8 @@ for n_seq in 1 2 3 5 8; do
        --seq "$n_seq" --switch-every 4 --switch-seed "$n_seq" > "$tmp/many.json" 2> "$tmp/err"; then
     bad "$n_seq sequences: $(tail -c 300 "$tmp/err")"; continue
   fi
+  python3 -c 'import json,sys; sys.exit(0 if any(e["prepare_ms"] > 0 for e in json.load(open(sys.argv[1]))["epochs"]) else 1)' \
+    "$tmp/many.json" && prepared=$((prepared + 1))
   i=0
   while IFS= read -r p; do
     want=$("$lingua" generate -m "$m" -p "$p" -n 32 --temp "$temp" --seed 5 --json | ids)
@@ -71,12 +83,24 @@ for n_seq in 1 2 3 5 8; do
     i=$((i + 1))
   done < "$tmp/prompts.txt"
 done
+[ $prepared -ge 1 ] && ok || bad "no multi-sequence run had a switch that waited for its workers (prepare_ms)"
 
 # A larger model (Q8_0, 14 units) through switching plans.
 m2="$shared/models/synth-15Mshape-Q8_0.gguf"
 want=$("$lingua" generate -m "$m2" -p "Once upon a time" -n 20 --temp 0.7 --seed 3 --json | ids)
 got=$("$lingua" run -m "$m2" --local 3 -p "Once upon a time" -n 20 --temp 0.7 --seed 3 --json --switch-every 3 2> "$tmp/err" | ids)
 [ "$got" = "$want" ] && ok || bad "synth-15Mshape-Q8_0 under switching differs: $(tail -c 200 "$tmp/err")"
+
+# A worker that may not hold its current and its next stage at once (--mem-limit 12 MB; the embedding and the
+# output units are 9.3 MiB each) says so instead of preparing; the switch still happens (its deployment loads the
+# stage) and the tokens are unchanged.
+want=$("$lingua" generate -m "$m2" -p "Once upon a time" -n 24 --temp 0 --json | ids)
+got=$("$lingua" run -m "$m2" --local 3 --mem-limit 16,12,12 --ranges 0-1,1-13,13-14 -p "Once upon a time" -n 24 \
+  --temp 0 --json --switch-every 6 --switch-to "0-13,13-14,14-14;0-1,1-13,13-14" 2> "$tmp/err" | ids)
+[ "$got" = "$want" ] && ok || bad "switching with a refused prepare differs: $(tail -c 200 "$tmp/err")"
+grep -q "worker local-1 cannot prepare its next stage (holding .* exceeds the 12.0 MiB" "$tmp/err" && ok ||
+  bad "the refused prepare was not reported: $(grep -i prepar "$tmp/err")"
+grep -q "worker local-0: units 0-13 (prepare) resident" "$tmp/err" && ok || bad "local-0 did not prepare units 0-13"
 
 # The balancer on a worker that becomes 4x slower mid-run (whether and when it switches depends on the
 # machine's timing; the tokens may not).

@@ -8,7 +8,8 @@
 # the tokens of the uninterrupted single-device run and record one loss.
 # Also: a worker killed in the middle of a KV move; a frozen worker (SIGSTOP) is lost through the liveness timeout; a
 # killed worker restarted under its name rejoins; a worker joining a running
-# ring is profiled and considered for the plan; when the survivors cannot
+# ring is profiled and considered for the plan (also one without a model file,
+# which fetches its stage while the ring runs); when the survivors cannot
 # hold the model the run ends promptly with a clear error.  The stall (kill ->
 # next token) of every run is appended to STALLS when given (bench/faults.sh).
 # usage: cli_faults.sh LINGUA SHARED_DIR [RUNS (default 32)] [STALLS_FILE] [SEED]
@@ -199,27 +200,40 @@ fi
 
 # A worker joining a running ring is profiled and planned in when that gains enough: two slowed workers,
 # then a full-speed one says HELLO.  Whether it is taken depends on measured speeds; that it is
-# considered, and that the tokens stay those of one device, does not.
+# considered, and that the tokens stay those of one device, does not.  Twice: the joiner with its own model
+# file, and without one: it fetches what profiling needs and, when it is planned in, fetches and hashes its
+# stage while the old plan keeps generating (coord/prepare.h).
 m2="$shared/models/synth-15Mshape-Q8_0.gguf"
 reference synth-15Mshape-Q8_0 120
-rm -f "$tmp/tokens"
-rm -f "$tmp/err"
-timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 2 -m "$m2" --plan even --balance off --profile-rounds 2 \
-  -p "Once upon a time" -n 120 --temp 0 --json --token-log "$tmp/tokens" > "$tmp/out.json" 2> "$tmp/err" & pid=$!
-pids+=("$pid")
-ep=$(endpoint_of "$tmp/err")
-for i in 0 1; do "$lingua" worker --coordinator "$ep" -m "$m2" --name "w$i" --slowdown 4 2> /dev/null & pids+=($!); done
-if wait_tokens "$tmp/tokens" 5 "$pid" 9000; then
-  "$lingua" worker --coordinator "$ep" -m "$m2" --name w2 2> /dev/null & pids+=($!)
-  if wait "$pid"; then
-    [ "$(ids < "$tmp/out.json")" = "${ref[synth-15Mshape-Q8_0:120]}" ] && ok || bad "join: tokens differ"
-    grep -q "worker w2 joined while the ring runs" "$tmp/err" && grep -Eq "join: worker w2|w2 stays idle" "$tmp/err" &&
-      ok || bad "join: no decision about w2 ($(grep coordinator: "$tmp/err" | tail -3))"
-  else
-    bad "join: $(tail -c 300 "$tmp/err")"
+# join_case NAME JOINER_ARGS...
+join_case() {
+  local name=$1; shift
+  rm -f "$tmp/tokens" "$tmp/err" "$tmp/w2.err"
+  timeout 120 "$lingua" coordinator --bind "tcp://127.0.0.1:*" --workers 2 -m "$m2" --plan even --balance off \
+    --profile-rounds 2 -p "Once upon a time" -n 120 --temp 0 --json --token-log "$tmp/tokens" > "$tmp/out.json" \
+    2> "$tmp/err" & pid=$!
+  pids+=("$pid")
+  ep=$(endpoint_of "$tmp/err")
+  for i in 0 1; do "$lingua" worker --coordinator "$ep" -m "$m2" --name "w$i" --slowdown 4 2> /dev/null & pids+=($!); done
+  if ! wait_tokens "$tmp/tokens" 5 "$pid" 9000; then
+    bad "$name: no tokens ($(grep -v "older epochs" "$tmp/err" | tail -c 300))"
+    return
   fi
-else
-  bad "join: no tokens ($(grep -v "older epochs" "$tmp/err" | tail -c 300))"
+  timeout 120 "$lingua" worker --coordinator "$ep" --name w2 "$@" 2> "$tmp/w2.err" & pids+=($!)
+  if ! wait "$pid"; then
+    bad "$name: $(tail -c 300 "$tmp/err")"
+    return
+  fi
+  [ "$(ids < "$tmp/out.json")" = "${ref[synth-15Mshape-Q8_0:120]}" ] && ok || bad "$name: tokens differ"
+  grep -q "worker w2 joined while the ring runs" "$tmp/err" && grep -Eq "join: worker w2|w2 stays idle" "$tmp/err" &&
+    ok || bad "$name: no decision about w2 ($(grep coordinator: "$tmp/err" | tail -3))"
+}
+join_case join -m "$m2"
+rm -rf "$tmp/jcache"
+join_case "join from cache" --cache "$tmp/jcache"
+if grep -q "join: worker w2" "$tmp/err"; then
+  grep -q "worker w2: units .* (prepare) resident" "$tmp/w2.err" && ok ||
+    bad "join from cache: w2 was planned in without preparing its stage first: $(grep -i fetch "$tmp/w2.err")"
 fi
 
 # Nothing fits on the survivors: a clear error, promptly.

@@ -526,15 +526,18 @@ static void test_header_faults(sample_t *s)
     CHECK(encode(&s[0].m, &e, &err) == 0);   /* HELLO */
 
     t = e;
-    t.hdr[4] = 1;   /* the version before DEPLOY carried a warm range */
-    expect(&t, MSG_FAULT_VERSION, "protocol version 1 not supported (this build speaks 2)", "version 1");
+    t.hdr[4] = MSG_VERSION - 1;   /* the version before this one */
+    char older[96], newer[64];
+    snprintf(older, sizeof older, "protocol version %d not supported (this build speaks %d)", MSG_VERSION - 1,
+             MSG_VERSION);
+    snprintf(newer, sizeof newer, "protocol version %d not supported", MSG_VERSION + 256);
+    expect(&t, MSG_FAULT_VERSION, older, "older version");
     msg_t *d = malloc(sizeof *d);
-    CHECK(decode_enc(&t, d, NULL, &err) == ERR_PROTO &&
-          strcmp(err.msg, "protocol version 1 not supported (this build speaks 2)") == 0);
+    CHECK(decode_enc(&t, d, NULL, &err) == ERR_PROTO && strcmp(err.msg, older) == 0);
     free(d);
     t = e;
     t.hdr[5] = 1;
-    expect(&t, MSG_FAULT_VERSION, "protocol version 258 not supported", "version 258");
+    expect(&t, MSG_FAULT_VERSION, newer, "version + 256");
     t = e;
     t.hdr[0] = 'X';
     expect(&t, MSG_FAULT_MAGIC, "bad magic", "magic");

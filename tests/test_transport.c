@@ -369,7 +369,7 @@ static void test_malformed(void *ctx)
     static const char *const want[] = {
         "bad magic",
         "TOKEN: checksum",
-        "protocol version 1 not supported (this build speaks 2)",
+        "protocol version 1 not supported (this build speaks ",
         "message has 6 frames, at most 3 allowed",
         "message has 1 frames, want 2 or 3",
     };

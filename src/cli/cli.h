@@ -75,6 +75,7 @@ typedef struct {
     int balance_window_ms;   /* --balance-window MS */
     float balance_gain;      /* --balance-gain R */
     const char *kv_move;     /* --kv-move on|off: switches between live workers move KV rows (default on) */
+    const char *prepare;     /* --prepare on|off: a switch waits until its new owners hold their weights (default on) */
     int replicas;            /* --replicas N: units kept warm beside each stage (-1: 2 with --balance on, else 0) */
     const char *token_log;   /* --token-log FILE: one line per accepted token of the first prompt, flushed */
     int verbose;             /* -v */

@@ -177,6 +177,7 @@ int cli_parse(int argc, char **argv, int first, unsigned accepted, cli_opts_t *o
             else if (!strcmp(a, "--balance-gain")) rc = parse_float(a, v, 0.0, 1.0, &o->balance_gain);
             else if (!strcmp(a, "--switch-to")) { o->switch_to = v; rc = 0; }
             else if (!strcmp(a, "--kv-move")) { o->kv_move = v; rc = 0; }
+            else if (!strcmp(a, "--prepare")) { o->prepare = v; rc = 0; }
             else if (!strcmp(a, "--replicas")) rc = parse_int(a, v, 0, 64, &o->replicas);
             else if (!strcmp(a, "--token-log")) { o->token_log = v; rc = 0; }
             else if (!strcmp(a, "--switch-every")) rc = parse_int(a, v, 1, 1 << 20, &o->switch_every);

@@ -242,6 +242,7 @@ static void add_live_ring(cJSON *obj, const coord_t *c, const job_t *j0)
         cJSON_AddBoolToObject(o, "kv_moved", ep->kv_moved);
         cJSON_AddNumberToObject(o, "kv_bytes", (double)ep->kv_bytes);
         jdoc_add_number(o, "switch_ms", ep->switch_ms);
+        jdoc_add_number(o, "prepare_ms", ep->prepare_ms);
     }
     cJSON_AddNumberToObject(obj, "losses", coord_n_losses(c));
     cJSON_AddNumberToObject(obj, "stale", (double)coord_stale(c));
@@ -458,6 +459,7 @@ static int make_coordinator(const cli_opts_t *o, const char *bind, const cli_sec
     co.verbose = o->verbose;
     co.switch_every = o->switch_every;
     co.kv_move = !o->kv_move || strcmp(o->kv_move, "off");
+    co.prepare = !o->prepare || strcmp(o->prepare, "off");
     co.replica_units = cli_replica_units(o);
     co.switch_seed = (uint64_t)o->switch_seed;
     co.switch_to = o->switch_to;
@@ -493,6 +495,8 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
     int even = !strcmp(o->plan, "even");
     if (strcmp(o->balance, "on") && strcmp(o->balance, "off"))
         return err_set(err, ERR_INVAL, "--balance '%s': on or off", o->balance);
+    if (o->prepare && strcmp(o->prepare, "on") && strcmp(o->prepare, "off"))
+        return err_set(err, ERR_INVAL, "--prepare '%s': on or off", o->prepare);
     if (!even && strcmp(o->plan, "optimal"))
         return err_set(err, ERR_INVAL, "--plan '%s': optimal or even", o->plan);
     if (strcmp(o->solver, "dp") && strcmp(o->solver, "milp"))

@@ -1,6 +1,8 @@
 /*
  * balancer.c — the load balancer's policy (see balancer.h): compare, decide,
- * switch through coord_switch, then measure what the switch gained.
+ * switch through coord_switch_when_ready (prepare.h: a move beyond the
+ * replicas waits, the ring running, until the new owners hold their weights),
+ * then measure what the switch gained.
  */
 #include "coord/balancer.h"
 
@@ -28,6 +30,10 @@ struct coord_balancer {
     double before_s, predicted_gain;
     plan_t previous;              /* the plan before the last switch (to go back when it did not pay) */
     int rolled_back;              /* went back once: no further switch for this load */
+    /* the switch decided but not yet made (its workers preparing): taken up by switched() */
+    plan_t next;
+    int next_is_back;             /* it goes back to previous */
+    double next_before_s, next_gain;
 };
 
 void coord_balance_opts_default(coord_balance_opts_t *o)
@@ -180,11 +186,39 @@ static int adopt_ring(coord_t *c, coord_balancer_t *b)
     return 0;
 }
 
+/* The switch decided by coord_balance_check happened (or was dropped): the balancer now follows the new plan. */
+static void switched(coord_t *c, void *user, int done)
+{
+    (void)user;
+    coord_balancer_t *b = c->bal;
+    if (!b)
+        return;
+    b->quiet_until = net_now_ms() + b->o.cooldown_ms;   /* the cooldown runs from the switch, not the decision */
+    if (!done) {
+        if (c->o.verbose)
+            fprintf(stderr, "balance: the switch decided did not happen\n");
+        return;
+    }
+    b->epoch = c->epoch;
+    if (b->next_is_back) {
+        b->plan = b->previous;
+        b->predicted = b->before_s;
+        return;
+    }
+    b->previous = b->plan;
+    b->plan = b->next;
+    b->predicted = b->next.objective;
+    b->switches++;
+    b->gain_pending = 1;
+    b->before_s = b->next_before_s;
+    b->predicted_gain = b->next_gain;
+}
+
 int coord_balance_check(coord_t *c, err_t *err)
 {
     coord_balancer_t *b = c->bal;
     const int64_t now = net_now_ms();
-    if (!b || c->n_stages == 0 || now < b->next_check)
+    if (!b || c->n_stages == 0 || now < b->next_check || coord_preparing(c))
         return 0;
     b->next_check = now + b->o.check_ms;
     if (b->epoch != c->epoch && adopt_ring(c, b)) {
@@ -218,15 +252,10 @@ int coord_balance_check(coord_t *c, err_t *err)
             int n = coord_plan_stages(&b->previous, st);
             if (c->o.verbose)
                 fprintf(stderr, "balance: the switch made it slower: going back to the previous plan and staying\n");
-            int rc = coord_switch(c, st, n, "balance: the last switch did not pay, back", 60000, err);
-            if (rc)
-                return rc;
-            b->plan = b->previous;
-            b->epoch = c->epoch;
-            b->predicted = b->before_s;
-            b->rolled_back = 1;
-            b->quiet_until = net_now_ms() + b->o.cooldown_ms;
-            return 0;
+            b->next = b->previous;
+            b->next_is_back = 1;
+            b->rolled_back = 1;   /* whether or not it happens: this load is left as it is */
+            return coord_switch_when_ready(c, st, n, "balance: the last switch did not pay, back", switched, NULL, err);
         }
     }
     if (b->rolled_back)
@@ -291,17 +320,9 @@ int coord_balance_check(coord_t *c, err_t *err)
         fprintf(stderr, ", predicted %.3f ms per token, gain %.2fx\n", 1e3 * chosen.objective,
                 current / chosen.objective);
     }
-    b->previous = b->plan;
-    int rc = coord_switch(c, st, n, why, 60000, err);
-    if (rc)
-        return rc;
-    b->plan = chosen;
-    b->epoch = c->epoch;
-    b->predicted = chosen.objective;
-    b->switches++;
-    b->gain_pending = 1;
-    b->before_s = measured;
-    b->predicted_gain = current / chosen.objective;
-    b->quiet_until = net_now_ms() + b->o.cooldown_ms;
-    return 0;
+    b->next = chosen;
+    b->next_is_back = 0;
+    b->next_before_s = measured;
+    b->next_gain = current / chosen.objective;
+    return coord_switch_when_ready(c, st, n, why, switched, NULL, err);
 }

@@ -30,6 +30,7 @@ void coord_opts_default(coord_opts_t *o)
     o->kv_move = 1;
     o->kv_timeout_ms = 5000;
     o->join_margin = 0.10;
+    o->prepare = 1;
 }
 
 int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
@@ -256,6 +257,10 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
     case MSG_HEARTBEAT:
         return 0;
     case MSG_DEPLOY_ACK:
+        if (m->flags & RING_ACK_PREPARE) {
+            coord_prepare_on_ack(c, (int)(w - c->workers), m);
+            return 0;
+        }
         if (m->flags & RING_ACK_PEER_KEYS) {
             w->keys_acked++;
             return 0;
@@ -418,6 +423,8 @@ int coord_poll(coord_t *c, int timeout_ms, err_t *err)
 {
     int rc = coord_pump(c, timeout_ms, err);
     if (rc == 0)
+        rc = coord_prepare_check(c, err);
+    if (rc == 0)
         rc = coord_forced_switch(c, err);
     if (rc == 0)
         rc = coord_balance_check(c, err);
@@ -516,6 +523,23 @@ int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, 
     return coord_deploy_stages(c, st, n_st, timeout_ms, err);
 }
 
+void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, msg_t *m)
+{
+    msg_init(m, MSG_DEPLOY);
+    m->epoch = c->epoch;
+    msg_deploy_t *d = &m->deploy;
+    memcpy(d->model_hash, c->hash, 32);
+    snprintf(d->model, sizeof d->model, "%s", c->o.model_path);
+    d->unit_begin = (uint32_t)begin;
+    d->unit_end = (uint32_t)end;
+    d->warm_begin = warm_begin;
+    d->warm_end = warm_end;
+    d->n_ctx = (uint32_t)c->o.n_ctx;
+    d->n_seq = (uint32_t)c->o.n_seq;
+    d->threads = (uint32_t)c->o.threads;
+    d->act_dtype = c->o.act_f16 ? TYPE_F16 : TYPE_F32;
+}
+
 int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_ms, err_t *err)
 {
     c->n_stages = 0;
@@ -536,26 +560,17 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         return err_set(err, ERR_INVAL, "the ranges end at unit %d; the model has %d units", at, c->seg->n_units);
     c->epoch++;
     uint32_t warm_begin[COORD_MAX_WORKERS], warm_end[COORD_MAX_WORKERS];
-    int rc = coord_warm_ranges(c, warm_begin, warm_end, err);
+    int rc = coord_warm_ranges(c, c->stages, c->n_stages, warm_begin, warm_end, err);
     if (rc)
         return rc;
     for (int s = 0; s < c->n_stages; s++) {
         msg_t m;
-        msg_init(&m, MSG_DEPLOY);
-        m.epoch = c->epoch;
+        coord_deploy_fill(c, c->stages[s].begin, c->stages[s].end, warm_begin[s], warm_end[s], &m);
         msg_deploy_t *d = &m.deploy;
-        memcpy(d->model_hash, c->hash, 32);
-        snprintf(d->model, sizeof d->model, "%s", c->o.model_path);
-        d->unit_begin = (uint32_t)c->stages[s].begin;
-        d->unit_end = (uint32_t)c->stages[s].end;
-        d->warm_begin = warm_begin[s];
-        d->warm_end = warm_end[s];
-        d->n_ctx = (uint32_t)c->o.n_ctx;
-        d->n_seq = (uint32_t)c->o.n_seq;
-        d->threads = (uint32_t)c->o.threads;
-        d->act_dtype = c->o.act_f16 ? TYPE_F16 : TYPE_F32;
         worker_rec_t *wr = &c->workers[c->stages[s].worker];
         wr->acked = 0;
+        wr->warm_begin = warm_begin[s];
+        wr->warm_end = warm_end[s];
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
         wr->rows = 0;

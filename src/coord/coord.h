@@ -49,6 +49,8 @@ typedef struct {
                                   (ranges per worker as coord_deploy), instead of random ones */
     int kv_move;               /* a switch between live workers moves KV rows worker to worker (else: replay) */
     int replica_units;         /* overlap replicas: units on each side of a stage its worker keeps warm (replicas.c) */
+    int prepare;               /* a switch that gives workers units they do not hold warm waits, the ring running,
+                                  until they have made them resident (coord/prepare.h); 0: they load at the DEPLOY */
     int kv_timeout_ms;         /* a resumed session not started by then is replayed */
     double join_margin;        /* a worker joining the running ring is planned in when it gains this (relative) */
     int recover;               /* a lost worker: re-plan on the survivors and replay (recovery.h); 0: fail */

@@ -10,6 +10,7 @@
 #include "coord/balancer.h"
 #include "coord/epoch.h"
 #include "coord/monitor.h"
+#include "coord/prepare.h"
 #include "model/graph.h"
 #include "net/msg.h"
 #include "net/transport.h"
@@ -34,6 +35,7 @@ typedef struct {
     int has_model;
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
+    uint32_t warm_begin, warm_end;  /* the units it holds resident: its last deployment's warm range (0, 0: none) */
     int has_key;               /* CURVE public key (authenticated by the handshake) */
     uint8_t key[MSG_KEY_BYTES];
     int lost;                  /* declared lost (recovery.c); cleared when it says HELLO again */
@@ -128,6 +130,7 @@ struct coord {
     int recovering;                    /* inside recovery's own switches (recovery.c) */
     char replan_why[96];               /* why c->replan was set */
     int replan;                        /* a ring worker restarted (new HELLO): re-plan at the next poll */
+    coord_prepare_t prep;              /* a switch waiting for its workers' weights (prepare.c) */
 };
 
 /* epoch.c: sends the session's open (history, remaining tokens, sampler state)
@@ -137,8 +140,13 @@ int coord_session_send_open(coord_t *c, csession_t *s, int resume, err_t *err);
 void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tokens, double switch_ms);
 /* epoch.c: adds the KV routes of new stage s (a KV-moving switch) to its DEPLOY. */
 int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err);
-/* replicas.c: each stage's warm range (its units and the overlap replicas its worker keeps resident). */
-int coord_warm_ranges(const coord_t *c, uint32_t *warm_begin, uint32_t *warm_end, err_t *err);
+/* replicas.c: the warm range of each of the n stages (its units and the overlap replicas its worker keeps
+ * resident). */
+int coord_warm_ranges(const coord_t *c, const stage_t *stages, int n, uint32_t *warm_begin, uint32_t *warm_end,
+                      err_t *err);
+/* coord.c: a DEPLOY of units [begin, end) with that warm range, this coordinator's model and settings, epoch
+ * c->epoch, no routes yet. */
+void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, msg_t *m);
 /* epoch.c: sessions whose resumed open never started (a KV transfer that did not complete) are replayed. */
 int coord_check_crossings(coord_t *c, err_t *err);
 /* epoch.c: the forced switch of opts.switch_every when due (0 otherwise). */

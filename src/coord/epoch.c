@@ -159,6 +159,7 @@ int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err)
 int coord_switch(coord_t *c, const coord_stage_t *stages, int n, const char *why, int timeout_ms, err_t *err)
 {
     const int64_t t0 = net_now_ms();
+    coord_prepare_drop(c, why ? why : "another switch came first");   /* it was planned for the ring before this */
     /* KV bytes that move: attention layers changing owner x positions held, for the record. */
     uint64_t kv_bytes = 0;
     c->n_kv_old = 0;
@@ -311,7 +312,7 @@ int coord_random_stages(const coord_t *c, uint64_t *rng, coord_stage_t *stages, 
 
 int coord_forced_switch(coord_t *c, err_t *err)
 {
-    if (!c->o.switch_every || c->tokens < c->next_switch || c->n_stages == 0)
+    if (!c->o.switch_every || c->tokens < c->next_switch || c->n_stages == 0 || coord_preparing(c))
         return 0;
     c->next_switch = c->tokens + (uint64_t)c->o.switch_every;
     int unfinished = 0;
@@ -346,5 +347,5 @@ int coord_forced_switch(coord_t *c, err_t *err)
         return rc;
     }
     c->n_forced++;
-    return coord_switch(c, st, n, "forced switch", 60000, err);
+    return coord_switch_when_ready(c, st, n, "forced switch", NULL, NULL, err);
 }

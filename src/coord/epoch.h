@@ -45,6 +45,10 @@
  *    for, and no session restarts from its original prompt or loses a token.
  *  - A switch whose deploy fails (a worker died meanwhile) hands over to a
  *    re-plan on the survivors (recovery.h) rather than failing the run.
+ *  - A switch decided by a policy (balancer, join, forced) that gives a worker
+ *    units it does not hold warm is first prepared (coord/prepare.h): the old
+ *    plan keeps running, under the old epoch, until those workers have made
+ *    the units resident; only then does coord_switch run as above.
  *  - Workers left out of the new plan keep their old (now stale) stage; nothing
  *    of the new epoch is ever sent to them.
  * Limits: sampling whose logits are all -inf/NaN draws no number (samp.h); a
@@ -73,6 +77,8 @@ typedef struct {
     int sessions;                /* sessions that crossed over (replayed) */
     uint64_t replayed_tokens;    /* history tokens they replay */
     double switch_ms;            /* deploy + reopen, as the coordinator saw it */
+    double prepare_ms;           /* from the decision until the new owners held their weights (prepare.h); the old
+                                    plan ran meanwhile; 0: nothing to prepare */
     int kv_moved;                /* 1: KV rows moved worker to worker; 0: the sessions replayed */
     uint64_t kv_bytes;           /* KV bytes that changed owner */
 } coord_epoch_info_t;

@@ -95,12 +95,12 @@ static int consider(coord_t *c, int joiner, err_t *err)
     snprintf(reason, sizeof reason, "join: worker %s, predicted gain %.2fx", c->workers[joiner].name,
              now_obj / best.objective);
     fprintf(stderr, "coordinator: %s (%.3f -> %.3f ms per token)\n", reason, 1e3 * now_obj, 1e3 * best.objective);
-    return coord_switch(c, st, n, reason, 60000, err);
+    return coord_switch_when_ready(c, st, n, reason, NULL, NULL, err);   /* it fetches its stage, the ring running */
 }
 
 int coord_join_check(coord_t *c, err_t *err)
 {
-    if (c->n_stages == 0)
+    if (c->n_stages == 0 || coord_preparing(c))
         return 0;
     for (int i = 0; i < c->n_workers; i++) {
         worker_rec_t *w = &c->workers[i];

@@ -43,7 +43,7 @@
 #include "util/err.h"
 
 #define MSG_MAGIC 0x4B4E4C4Cu   /* "LLNK" as bytes on the wire */
-#define MSG_VERSION 2   /* 2: DEPLOY carries the warm (replica) range */
+#define MSG_VERSION 3   /* 2: DEPLOY carries the warm (replica) range; 3: DEPLOY may be a PREPARE (node/ring.h) */
 #define MSG_HDR_SIZE 40
 
 /* Bounds, each enforced by both encoder and decoder. */

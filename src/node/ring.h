@@ -18,6 +18,10 @@
 /* DEPLOY_ACK flags */
 #define RING_ACK_SESSION 0x1u       /* acknowledges a SESSION_OPEN (header.session) rather than a DEPLOY */
 #define RING_ACK_PEER_KEYS 0x2u     /* acknowledges a PEER_KEYS: the sender's data allow-list holds those keys */
+#define RING_ACK_PREPARE 0x4u       /* acknowledges a DEPLOY with RING_DEPLOY_PREPARE (header.session = its id) */
+/* DEPLOY flags */
+#define RING_DEPLOY_PREPARE 0x1u    /* not a deployment yet: make the warm range's weights resident while the current
+                                       stage keeps running, and acknowledge (node/worker_weights.h; coord/prepare.h) */
 /* SESSION_OPEN flags */
 #define RING_OPEN_WANT_LOGITS 0x1u  /* the tail sends the logits behind the final token (ACTIVATION, value = logits) */
 #define RING_OPEN_HEADER 0x2u       /* this stage is the header: it holds the prompt and starts the session */

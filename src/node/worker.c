@@ -147,7 +147,6 @@ static void undeploy(worker_t *w)
     exec_destroy(&w->ex);
 }
 
-static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err);
 
 /* The PUSH socket to a data endpoint (one per endpoint), connected now or deferred. */
 static int push_socket(worker_t *w, const char *endpoint, bool defer, err_t *err)
@@ -527,7 +526,7 @@ static int handle_token(worker_t *w, const msg_t *m, err_t *err)
 
 /* ---- control messages ----------------------------------------------------------- */
 
-static int ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err)
+int worker_ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err)
 {
     msg_t m;
     msg_init(&m, MSG_DEPLOY_ACK);
@@ -549,13 +548,15 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
     case MSG_HEARTBEAT:
         return 0;
     case MSG_DEPLOY:
+        if (m->flags & RING_DEPLOY_PREPARE)
+            return worker_weights_prepare(w, m, err);   /* acknowledged when done (worker_weights.h) */
         rc = deploy(w, m, &why);
         if (rc) {
             worker_log(w, "deploy failed: ", why.msg);
             undeploy(w);
             w->epoch = m->epoch;   /* the refusal answers this deployment, not an older one */
         }
-        return ack(w, 0, 0, rc, rc ? why.msg : "", err);
+        return worker_ack(w, 0, 0, rc, rc ? why.msg : "", err);
     case MSG_SESSION_OPEN:
         if (w->ex && worker_check_epoch(w, m, &why) > 0)
             return 0;   /* an open of an older epoch: the coordinator reopens under the new one */
@@ -564,7 +565,7 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
             return 0;   /* resumed, waiting for its KV rows: acknowledged when they are there */
         if (rc)
             worker_log(w, "session open failed: ", why.msg);
-        return ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);
+        return worker_ack(w, m->session, RING_ACK_SESSION, rc, rc ? why.msg : "", err);
     case MSG_SESSION_CLOSE:
         if (w->ex && (int)m->close.seq_slot < w->n_seq && w->sess[m->close.seq_slot].id == m->session) {
             session_end(&w->sess[m->close.seq_slot]);
@@ -576,9 +577,11 @@ static int handle_control(worker_t *w, const msg_t *m, err_t *err)
         return 0;
     case MSG_MANIFEST:
         return worker_weights_manifest(w, m, err);
+    case MSG_WEIGHTS_CHUNK:
+        return worker_weights_on_chunk(w, m, err);   /* a prepare's fetch, running beside the stage */
     case MSG_PEER_KEYS:
         wsec_on_peer_keys(w->sec, &m->peer_keys);
-        return ack(w, 0, RING_ACK_PEER_KEYS, 0, "", err);   /* the coordinator probes only after this */
+        return worker_ack(w, 0, RING_ACK_PEER_KEYS, 0, "", err);   /* the coordinator probes only after this */
     case MSG_PROFILE_REQ:
         rc = worker_run_profile(w, m, &why);
         if (rc) {
@@ -603,7 +606,7 @@ int worker_handle_data(worker_t *w, const msg_t *m, err_t *err)
     case MSG_KV_CHUNK: {
         int ready = -1, rc = worker_kv_chunk(w, m, &ready, err);
         if (rc == 0 && ready >= 0)   /* the open it completes was held back */
-            rc = ack(w, w->sess[ready].id, RING_ACK_SESSION, 0, "", err);
+            rc = worker_ack(w, w->sess[ready].id, RING_ACK_SESSION, 0, "", err);
         return rc;
     }
     default: return err_set(err, ERR_PROTO, "unexpected %s on the data channel", msg_type_name(m->type));
@@ -729,7 +732,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
     int rc = setup(w, err);
     w->last_heard = w->next_heartbeat = net_now_ms();
     while (rc == 0 && !w->shutdown && !(stop && *stop)) {
-        int busy = worker_step_ready(w), due = link_due_ms(&w->link);
+        int busy = worker_step_ready(w) || (w->prep.active && !worker_fetch_busy(w)), due = link_due_ms(&w->link);
         int timeout = busy ? 0 : (due >= 0 && due < 50 ? due : 50);
         void *socks[2] = {w->ctl, w->data};
         uint32_t ready = 0;
@@ -782,6 +785,8 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
         }
         if (link_flush(&w->link, 0, &why))
             worker_log(w, "send failed: ", why.msg);
+        if (worker_weights_prepare_tick(w, &why) < 0)
+            worker_log(w, "prepare: ", why.msg);
         if (w->ex)
             report_times(w);
         heartbeat_if_due(w);

@@ -59,6 +59,7 @@ void worker_fetch_fini(worker_t *w)
         close(f->have_fd);
     free(f->got);
     free(f->done);
+    free(f->queue);
     memset(f, 0, sizeof *f);
 }
 
@@ -152,45 +153,63 @@ static int hash_file(int fd, uint64_t off, uint64_t n, uint8_t out[32], err_t *e
     return rc;
 }
 
-/* Fetches bytes [*got, total) of one piece (metadata or a tensor) into the file at file_off,
- * then checks its hash; a mismatch resets *got to 0 and returns ERR_STATE. */
-static int fetch_piece(worker_t *w, const char *name, const char *tag, uint64_t file_off, uint64_t total,
-                       const uint8_t hash[32], uint64_t *got, uint64_t *done_all, uint64_t all, double t0,
-                       double *last_report, err_t *err)
+/* Stores an answered chunk of a piece (metadata or a tensor) at file_off in the cache file: it must be the chunk
+ * of name at *got, which it advances. */
+static int store_chunk(worker_t *w, const msg_t *m, const char *name, const char *tag, uint64_t file_off,
+                       uint64_t total, uint64_t *got, err_t *err)
 {
-    const uint64_t start = *got;
-    uint64_t next = start;
+    uint64_t want = total - *got < FETCH_CHUNK ? total - *got : FETCH_CHUNK;
+    if (strcmp(m->weights.name, name) != 0 || m->weights.offset != *got || m->weights.total != total ||
+        m->data_len != want)
+        return err_set(err, ERR_PROTO, "unexpected chunk of '%s' at %llu (%zu bytes); wanted '%s' at %llu",
+                       m->weights.name, (unsigned long long)m->weights.offset, m->data_len, name,
+                       (unsigned long long)*got);
+    ssize_t wr = pwrite(w->fetch.file_fd, m->data, m->data_len, (off_t)(file_off + m->weights.offset));
+    if (wr != (ssize_t)m->data_len)
+        return err_set(err, ERR_IO, "%s/model.gguf: %s", w->fetch.dir, wr < 0 ? strerror(errno) : "short write");
+    *got += m->data_len;
+    w->fetch.shipped += m->data_len;
+    note_have(w, tag, *got);
+    return 0;
+}
+
+/* A whole piece against its announced hash; a mismatch forgets its bytes (*got = 0) and is ERR_STATE. */
+static int check_piece(worker_t *w, const char *name, const char *tag, uint64_t file_off, uint64_t total,
+                       const uint8_t hash[32], uint64_t *got, err_t *err)
+{
+    uint8_t h[32];
+    int rc = hash_file(w->fetch.file_fd, file_off, total, h, err);
+    if (rc)
+        return rc;
+    if (memcmp(h, hash, 32) != 0) {
+        *got = 0;
+        note_have(w, tag, 0);
+        return err_set(err, ERR_STATE, "'%s' arrived with another SHA-256 than announced", name);
+    }
+    return 0;
+}
+
+/* Fetches bytes [*got, total) of the metadata into the file at offset 0 and checks its hash (the model id). */
+static int fetch_metadata(worker_t *w, uint64_t total, const uint8_t hash[32], uint64_t *got, err_t *err)
+{
+    const double t0 = clock_now();
+    double last = t0;
+    uint64_t next = *got;
     int inflight = 0, rc = 0;
     while (*got < total && rc == 0) {
         while (inflight < FETCH_WINDOW && next < total && rc == 0) {
-            rc = send_request(w, name, next, total, all - *done_all - (next - *got), err);
+            rc = send_request(w, RING_WEIGHTS_METADATA, next, total, total - next, err);
             next += total - next < FETCH_CHUNK ? total - next : FETCH_CHUNK;
             inflight++;
         }
         msg_t m;
         if (rc || (rc = next_chunk(w, &m, err)))
             break;
-        uint64_t want = total - *got < FETCH_CHUNK ? total - *got : FETCH_CHUNK;
-        if (strcmp(m.weights.name, name) != 0 || m.weights.offset != *got || m.weights.total != total ||
-            m.data_len != want) {
-            rc = err_set(err, ERR_PROTO, "unexpected chunk of '%s' at %llu (%zu bytes); wanted '%s' at %llu",
-                         m.weights.name, (unsigned long long)m.weights.offset, m.data_len, name,
-                         (unsigned long long)*got);
-            break;
-        }
-        ssize_t wr = pwrite(w->fetch.file_fd, m.data, m.data_len, (off_t)(file_off + m.weights.offset));
-        if (wr != (ssize_t)m.data_len) {
-            rc = err_set(err, ERR_IO, "%s/model.gguf: %s", w->fetch.dir, wr < 0 ? strerror(errno) : "short write");
-            break;
-        }
-        *got += m.data_len;
-        *done_all += m.data_len;
-        w->fetch.shipped += m.data_len;
         inflight--;
-        note_have(w, tag, *got);
-        if (clock_now() - *last_report >= PROGRESS_S) {
-            progress(w, *done_all, all, t0, 0);
-            *last_report = clock_now();
+        rc = store_chunk(w, &m, RING_WEIGHTS_METADATA, "meta", 0, total, got, err);
+        if (rc == 0 && clock_now() - last >= PROGRESS_S) {
+            progress(w, *got, total, t0, 0);
+            last = clock_now();
         }
     }
     for (; inflight > 0 && rc; inflight--) {   /* drain answers to requests already sent */
@@ -199,18 +218,7 @@ static int fetch_piece(worker_t *w, const char *name, const char *tag, uint64_t 
         if (next_chunk(w, &m, &ignored))
             break;
     }
-    if (rc)
-        return rc;
-    uint8_t h[32];
-    if ((rc = hash_file(w->fetch.file_fd, file_off, total, h, err)))
-        return rc;
-    if (memcmp(h, hash, 32) != 0) {
-        *done_all -= total - start;
-        *got = 0;
-        note_have(w, tag, 0);
-        return err_set(err, ERR_STATE, "'%s' arrived with another SHA-256 than announced", name);
-    }
-    return 0;
+    return rc ? rc : check_piece(w, RING_WEIGHTS_METADATA, "meta", 0, total, hash, got, err);
 }
 
 /* ---- the model: from the cache or fetched ------------------------------------------ */
@@ -396,11 +404,9 @@ int worker_fetch_model(worker_t *w, err_t *err)
             return rc;
         }
         f->file_fd = fd;
-        double t0 = clock_now(), last = t0;
         for (int tries = 0; tries < FETCH_TRIES; tries++) {
-            uint64_t got = 0, done = 0;
-            rc = fetch_piece(w, RING_WEIGHTS_METADATA, "meta", 0, meta_bytes, id, &got, &done, meta_bytes, t0, &last,
-                             err);
+            uint64_t got = 0;
+            rc = fetch_metadata(w, meta_bytes, id, &got, err);
             if (rc != ERR_STATE)
                 break;
             worker_log(w, "refetching: ", err->msg);
@@ -431,55 +437,180 @@ int worker_fetch_model(worker_t *w, err_t *err)
     return 0;
 }
 
-int worker_fetch_tensors(worker_t *w, const int *idx, int n, const char *what, err_t *err)
+/* ---- the tensor fetch: one engine, waited for or run from the event loop ------------------------ */
+
+int worker_fetch_busy(const worker_t *w) { return w->fetch.active; }
+
+static const gguf_tensor_t *fetched_tensor(const worker_t *w)
+{
+    return gguf_tensor_at(w->m->gguf, (size_t)w->fetch.queue[w->fetch.at]);
+}
+
+static void finish(worker_t *w)
 {
     worker_fetch_t *f = &w->fetch;
+    f->active = 0;
+    f->seconds += clock_now() - f->t0;
+    if (f->at == f->n_queue && f->n_queue > 0) {
+        fdatasync(f->file_fd);
+        progress(w, f->done_all, f->done_all, f->t0, 1);
+    }
+    f->what = NULL;
+}
+
+/* queue[at] has all its bytes and no request is out: check it, then go on with the next tensor. */
+static int tensor_whole(worker_t *w, err_t *err)
+{
+    worker_fetch_t *f = &w->fetch;
+    const int t = f->queue[f->at];
+    const gguf_tensor_t *gt = fetched_tensor(w);
+    char tag[16];
+    snprintf(tag, sizeof tag, "%d", t);
+    uint64_t got = f->got[t];
+    int rc = check_piece(w, gt->name, tag, gguf_data_offset(w->m->gguf) + gt->offset, gt->nbytes, w->manifest.hash[t],
+                         &got, err);
+    f->got[t] = got;
+    if (rc == ERR_STATE && ++f->tries < FETCH_TRIES) {
+        worker_log(w, "hash mismatch, fetching again: ", err->msg);
+        f->all += gt->nbytes;
+        f->next = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    f->done[t] = 1;
+    char line[48];
+    int len = snprintf(line, sizeof line, "%d done\n", t);
+    if (write(f->have_fd, line, (size_t)len) != len)
+        worker_log(w, "cannot record a fetched tensor in the cache: ", strerror(errno));
+    f->tries = 0;
+    if (++f->at < f->n_queue)
+        f->next = f->got[f->queue[f->at]];
+    return 0;
+}
+
+/* Checks the tensors that are whole, then asks for queue[at]'s next chunks up to the window (none while
+ * stopping); ends the fetch after its last tensor. */
+static int pump(worker_t *w, int stopping, err_t *err)
+{
+    worker_fetch_t *f = &w->fetch;
+    while (f->at < f->n_queue && f->inflight == 0 && f->got[f->queue[f->at]] == fetched_tensor(w)->nbytes) {
+        int rc = tensor_whole(w, err);
+        if (rc)
+            return rc;
+    }
+    if (f->at == f->n_queue) {
+        finish(w);
+        return 0;
+    }
+    const gguf_tensor_t *gt = fetched_tensor(w);
+    const uint64_t got = f->got[f->queue[f->at]];
+    while (!stopping && f->inflight < FETCH_WINDOW && f->next < gt->nbytes) {
+        int rc = send_request(w, gt->name, f->next, gt->nbytes, f->all - f->done_all - (f->next - got), err);
+        if (rc)
+            return rc;
+        f->next += gt->nbytes - f->next < FETCH_CHUNK ? gt->nbytes - f->next : FETCH_CHUNK;
+        f->inflight++;
+    }
+    return 0;
+}
+
+static int take_chunk(worker_t *w, const msg_t *m, int stopping, err_t *err)
+{
+    worker_fetch_t *f = &w->fetch;
+    if (!f->active) {
+        if (f->inflight > 0) {   /* asked for by a fetch that failed meanwhile */
+            f->inflight--;
+            return 0;
+        }
+        return err_set(err, ERR_PROTO, "a weights chunk nobody asked for ('%s' at %llu)", m->weights.name,
+                       (unsigned long long)m->weights.offset);
+    }
+    const int t = f->queue[f->at];
+    const gguf_tensor_t *gt = fetched_tensor(w);
+    char tag[16];
+    snprintf(tag, sizeof tag, "%d", t);
+    uint64_t got = f->got[t];
+    f->inflight--;
+    int rc = store_chunk(w, m, gt->name, tag, gguf_data_offset(w->m->gguf) + gt->offset, gt->nbytes, &got, err);
+    f->done_all += got - f->got[t];
+    f->got[t] = got;
+    if (rc == 0 && clock_now() - f->last_report >= PROGRESS_S) {
+        progress(w, f->done_all, f->all, f->t0, 0);
+        f->last_report = clock_now();
+    }
+    if (rc == 0)
+        rc = pump(w, stopping, err);
+    if (rc)
+        finish(w);   /* the answers still out are absorbed as they come */
+    return rc;
+}
+
+int worker_fetch_on_chunk(worker_t *w, const msg_t *m, err_t *err) { return take_chunk(w, m, 0, err); }
+
+void worker_fetch_stop(worker_t *w)
+{
+    worker_fetch_t *f = &w->fetch;
+    while (f->inflight > 0) {
+        msg_t m;
+        err_t why;
+        if (next_chunk(w, &m, &why)) {
+            worker_log(w, "answers of a stopped fetch: ", why.msg);
+            f->inflight = 0;
+            break;
+        }
+        if (take_chunk(w, &m, 1, &why) && f->active)
+            worker_log(w, "a stopped fetch: ", why.msg);
+    }
+    if (f->active)
+        finish(w);
+}
+
+int worker_fetch_start(worker_t *w, const int *idx, int n, const char *what, err_t *err)
+{
+    worker_fetch_t *f = &w->fetch;
+    worker_fetch_stop(w);
     const gguf_ctx_t *g = w->m->gguf;
-    uint64_t all = 0, stage = 0;
+    uint64_t need = 0, stage = 0;
+    f->n_queue = f->at = 0;
+    if (!f->queue && !(f->queue = malloc((f->n ? f->n : 1) * sizeof *f->queue)))
+        return err_set(err, ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
-        stage += gguf_tensor_at(g, (size_t)idx[i])->nbytes;
-        if (!f->done[idx[i]])
-            all += gguf_tensor_at(g, (size_t)idx[i])->nbytes - f->got[idx[i]];
+        const uint64_t bytes = gguf_tensor_at(g, (size_t)idx[i])->nbytes;
+        stage += bytes;
+        if (f->done[idx[i]] || (unsigned)f->n_queue >= f->n)
+            continue;
+        need += bytes - f->got[idx[i]];
+        f->queue[f->n_queue++] = idx[i];
     }
     if (w->o->cache_max_mb > 0 && (double)stage > w->o->cache_max_mb * 1048576.0)
         return err_set(err, ERR_RANGE, "the cache %s may hold %.1f MiB; this stage's tensors need %.1f MiB: "
                                        "this device cannot take this stage", w->o->cache_dir, w->o->cache_max_mb,
                        stage / 1048576.0);
-    if (all == 0)
+    if (f->n_queue == 0)
         return 0;
     f->what = what;
-    double t0 = clock_now(), last = t0;
-    uint64_t done_all = 0;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        int t = idx[i];
-        if (f->done[t])
-            continue;
-        const gguf_tensor_t *gt = gguf_tensor_at(g, (size_t)t);
-        char tag[16];
-        snprintf(tag, sizeof tag, "%d", t);
-        for (int tries = 0;; tries++) {
-            uint64_t got = f->got[t];
-            rc = fetch_piece(w, gt->name, tag, gguf_data_offset(g) + gt->offset, gt->nbytes, w->manifest.hash[t], &got,
-                             &done_all, all, t0, &last, err);
-            f->got[t] = got;
-            if (rc != ERR_STATE || tries + 1 == FETCH_TRIES)
-                break;
-            worker_log(w, "hash mismatch, fetching again: ", err->msg);
-        }
-        if (rc == 0) {
-            f->done[t] = 1;
-            char line[48];
-            int len = snprintf(line, sizeof line, "%d done\n", t);
-            if (write(f->have_fd, line, (size_t)len) != len)
-                worker_log(w, "cannot record a fetched tensor in the cache: ", strerror(errno));
-        }
+    f->all = need;
+    f->done_all = 0;
+    f->next = f->got[f->queue[0]];
+    f->tries = 0;
+    f->t0 = f->last_report = clock_now();
+    f->active = 1;
+    int rc = pump(w, 0, err);
+    if (rc)
+        finish(w);
+    return rc;
+}
+
+int worker_fetch_tensors(worker_t *w, const int *idx, int n, const char *what, err_t *err)
+{
+    int rc = worker_fetch_start(w, idx, n, what, err);
+    while (rc == 0 && w->fetch.active) {
+        msg_t m;
+        if ((rc = next_chunk(w, &m, err)) == 0)
+            rc = worker_fetch_on_chunk(w, &m, err);
     }
-    f->seconds += clock_now() - t0;
-    if (rc == 0) {
-        fdatasync(f->file_fd);
-        progress(w, done_all, done_all, t0, 1);
-    }
-    f->what = NULL;
+    if (rc)
+        worker_fetch_stop(w);   /* the answers already asked for */
     return rc;
 }

@@ -19,11 +19,22 @@
  * WEIGHTS_CHUNK for RING_WEIGHTS_METADATA with no data: total = metadata bytes,
  * hash = model id, header.session = file size).  Requests are WEIGHTS_CHUNKs
  * without data and with RING_WEIGHTS_REQUEST set, for [offset, offset + chunk);
- * each is answered by one chunk.  At most FETCH_WINDOW requests are in flight.
+ * each is answered by one chunk.  At most FETCH_WINDOW requests are in flight,
+ * all for the tensor being fetched; a tensor's hash is checked as its last chunk
+ * lands.
+ *
+ * Two ways to run a fetch, one engine: worker_fetch_tensors waits for it (a
+ * DEPLOY that needs tensors the cache lacks), and worker_fetch_start only sends
+ * the first requests and returns; the event loop then hands every WEIGHTS_CHUNK
+ * to worker_fetch_on_chunk, which stores it and asks for the next, while the
+ * worker goes on running its stage (a DEPLOY with RING_DEPLOY_PREPARE:
+ * worker_weights.h).  One fetch runs at a time; starting another, or a blocking
+ * one, first takes the answers already asked for.
  */
 #ifndef LL_NODE_WORKER_FETCH_H
 #define LL_NODE_WORKER_FETCH_H
 
+#include "net/msg.h"
 #include "util/err.h"
 
 struct worker;
@@ -39,6 +50,14 @@ typedef struct {
     unsigned long long shipped;  /* bytes received since start */
     double seconds;         /* spent receiving them */
     const char *what;       /* what the running fetch is for, in its progress lines ("stage", "replicas") */
+    /* the running fetch (worker_fetch_start / worker_fetch_tensors) */
+    int *queue;             /* [n] tensors still to fetch, in order */
+    int n_queue, at;        /* queue[at] is being fetched */
+    unsigned long long next;  /* the next offset of queue[at] to ask for */
+    int inflight, tries;    /* requests unanswered; hash mismatches of queue[at] */
+    int active;             /* 1 while queue[at..] remains; answers may still come after it ends (inflight) */
+    unsigned long long all, done_all;  /* bytes this fetch needs, and has */
+    double t0, last_report;
 } worker_fetch_t;
 
 #define FETCH_CHUNK (1u << 20)
@@ -55,6 +74,19 @@ int worker_fetch_model(struct worker *w, err_t *err);
 /* Fetches the listed tensors the cache lacks (hash checked against w->manifest); what names them in the
  * progress lines ("worker NAME: fetched X of Y MiB (what), ..."). */
 int worker_fetch_tensors(struct worker *w, const int *idx, int n, const char *what, err_t *err);
+
+/* Starts fetching the listed tensors the cache lacks and returns at once (requests sent); the answers go to
+ * worker_fetch_on_chunk.  ERR_RANGE when the cache may not hold them (--cache-max). */
+int worker_fetch_start(struct worker *w, const int *idx, int n, const char *what, err_t *err);
+/* 1 while a fetch started by worker_fetch_start has tensors to come. */
+int worker_fetch_busy(const struct worker *w);
+/* A WEIGHTS_CHUNK the event loop received: stored, hash checked when a tensor is whole, the next requests sent.
+ * An answer to a fetch already ended is absorbed; a chunk nobody asked for is ERR_PROTO; a failed fetch
+ * (ERR_STATE: hashes kept mismatching, ERR_IO) ends, and says why. */
+int worker_fetch_on_chunk(struct worker *w, const msg_t *m, err_t *err);
+/* Ends the running fetch: waits for the answers already asked for (stored: a later fetch goes on from them)
+ * and asks no more. */
+void worker_fetch_stop(struct worker *w);
 
 /* 1 if the worker runs from a cache (no -m). */
 int worker_fetching(const struct worker *w);

@@ -98,6 +98,7 @@ typedef struct worker {
     worker_sec_t *sec;       /* CURVE state; NULL for a plaintext worker */
     manifest_t manifest;     /* the coordinator's tensor hashes (worker_weights.c) */
     uint8_t *verified;       /* per tensor: hashed at a deployment and resident since (worker_weights.c) */
+    worker_prepare_t prep;   /* the next deployment's weights, made resident meanwhile (worker_weights.c) */
     worker_fetch_t fetch;    /* running from a cache (worker_fetch.c) */
     char endpoint[NET_ENDPOINT_MAX];
     net_rx_t rx_ctl, rx_data;
@@ -146,6 +147,8 @@ typedef struct worker {
 
 void worker_log(const worker_t *w, const char *what, const char *detail);
 int worker_send_ctl(worker_t *w, const msg_t *m, err_t *err);
+/* A DEPLOY_ACK under the worker's epoch: flags RING_ACK_* say what it answers (header.session = session). */
+int worker_ack(worker_t *w, uint64_t session, uint32_t flags, int code, const char *text, err_t *err);
 void worker_send_error(worker_t *w, int code, const char *text);
 /* A free pooled send buffer of at least n bytes, or NULL. */
 sendbuf_t *worker_sendbuf_take(worker_t *w, size_t n);
