@@ -48,11 +48,12 @@ for cfg in "3 0 5 1" "4 0.8 3 2" "2 0.9 2 3"; do
 done
 
 # Switches between the same live workers move KV rows worker to worker (RING_OPEN_RESUME); others replay.
-# Both kinds must occur in this run, and --kv-move off must give the same tokens by replay alone.
+# Both kinds must occur in this run, and --kv-move off must give the same tokens by replay alone.  (--prepare off:
+# a switch every 4 tokens exactly, whatever the time its workers need.)
 want=$("$lingua" generate -m "$m" -p "Once upon a time" -n 64 --temp 0.8 --seed 11 --json | ids)
 for kvm in on off; do
   if "$lingua" run -m "$m" --local 3 --ranges 0-4,4-8,8-12 -p "Once upon a time" -n 64 --temp 0.8 --seed 11 --json \
-       --switch-every 4 --switch-seed 10 --kv-move "$kvm" > "$tmp/got.json" 2> "$tmp/err"; then
+       --switch-every 4 --switch-seed 10 --kv-move "$kvm" --prepare off > "$tmp/got.json" 2> "$tmp/err"; then
     [ "$(ids < "$tmp/got.json")" = "$want" ] && ok || bad "--kv-move $kvm: tokens differ"
     kinds=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["epochs"][1:]; print(sum(x["kv_moved"] for x in e), sum(not x["kv_moved"] for x in e), sum(x["kv_bytes"] for x in e))' "$tmp/got.json")
     read -r moved replayed bytes <<< "$kinds"
@@ -94,8 +95,8 @@ got=$("$lingua" run -m "$m2" --local 3 -p "Once upon a time" -n 20 --temp 0.7 --
 # A worker that may not hold its current and its next stage at once (--mem-limit 12 MB; the embedding and the
 # output units are 9.3 MiB each) says so instead of preparing; the switch still happens (its deployment loads the
 # stage) and the tokens are unchanged.
-want=$("$lingua" generate -m "$m2" -p "Once upon a time" -n 24 --temp 0 --json | ids)
-got=$("$lingua" run -m "$m2" --local 3 --mem-limit 16,12,12 --ranges 0-1,1-13,13-14 -p "Once upon a time" -n 24 \
+want=$("$lingua" generate -m "$m2" -p "Once upon a time" -n 64 --temp 0 --json | ids)
+got=$("$lingua" run -m "$m2" --local 3 --mem-limit 16,12,12 --ranges 0-1,1-13,13-14 -p "Once upon a time" -n 64 \
   --temp 0 --json --switch-every 6 --switch-to "0-13,13-14,14-14;0-1,1-13,13-14" 2> "$tmp/err" | ids)
 [ "$got" = "$want" ] && ok || bad "switching with a refused prepare differs: $(tail -c 200 "$tmp/err")"
 grep -q "worker local-1 cannot prepare its next stage (holding .* exceeds the 12.0 MiB" "$tmp/err" && ok ||

@@ -5,7 +5,8 @@
 # plans (each worker must fetch what it lacks: with --prepare on while the old
 # plan keeps running, so no deployment after the first fetches anything; with
 # off at the deployment), then to boundary moves within the overlap replicas
-# (nothing to fetch or prepare for the stage).
+# (nothing to fetch or prepare for the stage).  Links of 2 ms (emulated) keep
+# the tiny model slow enough for several switches in one generation.
 # The tokens must equal `lingua generate` in every run.
 # Loopback only; bounded by `timeout`.
 # usage: cli_ship_switch.sh LINGUA SHARED_DIR
@@ -22,7 +23,7 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 ids() { python3 -c 'import json,sys; print(" ".join(map(str, json.load(sys.stdin)["gen_ids"])))'; }
 
-n=120
+n=200
 want=$("$lingua" generate -m "$m" -p "Once upon a time" -n $n --temp 0 --json 2>/dev/null | ids)
 
 # ring NAME ARGS...: a coordinator with ARGS and three cache-only workers; logs in $tmp/NAME.*
@@ -33,11 +34,11 @@ ring() {
   local cpid=$!; pids+=($cpid)
   local ep=""
   for ((t = 0; t < 500; t++)); do
-    ep=$(sed -n 's/^coordinator: listening on \([^,]*\),.*/\1/p' "$tmp/$name.err"); [ -n "$ep" ] && break; sleep 0.02
+    ep=$(sed -n 's/^coordinator: listening on \([^,]*\),.*/\1/p' "$tmp/$name.err" 2>/dev/null); [ -n "$ep" ] && break; sleep 0.02
   done
   [ -n "$ep" ] || { echo "FAIL: no coordinator endpoint: $(cat "$tmp/$name.err")"; exit 1; }
   for i in 0 1 2; do
-    timeout 120 "$lingua" worker --coordinator "$ep" --cache "$tmp/$name.cache$i" --name "w$i" 2> "$tmp/$name.w$i.err" &
+    timeout 120 "$lingua" worker --coordinator "$ep" --cache "$tmp/$name.cache$i" --name "w$i" --link-latency 2 2> "$tmp/$name.w$i.err" &
     pids+=($!)
   done
   wait $cpid

@@ -569,8 +569,11 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         msg_deploy_t *d = &m.deploy;
         worker_rec_t *wr = &c->workers[c->stages[s].worker];
         wr->acked = 0;
-        wr->warm_begin = warm_begin[s];
-        wr->warm_end = warm_end[s];
+        wr->warm_begin = (uint32_t)c->stages[s].begin;   /* its replicas load in the background: held once it says so */
+        wr->warm_end = (uint32_t)c->stages[s].end;
+        wr->replica_begin = warm_begin[s];
+        wr->replica_end = warm_end[s];
+        wr->replica_epoch = c->epoch;
         wr->steps = 0;
         wr->compute_us_sum = wr->send_us_sum = 0;
         wr->rows = 0;

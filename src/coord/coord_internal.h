@@ -35,7 +35,9 @@ typedef struct {
     int has_model;
     int64_t last_seen;
     int acked;                 /* deploy acknowledged */
-    uint32_t warm_begin, warm_end;  /* the units it holds resident: its last deployment's warm range (0, 0: none) */
+    uint32_t warm_begin, warm_end;  /* the units it holds resident (0, 0: none): its last deployment's stage, and
+                                       its warm range once it said its replicas are resident (prepare.c) */
+    uint32_t replica_begin, replica_end, replica_epoch;  /* that warm range, and the epoch of the deployment */
     int has_key;               /* CURVE public key (authenticated by the handshake) */
     uint8_t key[MSG_KEY_BYTES];
     int lost;                  /* declared lost (recovery.c); cleared when it says HELLO again */

@@ -310,6 +310,15 @@ int coord_random_stages(const coord_t *c, uint64_t *rng, coord_stage_t *stages, 
     return 0;
 }
 
+/* A forced switch happened (or was dropped): the next one is due switch_every tokens from now, so that tokens
+ * generated while it was prepared do not make the next one due at once. */
+static void forced_done(coord_t *c, void *user, int switched)
+{
+    (void)user;
+    (void)switched;
+    c->next_switch = c->tokens + (uint64_t)c->o.switch_every;
+}
+
 int coord_forced_switch(coord_t *c, err_t *err)
 {
     if (!c->o.switch_every || c->tokens < c->next_switch || c->n_stages == 0 || coord_preparing(c))
@@ -347,5 +356,5 @@ int coord_forced_switch(coord_t *c, err_t *err)
         return rc;
     }
     c->n_forced++;
-    return coord_switch_when_ready(c, st, n, "forced switch", NULL, NULL, err);
+    return coord_switch_when_ready(c, st, n, "forced switch", forced_done, NULL, err);
 }

@@ -45,7 +45,7 @@ int coord_switch_when_ready(coord_t *c, const coord_stage_t *st, int n, const ch
     int rc = 0, sent = 0;
     coord_prepare_t *p = &c->prep;
     memset(p->waiting, 0, sizeof p->waiting);
-    p->id++;
+    p->id++;   /* never 0: that id acknowledges a deployment's replicas */
     for (int s = 0; c->o.prepare && s < n; s++) {
         const int k = st[s].worker;
         if (k < 0 || k >= c->n_workers || !coord_worker_alive(c, k) || holds(c, k, (uint32_t)st[s].begin,
@@ -86,12 +86,20 @@ int coord_switch_when_ready(coord_t *c, const coord_stage_t *st, int n, const ch
 void coord_prepare_on_ack(coord_t *c, int k, const msg_t *m)
 {
     coord_prepare_t *p = &c->prep;
+    worker_rec_t *w = &c->workers[k];
+    if (m->session == 0) {   /* a deployment's replicas are resident (node/worker_weights.h) */
+        if (m->ack.code == 0 && m->epoch == w->replica_epoch) {
+            w->warm_begin = w->replica_begin;
+            w->warm_end = w->replica_end;
+        }
+        return;
+    }
     if (!p->active || m->session != p->id || !p->waiting[k])
         return;   /* answers a prepare that was dropped or replaced */
     p->waiting[k] = 0;
     if (m->ack.code != 0)
         fprintf(stderr, "coordinator: worker %s cannot prepare its next stage (%s): its deployment will load it\n",
-                c->workers[k].name, m->ack.text);
+                w->name, m->ack.text);
 }
 
 int coord_prepare_check(coord_t *c, err_t *err)

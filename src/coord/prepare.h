@@ -4,8 +4,8 @@
  * the old plan keeps running, and switches only when the new owner is ready").
  *
  * coord_switch_when_ready compares each new stage's units with what its
- * worker holds warm now (its last deployment's stage and overlap replicas,
- * replicas.c).  When every one is already held (a boundary move onto a
+ * worker holds warm now: its last deployment's stage, and its overlap replicas
+ * (replicas.c) once it has said they are resident.  When every one is already held (a boundary move onto a
  * replica) it switches at once.  Otherwise it sends those workers a DEPLOY
  * flagged RING_DEPLOY_PREPARE (node/ring.h) naming the new stage, and the ring
  * goes on under the current epoch: each such worker fetches (without a model file) and hashes the
@@ -57,7 +57,8 @@ int coord_switch_when_ready(coord_t *c, const coord_stage_t *stages, int n, cons
 int coord_preparing(const coord_t *c);
 /* From coord_poll: switches when every worker is ready (or the wait timed out); drops it when one is lost. */
 int coord_prepare_check(coord_t *c, err_t *err);
-/* A DEPLOY_ACK flagged RING_ACK_PREPARE from worker k. */
+/* A DEPLOY_ACK flagged RING_ACK_PREPARE from worker k: a PREPARE's (header.session = its id), or (session 0)
+ * the news that the replicas of its deployment (the ack's epoch) are resident. */
 void coord_prepare_on_ack(coord_t *c, int k, const msg_t *m);
 /* Another switch comes first: the pending one is forgotten (its done callback told). */
 void coord_prepare_drop(coord_t *c, const char *why);

@@ -18,7 +18,8 @@
 /* DEPLOY_ACK flags */
 #define RING_ACK_SESSION 0x1u       /* acknowledges a SESSION_OPEN (header.session) rather than a DEPLOY */
 #define RING_ACK_PEER_KEYS 0x2u     /* acknowledges a PEER_KEYS: the sender's data allow-list holds those keys */
-#define RING_ACK_PREPARE 0x4u       /* acknowledges a DEPLOY with RING_DEPLOY_PREPARE (header.session = its id) */
+#define RING_ACK_PREPARE 0x4u       /* acknowledges a DEPLOY with RING_DEPLOY_PREPARE (header.session = its id), or
+                                       (header.session 0) says a deployment's overlap replicas are resident */
 /* DEPLOY flags */
 #define RING_DEPLOY_PREPARE 0x1u    /* not a deployment yet: make the warm range's weights resident while the current
                                        stage keeps running, and acknowledge (node/worker_weights.h; coord/prepare.h) */

@@ -145,7 +145,7 @@ static int background_start(worker_t *w, uint64_t id, int ack, const int *all, i
         worker_log(w, "preparing ", line);
     }
     err_t ferr;
-    int rc = worker_fetching(w) && p->n > 0 ? worker_fetch_start(w, all, n, what, &ferr) : 0;
+    int rc = worker_fetching(w) && p->n > 0 ? worker_fetch_start(w, all, n, what, &ferr) : 0;   /* acked by tick */
     if (rc)
         snprintf(why, why_cap, "%s", ferr.msg);
     return rc;
@@ -288,7 +288,7 @@ int worker_weights_prepare_tick(worker_t *w, err_t *err)
     const uint64_t id = p->id;
     const int ack = p->ack;
     prepare_end(w);
-    return ack ? worker_ack(w, id, RING_ACK_PREPARE, 0, "", err) : 0;
+    return worker_ack(w, ack ? id : 0, RING_ACK_PREPARE, 0, "", err);   /* 0: this deployment's replicas */
 }
 
 void worker_weights_fini(worker_t *w)

@@ -34,7 +34,8 @@ typedef struct {
 int worker_weights_manifest(struct worker *w, const msg_t *m, err_t *err);
 /* DEPLOY: gives back the pages of tensors that leave the warm range (the stage and its replicas), then fetches
  * (without a model file) and hashes the stage's that enter it against the manifest, which leaves them resident;
- * the replicas' follow in the background as a PREPARE's do (below, without acknowledgement); tensors verified
+ * the replicas' follow in the background as a PREPARE's do (below; acknowledged alike with header.session 0, the
+ * coordinator then counts them as held); tensors verified
  * at an earlier deployment or by a PREPARE and still in range are not touched (w->verified). */
 int worker_weights_stage(struct worker *w, const msg_deploy_t *d, err_t *err);
 /* DEPLOY with RING_DEPLOY_PREPARE — the deployment that will come: makes its warm range's tensors resident
