@@ -446,10 +446,13 @@ static const gguf_tensor_t *fetched_tensor(const worker_t *w)
     return gguf_tensor_at(w->m->gguf, (size_t)w->fetch.queue[w->fetch.at]);
 }
 
+/* Ends the fetch; answers to its requests still out are absorbed as they come (they come in order, first). */
 static void finish(worker_t *w)
 {
     worker_fetch_t *f = &w->fetch;
     f->active = 0;
+    f->stale += f->inflight;
+    f->inflight = 0;
     f->seconds += clock_now() - f->t0;
     if (f->at == f->n_queue && f->n_queue > 0) {
         fdatasync(f->file_fd);
@@ -489,9 +492,9 @@ static int tensor_whole(worker_t *w, err_t *err)
     return 0;
 }
 
-/* Checks the tensors that are whole, then asks for queue[at]'s next chunks up to the window (none while
- * stopping); ends the fetch after its last tensor. */
-static int pump(worker_t *w, int stopping, err_t *err)
+/* Checks the tensors that are whole, then asks for queue[at]'s next chunks up to the window; ends the fetch
+ * after its last tensor. */
+static int pump(worker_t *w, err_t *err)
 {
     worker_fetch_t *f = &w->fetch;
     while (f->at < f->n_queue && f->inflight == 0 && f->got[f->queue[f->at]] == fetched_tensor(w)->nbytes) {
@@ -505,7 +508,7 @@ static int pump(worker_t *w, int stopping, err_t *err)
     }
     const gguf_tensor_t *gt = fetched_tensor(w);
     const uint64_t got = f->got[f->queue[f->at]];
-    while (!stopping && f->inflight < FETCH_WINDOW && f->next < gt->nbytes) {
+    while (f->inflight < FETCH_WINDOW && f->next < gt->nbytes) {
         int rc = send_request(w, gt->name, f->next, gt->nbytes, f->all - f->done_all - (f->next - got), err);
         if (rc)
             return rc;
@@ -515,17 +518,16 @@ static int pump(worker_t *w, int stopping, err_t *err)
     return 0;
 }
 
-static int take_chunk(worker_t *w, const msg_t *m, int stopping, err_t *err)
+static int take_chunk(worker_t *w, const msg_t *m, err_t *err)
 {
     worker_fetch_t *f = &w->fetch;
-    if (!f->active) {
-        if (f->inflight > 0) {   /* asked for by a fetch that failed meanwhile */
-            f->inflight--;
-            return 0;
-        }
+    if (f->stale > 0) {   /* asked for by a fetch that ended meanwhile: a later one asks again if it needs it */
+        f->stale--;
+        return 0;
+    }
+    if (!f->active)
         return err_set(err, ERR_PROTO, "a weights chunk nobody asked for ('%s' at %llu)", m->weights.name,
                        (unsigned long long)m->weights.offset);
-    }
     const int t = f->queue[f->at];
     const gguf_tensor_t *gt = fetched_tensor(w);
     char tag[16];
@@ -540,29 +542,17 @@ static int take_chunk(worker_t *w, const msg_t *m, int stopping, err_t *err)
         f->last_report = clock_now();
     }
     if (rc == 0)
-        rc = pump(w, stopping, err);
+        rc = pump(w, err);
     if (rc)
-        finish(w);   /* the answers still out are absorbed as they come */
+        finish(w);
     return rc;
 }
 
-int worker_fetch_on_chunk(worker_t *w, const msg_t *m, err_t *err) { return take_chunk(w, m, 0, err); }
+int worker_fetch_on_chunk(worker_t *w, const msg_t *m, err_t *err) { return take_chunk(w, m, err); }
 
 void worker_fetch_stop(worker_t *w)
 {
-    worker_fetch_t *f = &w->fetch;
-    while (f->inflight > 0) {
-        msg_t m;
-        err_t why;
-        if (next_chunk(w, &m, &why)) {
-            worker_log(w, "answers of a stopped fetch: ", why.msg);
-            f->inflight = 0;
-            break;
-        }
-        if (take_chunk(w, &m, 1, &why) && f->active)
-            worker_log(w, "a stopped fetch: ", why.msg);
-    }
-    if (f->active)
+    if (w->fetch.active)
         finish(w);
 }
 
@@ -596,7 +586,7 @@ int worker_fetch_start(worker_t *w, const int *idx, int n, const char *what, err
     f->tries = 0;
     f->t0 = f->last_report = clock_now();
     f->active = 1;
-    int rc = pump(w, 0, err);
+    int rc = pump(w, err);
     if (rc)
         finish(w);
     return rc;
@@ -610,7 +600,5 @@ int worker_fetch_tensors(worker_t *w, const int *idx, int n, const char *what, e
         if ((rc = next_chunk(w, &m, err)) == 0)
             rc = worker_fetch_on_chunk(w, &m, err);
     }
-    if (rc)
-        worker_fetch_stop(w);   /* the answers already asked for */
-    return rc;
+    return rc;   /* on failure, the answers already asked for are absorbed as they come */
 }

@@ -28,8 +28,9 @@
  * the first requests and returns; the event loop then hands every WEIGHTS_CHUNK
  * to worker_fetch_on_chunk, which stores it and asks for the next, while the
  * worker goes on running its stage (a DEPLOY with RING_DEPLOY_PREPARE:
- * worker_weights.h).  One fetch runs at a time; starting another, or a blocking
- * one, first takes the answers already asked for.
+ * worker_weights.h).  One fetch runs at a time; one that ends early (stopped,
+ * or failed) leaves answers on the way, which arrive before any later fetch's
+ * (the control socket keeps order) and are absorbed by count.
  */
 #ifndef LL_NODE_WORKER_FETCH_H
 #define LL_NODE_WORKER_FETCH_H
@@ -55,6 +56,7 @@ typedef struct {
     int n_queue, at;        /* queue[at] is being fetched */
     unsigned long long next;  /* the next offset of queue[at] to ask for */
     int inflight, tries;    /* requests unanswered; hash mismatches of queue[at] */
+    int stale;              /* answers still to come for a fetch that ended (they come first, in order) */
     int active;             /* 1 while queue[at..] remains; answers may still come after it ends (inflight) */
     unsigned long long all, done_all;  /* bytes this fetch needs, and has */
     double t0, last_report;
@@ -82,10 +84,10 @@ int worker_fetch_start(struct worker *w, const int *idx, int n, const char *what
 int worker_fetch_busy(const struct worker *w);
 /* A WEIGHTS_CHUNK the event loop received: stored, hash checked when a tensor is whole, the next requests sent.
  * An answer to a fetch already ended is absorbed; a chunk nobody asked for is ERR_PROTO; a failed fetch
- * (ERR_STATE: hashes kept mismatching, ERR_IO) ends, and says why. */
+ * (ERR_STATE: hashes kept mismatching, ERR_IO, ERR_PROTO: not the chunk asked for) ends, and says why. */
 int worker_fetch_on_chunk(struct worker *w, const msg_t *m, err_t *err);
-/* Ends the running fetch: waits for the answers already asked for (stored: a later fetch goes on from them)
- * and asks no more. */
+/* Ends the running fetch without waiting: it asks no more, its answers still on the way are absorbed, and a
+ * later fetch goes on from the bytes stored so far. */
 void worker_fetch_stop(struct worker *w);
 
 /* 1 if the worker runs from a cache (no -m). */
