@@ -228,5 +228,15 @@ void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const
 void kern_avx2_rows_q5_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_fill_neon_q(kern_table_t *t);
+/* The packed prompt path of Q4_K/Q5_K/Q6_K (kern_kpack.h: layout; kern_avx512_kpack.c):
+ * its byte counts, the activation packer, and the tiles with (Q4_K, Q5_K) and without
+ * (Q6_K) a min; the AVX-512 table's pack_w are in kern_avx512_q.c. */
+size_t kern_kpack_w_bytes(size_t n);
+size_t kern_kpack_x_bytes(size_t n);
+void kern_avx512_kpack_x(size_t n, const void *x, void *dst);
+void kern_avx512_kpack_tile_min(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp,
+                                size_t xp_stride, int nc, float *out, size_t ldo);
+void kern_avx512_kpack_tile(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                            int nc, float *out, size_t ldo);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "tensor/kern.h"
+#include "tensor/kern_kpack.h"
 #include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
@@ -144,6 +145,53 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
     *imin = has_min ? _mm256_madd_epi16(bs, p->mins) : _mm256_setzero_si256();
 }
 
+/* ---- the packed prompt path: weight rows (kern_kpack.h; kern_avx512_kpack.c has the rest) ---- */
+
+/* One prepared super-block in the packed layout (q6: levels - 32, no mins). */
+static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
+{
+    __m512i bias = _mm512_setzero_si512();
+    for (int k = 0; k < 4; k++) {
+        const __m512i lv = q6 ? _mm512_sub_epi8(p->lv[k], _mm512_set1_epi8(32)) : p->lv[k];
+        _mm512_storeu_si512(dst + KP_W_LV + 64 * k, lv);
+        _mm512_storeu_si512(dst + KP_W_SC + 64 * k, p->sc[k]);
+        bias = _mm512_dpwssd_epi32(bias, _mm512_maddubs_epi16(_mm512_set1_epi8((char)0x80), lv), p->sc[k]);
+    }
+    unsigned char meta[KP_W_BLOCK - KP_W_META] = {0};
+    if (!q6)   /* p->mins holds each min twice (once per 16 values); the low halves are the eight */
+        _mm_storeu_si128((__m128i *)meta, _mm256_cvtepi32_epi16(p->mins));
+    const int32_t b = _mm512_reduce_add_epi32(bias);
+    memcpy(meta + (KP_W_BIAS - KP_W_META), &b, sizeof b);
+    memcpy(meta + (KP_W_D - KP_W_META), &p->d, sizeof p->d);
+    memcpy(meta + (KP_W_DMIN - KP_W_META), &p->dmin, sizeof p->dmin);
+    memcpy(dst + KP_W_META, meta, sizeof meta);
+}
+
+static inline void kpack_row(size_t n, const unsigned char *w, unsigned char *dst, size_t wbytes, kprep_fn prep,
+                             int q6)
+{
+    for (size_t b = 0; b < n / QK_K; b++) {
+        kprep_t p;
+        prep(w + b * wbytes, &p);
+        kpack_block(&p, q6, dst + b * KP_W_BLOCK);
+    }
+}
+
+static void pack_w_q4_k(size_t n, const void *w, void *dst)
+{
+    kpack_row(n, w, dst, sizeof(block_q4_k_t), prep_q4_k, 0);
+}
+
+static void pack_w_q5_k(size_t n, const void *w, void *dst)
+{
+    kpack_row(n, w, dst, sizeof(block_q5_k_t), prep_q5_k, 0);
+}
+
+static void pack_w_q6_k(size_t n, const void *w, void *dst)
+{
+    kpack_row(n, w, dst, sizeof(block_q6_k_t), prep_q6_k, 1);
+}
+
 KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
 
 KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, NULL, 0, 1)
@@ -171,4 +219,14 @@ void kern_fill_avx512_q(kern_table_t *t)
                               .dot_x4 = dot_x4_q5_k, .dot_tile = dot_tile_q5_k_mixed};
     t->q6_k = (kern_matvec_t){.act_type = TYPE_Q8_K, .act_from_f32 = t->q6_k.act_from_f32, .dot = kern_avx2_dot_q6_k,
                               .dot_x4 = dot_x4_q6_k, .dot_tile = dot_tile_q6_k_mixed};
+    kern_matvec_t *const packed[3] = {&t->q4_k, &t->q5_k, &t->q6_k};
+    for (int i = 0; i < 3; i++) {
+        packed[i]->packed_w_bytes = kern_kpack_w_bytes;
+        packed[i]->packed_x_bytes = kern_kpack_x_bytes;
+        packed[i]->pack_x = kern_avx512_kpack_x;
+        packed[i]->dot_tile_packed = i < 2 ? kern_avx512_kpack_tile_min : kern_avx512_kpack_tile;
+    }
+    t->q4_k.pack_w = pack_w_q4_k;
+    t->q5_k.pack_w = pack_w_q5_k;
+    t->q6_k.pack_w = pack_w_q6_k;
 }
