@@ -230,7 +230,8 @@ void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const
 void kern_fill_neon_q(kern_table_t *t);
 /* The packed prompt path of Q4_K/Q5_K/Q6_K (kern_kpack.h: layout; kern_avx512_kpack.c):
  * its byte counts, the activation packer, and the tiles with (Q4_K, Q5_K) and without
- * (Q6_K) a min; the AVX-512 table's pack_w are in kern_avx512_q.c. */
+ * (Q6_K) a min; each table's pack_w are in its kern_<isa>_q.c (the AVX2 and AVX-512
+ * packers write the same bytes). */
 size_t kern_kpack_w_bytes(size_t n);
 size_t kern_kpack_x_bytes(size_t n);
 void kern_avx512_kpack_x(size_t n, const void *x, void *dst);
@@ -238,5 +239,10 @@ void kern_avx512_kpack_tile_min(size_t n, const void *wp, size_t wp_stride, int 
                                 size_t xp_stride, int nc, float *out, size_t ldo);
 void kern_avx512_kpack_tile(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
                             int nc, float *out, size_t ldo);
+void kern_avx2_kpack_x(size_t n, const void *x, void *dst);   /* the same for AVX2 (kern_avx2_kpack.c) */
+void kern_avx2_kpack_tile_min(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                              int nc, float *out, size_t ldo);
+void kern_avx2_kpack_tile(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                          int nc, float *out, size_t ldo);
 
 #endif

@@ -35,6 +35,7 @@
 
 #include "tensor/f16.h"
 #include "tensor/kern.h"
+#include "tensor/kern_kpack.h"
 #include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
@@ -501,6 +502,56 @@ KERN_DEFINE_DOTS_BY_COLS(q5_1, bdot_x, sizeof(block_q5_1_t), lv_q5_1, 1)
 KERN_DEFINE_DOTS_BY_COLS(q5_0, bdot_x, sizeof(block_q5_0_t), lv_q5_0, 0)
 KERN_DEFINE_DOTS_BY_COLS(iq4_nl, bdot_x, sizeof(block_iq4_nl_t), lv_iq4_nl, 0)
 
+/* ---- the packed prompt path: weight rows (kern_kpack.h; kern_avx2_kpack.c has the rest) ---- */
+
+/* One prepared super-block in the packed layout (q6: levels - 32, no mins). */
+static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
+{
+    __m256i bias = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        const __m256i lv = q6 ? _mm256_sub_epi8(p->lv[k], _mm256_set1_epi8(32)) : p->lv[k];
+        _mm256_storeu_si256((__m256i *)(dst + KP_W_LV + 32 * k), lv);
+        _mm256_storeu_si256((__m256i *)(dst + KP_W_SC + 32 * k), p->sc[k]);
+        bias = _mm256_add_epi32(bias, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8((char)0x80), lv),
+                                                        p->sc[k]));
+    }
+    int16_t m16[16];
+    _mm256_storeu_si256((__m256i *)m16, p->mins);   /* each min twice (once per 16 values) */
+    unsigned char meta[KP_W_BLOCK - KP_W_META] = {0};
+    for (int j = 0; j < 8 && !q6; j++)
+        memcpy(meta + 2 * j, &m16[2 * j], 2);
+    const int32_t b = hsum_i32(bias);
+    memcpy(meta + (KP_W_BIAS - KP_W_META), &b, sizeof b);
+    memcpy(meta + (KP_W_D - KP_W_META), &p->d, sizeof p->d);
+    memcpy(meta + (KP_W_DMIN - KP_W_META), &p->dmin, sizeof p->dmin);
+    memcpy(dst + KP_W_META, meta, sizeof meta);
+}
+
+static inline void kpack_row(size_t n, const unsigned char *w, unsigned char *dst, size_t wbytes, kprep_fn prep,
+                             int q6)
+{
+    for (size_t b = 0; b < n / QK_K; b++) {
+        kprep_t p;
+        prep(w + b * wbytes, &p);
+        kpack_block(&p, q6, dst + b * KP_W_BLOCK);
+    }
+}
+
+static void pack_w_q4_k(size_t n, const void *w, void *dst)
+{
+    kpack_row(n, w, dst, sizeof(block_q4_k_t), prep_q4_k, 0);
+}
+
+static void pack_w_q5_k(size_t n, const void *w, void *dst)
+{
+    kpack_row(n, w, dst, sizeof(block_q5_k_t), prep_q5_k, 0);
+}
+
+static void pack_w_q6_k(size_t n, const void *w, void *dst)
+{
+    kpack_row(n, w, dst, sizeof(block_q6_k_t), prep_q6_k, 1);
+}
+
 void kern_fill_avx2_q(kern_table_t *t)
 {
     KERN_SET_DOTS(t->q2_k, q2_k);
@@ -522,4 +573,14 @@ void kern_fill_avx2_q(kern_table_t *t)
     KERN_SET_DOTS(t->q5_1, q5_1);
     KERN_SET_DOTS(t->q5_0, q5_0);
     KERN_SET_DOTS(t->iq4_nl, iq4_nl);
+    kern_matvec_t *const packed[3] = {&t->q4_k, &t->q5_k, &t->q6_k};
+    for (int i = 0; i < 3; i++) {
+        packed[i]->packed_w_bytes = kern_kpack_w_bytes;
+        packed[i]->packed_x_bytes = kern_kpack_x_bytes;
+        packed[i]->pack_x = kern_avx2_kpack_x;
+        packed[i]->dot_tile_packed = i < 2 ? kern_avx2_kpack_tile_min : kern_avx2_kpack_tile;
+    }
+    t->q4_k.pack_w = pack_w_q4_k;
+    t->q5_k.pack_w = pack_w_q5_k;
+    t->q6_k.pack_w = pack_w_q6_k;
 }

@@ -2,7 +2,8 @@
  * kern_avx512_kpack.c — the AVX-512 (VNNI) packed prompt path of the K-quants:
  * the packed activation row (pack_x, shared by Q4_K, Q5_K and Q6_K) and the 4 x 4
  * tile over packed rows (kern_kpack.h gives the layout and the integer identity;
- * kern_avx512_q.c packs the weight rows and fills the table).
+ * kern_avx512_q.c packs the weight rows and fills the table; kern_avx2_kpack.c has the
+ * byte counts, the AVX2 table's version, and the same layout).
  *
  * Per super-block and tile, each (row, column) pair sums maddubs(u, l) * s into one
  * int32 vector by dpwssd (exact: |u*l + u*l| <= 2*255*32 fits int16, no
@@ -23,16 +24,6 @@
 
 #define INLINE inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 16")
-
-size_t kern_kpack_w_bytes(size_t n)
-{
-    return n / QK_K * KP_W_BLOCK;
-}
-
-size_t kern_kpack_x_bytes(size_t n)
-{
-    return n / QK_K * KP_X_BLOCK;
-}
 
 void kern_avx512_kpack_x(size_t n, const void *xv, void *dv)
 {
