@@ -234,6 +234,12 @@ void kern_fill_neon_q(kern_table_t *t);
  * packers write the same bytes). */
 size_t kern_kpack_w_bytes(size_t n);
 size_t kern_kpack_x_bytes(size_t n);
+typedef void (*kern_pack_fn)(size_t n, const void *src, void *dst);
+typedef void (*kern_tile_packed_fn)(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp,
+                                    size_t xp_stride, int nc, float *out, size_t ldo);
+/* Sets the packed-path entries of t's Q4_K, Q5_K and Q6_K (with the byte counts above). */
+void kern_kpack_set(kern_table_t *t, kern_pack_fn q4_k, kern_pack_fn q5_k, kern_pack_fn q6_k, kern_pack_fn pack_x,
+                    kern_tile_packed_fn tile_min, kern_tile_packed_fn tile);
 void kern_avx512_kpack_x(size_t n, const void *x, void *dst);
 void kern_avx512_kpack_tile_min(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp,
                                 size_t xp_stride, int nc, float *out, size_t ldo);

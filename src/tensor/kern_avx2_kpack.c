@@ -36,6 +36,20 @@ size_t kern_kpack_x_bytes(size_t n)
     return n / QK_K * KP_X_BLOCK;
 }
 
+void kern_kpack_set(kern_table_t *t, kern_pack_fn q4_k, kern_pack_fn q5_k, kern_pack_fn q6_k, kern_pack_fn pack_x,
+                    kern_tile_packed_fn tile_min, kern_tile_packed_fn tile)
+{
+    kern_matvec_t *const mv[3] = {&t->q4_k, &t->q5_k, &t->q6_k};
+    const kern_pack_fn pack_w[3] = {q4_k, q5_k, q6_k};
+    for (int i = 0; i < 3; i++) {
+        mv[i]->packed_w_bytes = kern_kpack_w_bytes;
+        mv[i]->packed_x_bytes = kern_kpack_x_bytes;
+        mv[i]->pack_w = pack_w[i];
+        mv[i]->pack_x = pack_x;
+        mv[i]->dot_tile_packed = i < 2 ? tile_min : tile;
+    }
+}
+
 void kern_avx2_kpack_x(size_t n, const void *xv, void *dv)
 {
     const unsigned char *x = xv;
@@ -50,11 +64,9 @@ void kern_avx2_kpack_x(size_t n, const void *xv, void *dv)
         /* bsums of 16 values -> sums of 32 (at most 32*128: int16) */
         const __m256i bs = _mm256_loadu_si256((const __m256i *)(x + offsetof(block_q8_k_t, bsums)));
         const __m256i s = _mm256_madd_epi16(bs, _mm256_set1_epi16(1));
-        unsigned char meta[32] = {0};
-        _mm_storeu_si128((__m128i *)meta, _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
-        memcpy(meta + (KP_X_D - KP_X_META), x + offsetof(block_q8_k_t, d), sizeof(float));
-        memcpy(dst + KP_X_META, meta, sizeof meta);
-        memset(dst + KP_X_META + sizeof meta, 0, KP_X_BLOCK - KP_X_META - sizeof meta);
+        unsigned char sums[16];
+        _mm_storeu_si128((__m128i *)sums, _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+        kpack_x_meta(dst, sums, x);
     }
 }
 
@@ -140,16 +152,11 @@ static INLINE void ktile(size_t n, const unsigned char *wp, size_t ws, int nr, c
                          int nc, float *out, size_t ldo, int has_min)
 {
     const unsigned char *wr[4], *xc[4];
-    for (int i = 0; i < 4; i++) {
-        wr[i] = wp + (size_t)(i < nr ? i : nr - 1) * ws;   /* rows/columns past the tile repeat the last */
-        xc[i] = xp + (size_t)(i < nc ? i : nc - 1) * xs;
-    }
+    kpack_tile_ptrs(wp, ws, nr, xp, xs, nc, wr, xc);
     for (int h = 0; 2 * h < nr; h++) {
         float lanes[8];
         _mm256_storeu_ps(lanes, khalf(n / QK_K, wr[2 * h], wr[2 * h + 1], xc, has_min));
-        for (int r = 2 * h; r < nr && r < 2 * h + 2; r++)
-            for (int c = 0; c < nc; c++)
-                out[(size_t)c * ldo + (size_t)r] = lanes[4 * (r - 2 * h) + c];
+        kpack_tile_store(lanes, 2 * h, nr < 2 * h + 2 ? nr : 2 * h + 2, nc, out, ldo);
     }
 }
 

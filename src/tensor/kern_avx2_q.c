@@ -516,41 +516,11 @@ static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
                                                         p->sc[k]));
     }
     int16_t m16[16];
-    _mm256_storeu_si256((__m256i *)m16, p->mins);   /* each min twice (once per 16 values) */
-    unsigned char meta[KP_W_BLOCK - KP_W_META] = {0};
-    for (int j = 0; j < 8 && !q6; j++)
-        memcpy(meta + 2 * j, &m16[2 * j], 2);
-    const int32_t b = hsum_i32(bias);
-    memcpy(meta + (KP_W_BIAS - KP_W_META), &b, sizeof b);
-    memcpy(meta + (KP_W_D - KP_W_META), &p->d, sizeof p->d);
-    memcpy(meta + (KP_W_DMIN - KP_W_META), &p->dmin, sizeof p->dmin);
-    memcpy(dst + KP_W_META, meta, sizeof meta);
+    _mm256_storeu_si256((__m256i *)m16, p->mins);
+    kpack_w_meta(dst, q6 ? NULL : m16, hsum_i32(bias), p->d, p->dmin);
 }
 
-static inline void kpack_row(size_t n, const unsigned char *w, unsigned char *dst, size_t wbytes, kprep_fn prep,
-                             int q6)
-{
-    for (size_t b = 0; b < n / QK_K; b++) {
-        kprep_t p;
-        prep(w + b * wbytes, &p);
-        kpack_block(&p, q6, dst + b * KP_W_BLOCK);
-    }
-}
-
-static void pack_w_q4_k(size_t n, const void *w, void *dst)
-{
-    kpack_row(n, w, dst, sizeof(block_q4_k_t), prep_q4_k, 0);
-}
-
-static void pack_w_q5_k(size_t n, const void *w, void *dst)
-{
-    kpack_row(n, w, dst, sizeof(block_q5_k_t), prep_q5_k, 0);
-}
-
-static void pack_w_q6_k(size_t n, const void *w, void *dst)
-{
-    kpack_row(n, w, dst, sizeof(block_q6_k_t), prep_q6_k, 1);
-}
+KPACK_DEFINE_PACK_W
 
 void kern_fill_avx2_q(kern_table_t *t)
 {
@@ -573,14 +543,6 @@ void kern_fill_avx2_q(kern_table_t *t)
     KERN_SET_DOTS(t->q5_1, q5_1);
     KERN_SET_DOTS(t->q5_0, q5_0);
     KERN_SET_DOTS(t->iq4_nl, iq4_nl);
-    kern_matvec_t *const packed[3] = {&t->q4_k, &t->q5_k, &t->q6_k};
-    for (int i = 0; i < 3; i++) {
-        packed[i]->packed_w_bytes = kern_kpack_w_bytes;
-        packed[i]->packed_x_bytes = kern_kpack_x_bytes;
-        packed[i]->pack_x = kern_avx2_kpack_x;
-        packed[i]->dot_tile_packed = i < 2 ? kern_avx2_kpack_tile_min : kern_avx2_kpack_tile;
-    }
-    t->q4_k.pack_w = pack_w_q4_k;
-    t->q5_k.pack_w = pack_w_q5_k;
-    t->q6_k.pack_w = pack_w_q6_k;
+    kern_kpack_set(t, pack_w_q4_k, pack_w_q5_k, pack_w_q6_k, kern_avx2_kpack_x, kern_avx2_kpack_tile_min,
+                   kern_avx2_kpack_tile);
 }

@@ -37,11 +37,9 @@ void kern_avx512_kpack_x(size_t n, const void *xv, void *dv)
         /* bsums of 16 values -> sums of 32 (at most 32*128: int16) */
         const __m256i bs = _mm256_loadu_si256((const __m256i *)(x + offsetof(block_q8_k_t, bsums)));
         const __m128i s32 = _mm256_cvtepi32_epi16(_mm256_madd_epi16(bs, _mm256_set1_epi16(1)));
-        unsigned char meta[32] = {0};
-        _mm_storeu_si128((__m128i *)meta, s32);
-        memcpy(meta + (KP_X_D - KP_X_META), x + offsetof(block_q8_k_t, d), sizeof(float));
-        memcpy(dst + KP_X_META, meta, sizeof meta);
-        memset(dst + KP_X_META + sizeof meta, 0, KP_X_BLOCK - KP_X_META - sizeof meta);
+        unsigned char sums[16];
+        _mm_storeu_si128((__m128i *)sums, s32);
+        kpack_x_meta(dst, sums, x);
     }
 }
 
@@ -87,10 +85,7 @@ static INLINE void ktile(size_t n, const unsigned char *wp, size_t ws, int nr, c
                          int nc, float *out, size_t ldo, int has_min)
 {
     const unsigned char *wr[4], *xc[4];
-    for (int i = 0; i < 4; i++) {
-        wr[i] = wp + (size_t)(i < nr ? i : nr - 1) * ws;   /* rows/columns past the tile repeat the last */
-        xc[i] = xp + (size_t)(i < nc ? i : nc - 1) * xs;
-    }
+    kpack_tile_ptrs(wp, ws, nr, xp, xs, nc, wr, xc);
     __m512 sum = _mm512_setzero_ps();
     for (size_t b = 0; b < n / QK_K; b++) {
         if (b) {
@@ -138,9 +133,7 @@ static INLINE void ktile(size_t n, const unsigned char *wp, size_t ws, int nr, c
     }
     float lanes[16];
     _mm512_storeu_ps(lanes, sum);
-    for (int r = 0; r < nr; r++)
-        for (int c = 0; c < nc; c++)
-            out[(size_t)c * ldo + (size_t)r] = lanes[4 * r + c];
+    kpack_tile_store(lanes, 0, nr, nc, out, ldo);
 }
 
 void kern_avx512_kpack_tile_min(size_t n, const void *wp, size_t ws, int nr, const void *xp, size_t xs, int nc,

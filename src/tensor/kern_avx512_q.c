@@ -157,40 +157,12 @@ static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
         _mm512_storeu_si512(dst + KP_W_SC + 64 * k, p->sc[k]);
         bias = _mm512_dpwssd_epi32(bias, _mm512_maddubs_epi16(_mm512_set1_epi8((char)0x80), lv), p->sc[k]);
     }
-    unsigned char meta[KP_W_BLOCK - KP_W_META] = {0};
-    if (!q6)   /* p->mins holds each min twice (once per 16 values); the low halves are the eight */
-        _mm_storeu_si128((__m128i *)meta, _mm256_cvtepi32_epi16(p->mins));
-    const int32_t b = _mm512_reduce_add_epi32(bias);
-    memcpy(meta + (KP_W_BIAS - KP_W_META), &b, sizeof b);
-    memcpy(meta + (KP_W_D - KP_W_META), &p->d, sizeof p->d);
-    memcpy(meta + (KP_W_DMIN - KP_W_META), &p->dmin, sizeof p->dmin);
-    memcpy(dst + KP_W_META, meta, sizeof meta);
+    int16_t m16[16];
+    _mm256_storeu_si256((__m256i *)m16, p->mins);
+    kpack_w_meta(dst, q6 ? NULL : m16, _mm512_reduce_add_epi32(bias), p->d, p->dmin);
 }
 
-static inline void kpack_row(size_t n, const unsigned char *w, unsigned char *dst, size_t wbytes, kprep_fn prep,
-                             int q6)
-{
-    for (size_t b = 0; b < n / QK_K; b++) {
-        kprep_t p;
-        prep(w + b * wbytes, &p);
-        kpack_block(&p, q6, dst + b * KP_W_BLOCK);
-    }
-}
-
-static void pack_w_q4_k(size_t n, const void *w, void *dst)
-{
-    kpack_row(n, w, dst, sizeof(block_q4_k_t), prep_q4_k, 0);
-}
-
-static void pack_w_q5_k(size_t n, const void *w, void *dst)
-{
-    kpack_row(n, w, dst, sizeof(block_q5_k_t), prep_q5_k, 0);
-}
-
-static void pack_w_q6_k(size_t n, const void *w, void *dst)
-{
-    kpack_row(n, w, dst, sizeof(block_q6_k_t), prep_q6_k, 1);
-}
+KPACK_DEFINE_PACK_W
 
 KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
 
@@ -219,14 +191,6 @@ void kern_fill_avx512_q(kern_table_t *t)
                               .dot_x4 = dot_x4_q5_k, .dot_tile = dot_tile_q5_k_mixed};
     t->q6_k = (kern_matvec_t){.act_type = TYPE_Q8_K, .act_from_f32 = t->q6_k.act_from_f32, .dot = kern_avx2_dot_q6_k,
                               .dot_x4 = dot_x4_q6_k, .dot_tile = dot_tile_q6_k_mixed};
-    kern_matvec_t *const packed[3] = {&t->q4_k, &t->q5_k, &t->q6_k};
-    for (int i = 0; i < 3; i++) {
-        packed[i]->packed_w_bytes = kern_kpack_w_bytes;
-        packed[i]->packed_x_bytes = kern_kpack_x_bytes;
-        packed[i]->pack_x = kern_avx512_kpack_x;
-        packed[i]->dot_tile_packed = i < 2 ? kern_avx512_kpack_tile_min : kern_avx512_kpack_tile;
-    }
-    t->q4_k.pack_w = pack_w_q4_k;
-    t->q5_k.pack_w = pack_w_q5_k;
-    t->q6_k.pack_w = pack_w_q6_k;
+    kern_kpack_set(t, pack_w_q4_k, pack_w_q5_k, pack_w_q6_k, kern_avx512_kpack_x, kern_avx512_kpack_tile_min,
+                   kern_avx512_kpack_tile);
 }
