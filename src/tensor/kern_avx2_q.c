@@ -27,6 +27,9 @@
  * values) or unsigned (Q4_1, Q5_1); the signed ones use the sign trick (|w| as the
  * unsigned operand, w's sign moved onto x; pair sums <= 2*127*127).
  *
+ * The K-quants' packed prompt path: the weight packers are here (they reuse the
+ * preparations; kern_kpack.h has the layout, kern_avx2_kpack.c the tiles).
+ *
  * Weight rows are software-prefetched ahead (decode is memory-bound).  All loads
  * are unaligned; nothing here allocates or keeps state.
  */

@@ -12,6 +12,8 @@
  * activation's bsums.  Up to eight super-blocks' float contributions are then
  * formed one per lane by the reference's IEEE operations and added one after
  * another, so the result is the reference's (kern_ref_q.c), bit for bit.
+ * The packed prompt path's weight packers are here too (they reuse the
+ * preparations; kern_kpack.h has the layout, kern_avx512_kpack.c the tiles).
  * All loads are unaligned; nothing here allocates or keeps state.
  */
 #include <immintrin.h>
