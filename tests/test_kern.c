@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kern_packed_check.h"
 #include "kern_util.h"
 #include "tensor/f16.h"
 #include "tensor/kern.h"
@@ -635,41 +636,9 @@ static void test_tile_case(const kern_table_t *t, uint32_t type, size_t n, data_
     }
     CHECKF(bad == 0, "%s %s n=%zu gap=%zu: %d tile mismatches", isa, tn, n, w_gap, bad);
 
-    if (!mv->dot_tile_packed)
-        return;
-    /* Packed: the rows packed one after another (with the gap), the last one ending at
-     * the guard page; each packer must write exactly its byte count (a sentinel after). */
-    const size_t pw = mv->packed_w_bytes(n), px = mv->packed_x_bytes(n);
-    const size_t pw_stride = pw + w_gap % 64, px_stride = px + n % 3;
-    const size_t total = (KERN_TILE - 1) * pw_stride + pw + 1 + 3 * px_stride + px;
-    unsigned char *wp = guard_place(&s->gp, total, 0), *xp = wp + (KERN_TILE - 1) * pw_stride + pw + 1;
-    memset(wp, 0xa5, total);
-    for (int k = 0; k < KERN_TILE; k++)
-        mv->pack_w(n, w + (KERN_TILE_ROWS - KERN_TILE + k) * w_stride, wp + k * pw_stride);
-    CHECKF(wp[(KERN_TILE - 1) * pw_stride + pw] == 0xa5, "%s %s n=%zu: pack_w wrote past %zu bytes", isa, tn, n, pw);
-    for (int j = 0; j < KERN_TILE; j++)
-        mv->pack_x(n, x + j * x_stride, xp + j * px_stride);
-    bad = 0;
-    for (int nr = 1; nr <= KERN_TILE; nr++) {
-        for (int nc = 1; nc <= KERN_TILE; nc++) {
-            const int r0 = KERN_TILE - nr, w0 = KERN_TILE_ROWS - KERN_TILE + r0;
-            memset(out, 0x7f, sizeof out);
-            mv->dot_tile_packed(n, wp + r0 * pw_stride, pw_stride, nr, xp, px_stride, nc, out, LDO);
-            for (int c = 0; c < KERN_TILE; c++) {
-                for (int k = 0; k < LDO; k++) {
-                    float v = out[c * LDO + k];
-                    uint32_t bits;
-                    memcpy(&bits, &v, sizeof bits);
-                    if (k < nr && c < nc ? !same_bits(v, want[w0 + k][c]) : bits != 0x7f7f7f7fu) {
-                        if (bad++ < 5)
-                            CHECKF(0, "%s %s n=%zu packed tile %dx%d: (%d,%d) = %.9g, dot %.9g", isa, tn, n, nr, nc,
-                                   k, c, v, k < nr && c < nc ? want[w0 + k][c] : 0.0f);
-                    }
-                }
-            }
-        }
-    }
-    CHECKF(bad == 0, "%s %s n=%zu gap=%zu: %d packed tile mismatches", isa, tn, n, w_gap, bad);
+    if (mv->dot_tile_packed)
+        check_packed_tiles(mv, &s->gp, isa, tn, n, w + (KERN_TILE_ROWS - KERN_TILE) * w_stride, w_stride, x, x_stride,
+                           w_gap % 64, n % 3, (const float(*)[KERN_TILE])want[KERN_TILE_ROWS - KERN_TILE]);
 }
 
 static void test_tiles(const kern_table_t *t, rng_t *r, scratch_t *s)

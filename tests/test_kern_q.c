@@ -18,7 +18,9 @@
  *     the f32 error bound of the exact (double) dot of the dequantized operands;
  *     dot equals the scalar table's dot bit for bit (every table computes the
  *     same float steps, kern_ref_q.c); dot_x4 and every dot_tile shape equal dot
- *     bit for bit and write nothing else.
+ *     bit for bit and write nothing else; so does every dot_tile_packed shape over
+ *     rows packed by the table's pack_w / pack_x (which write exactly their byte
+ *     counts), where the table has a packed path.
  * Data come from a fixed-seed generator, so every run sees the same cases.
  */
 #include <math.h>
@@ -28,6 +30,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "kern_packed_check.h"
 #include "kern_util.h"
 #include "tensor/f16.h"
 #include "tensor/kern.h"
@@ -239,7 +242,7 @@ static void test_quantizers(void)
 /* ---- dot products ------------------------------------------------------------------------ */
 
 typedef struct {
-    guard_t gw, gx;
+    guard_t gw, gx, gp;
     unsigned char w[KERN_TILE_ROWS][ROWMAX];
     unsigned char x[4][ROWMAX], ref[ROWMAX], wz[ROWMAX];
     float f[NMAX], wd[NMAX], xd[NMAX], od[NMAX];
@@ -380,6 +383,9 @@ static void test_dot_case(const kern_table_t *t, const kern_table_t *ref, uint32
                 }
             }
         }
+        if (gap == 0 && mv->dot_tile_packed)
+            check_packed_tiles(mv, &s->gp, isa, tn, n, s->w[KERN_TILE_ROWS - KERN_TILE], ROWMAX, s->x[0], ROWMAX,
+                               n % 7, n % 3, (const float(*)[KERN_TILE])want[KERN_TILE_ROWS - KERN_TILE]);
     }
     CHECKF(bad == 0, "%s %s n=%zu: %d mismatches", isa, tn, n, bad);
 }
@@ -409,7 +415,8 @@ int main(void)
 
     scratch_t *s = calloc(1, sizeof *s);
     CHECK(s != NULL);
-    if (!s || guard_init(&s->gw, KERN_TILE_ROWS * (ROWMAX + 4)) || guard_init(&s->gx, 4 * (ROWMAX + 4))) {
+    if (!s || guard_init(&s->gw, KERN_TILE_ROWS * (ROWMAX + 4)) || guard_init(&s->gx, 4 * (ROWMAX + 4)) ||
+        guard_init(&s->gp, 8 * (NMAX / QK_K * 640 + 16))) {
         free(s);
         return check_finish("test_kern_q");
     }
@@ -437,6 +444,7 @@ int main(void)
     printf("test_kern_q: ISAs tested:%s\n", tested);
     guard_fini(&s->gw);
     guard_fini(&s->gx);
+    guard_fini(&s->gp);
     free(s);
     return check_finish("test_kern_q");
 }

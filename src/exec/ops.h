@@ -35,7 +35,8 @@ typedef struct {
  * Few rows (decode, small batches): each thread reads its weight rows as several
  * streams far apart.  From MATMUL_PACK_MIN_ROWS (12) rows: 4 x 4 register tiles
  * over row blocks, with operands packed first when the table has a packed path and
- * the packed activations fit in act_cap (else unpacked tiles, same results).
+ * the packed activations fit in act_cap (else unpacked tiles, same results); the
+ * K-quants take their packed path from MATMUL_PACK_MIN_ROWS_K (8) rows.
  * Activations of batches of 16+ rows are converted on the pool. */
 void ops_matmul(ops_ctx_t *c, const model_mat_t *w, const float *x, int n_rows, float *y);
 

@@ -228,5 +228,27 @@ void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const
 void kern_avx2_rows_q5_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_fill_neon_q(kern_table_t *t);
+/* The packed prompt path of Q4_K/Q5_K/Q6_K (kern_kpack.h: layout; kern_avx512_kpack.c):
+ * its byte counts, the activation packer, and the tiles with (Q4_K, Q5_K) and without
+ * (Q6_K) a min; each table's pack_w are in its kern_<isa>_q.c (the AVX2 and AVX-512
+ * packers write the same bytes). */
+size_t kern_kpack_w_bytes(size_t n);
+size_t kern_kpack_x_bytes(size_t n);
+typedef void (*kern_pack_fn)(size_t n, const void *src, void *dst);
+typedef void (*kern_tile_packed_fn)(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp,
+                                    size_t xp_stride, int nc, float *out, size_t ldo);
+/* Sets the packed-path entries of t's Q4_K, Q5_K and Q6_K (with the byte counts above). */
+void kern_kpack_set(kern_table_t *t, kern_pack_fn q4_k, kern_pack_fn q5_k, kern_pack_fn q6_k, kern_pack_fn pack_x,
+                    kern_tile_packed_fn tile_min, kern_tile_packed_fn tile);
+void kern_avx512_kpack_x(size_t n, const void *x, void *dst);
+void kern_avx512_kpack_tile_min(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp,
+                                size_t xp_stride, int nc, float *out, size_t ldo);
+void kern_avx512_kpack_tile(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                            int nc, float *out, size_t ldo);
+void kern_avx2_kpack_x(size_t n, const void *x, void *dst);   /* the same for AVX2 (kern_avx2_kpack.c) */
+void kern_avx2_kpack_tile_min(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                              int nc, float *out, size_t ldo);
+void kern_avx2_kpack_tile(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
+                          int nc, float *out, size_t ldo);
 
 #endif

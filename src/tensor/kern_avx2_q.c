@@ -27,6 +27,9 @@
  * values) or unsigned (Q4_1, Q5_1); the signed ones use the sign trick (|w| as the
  * unsigned operand, w's sign moved onto x; pair sums <= 2*127*127).
  *
+ * The K-quants' packed prompt path: the weight packers are here (they reuse the
+ * preparations; kern_kpack.h has the layout, kern_avx2_kpack.c the tiles).
+ *
  * Weight rows are software-prefetched ahead (decode is memory-bound).  All loads
  * are unaligned; nothing here allocates or keeps state.
  */
@@ -35,6 +38,7 @@
 
 #include "tensor/f16.h"
 #include "tensor/kern.h"
+#include "tensor/kern_kpack.h"
 #include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
@@ -501,6 +505,26 @@ KERN_DEFINE_DOTS_BY_COLS(q5_1, bdot_x, sizeof(block_q5_1_t), lv_q5_1, 1)
 KERN_DEFINE_DOTS_BY_COLS(q5_0, bdot_x, sizeof(block_q5_0_t), lv_q5_0, 0)
 KERN_DEFINE_DOTS_BY_COLS(iq4_nl, bdot_x, sizeof(block_iq4_nl_t), lv_iq4_nl, 0)
 
+/* ---- the packed prompt path: weight rows (kern_kpack.h; kern_avx2_kpack.c has the rest) ---- */
+
+/* One prepared super-block in the packed layout (q6: levels - 32, no mins). */
+static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
+{
+    __m256i bias = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        const __m256i lv = q6 ? _mm256_sub_epi8(p->lv[k], _mm256_set1_epi8(32)) : p->lv[k];
+        _mm256_storeu_si256((__m256i *)(dst + KP_W_LV + 32 * k), lv);
+        _mm256_storeu_si256((__m256i *)(dst + KP_W_SC + 32 * k), p->sc[k]);
+        bias = _mm256_add_epi32(bias, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8((char)0x80), lv),
+                                                        p->sc[k]));
+    }
+    int16_t m16[16];
+    _mm256_storeu_si256((__m256i *)m16, p->mins);
+    kpack_w_meta(dst, q6 ? NULL : m16, hsum_i32(bias), p->d, p->dmin);
+}
+
+KPACK_DEFINE_PACK_W
+
 void kern_fill_avx2_q(kern_table_t *t)
 {
     KERN_SET_DOTS(t->q2_k, q2_k);
@@ -522,4 +546,6 @@ void kern_fill_avx2_q(kern_table_t *t)
     KERN_SET_DOTS(t->q5_1, q5_1);
     KERN_SET_DOTS(t->q5_0, q5_0);
     KERN_SET_DOTS(t->iq4_nl, iq4_nl);
+    kern_kpack_set(t, pack_w_q4_k, pack_w_q5_k, pack_w_q6_k, kern_avx2_kpack_x, kern_avx2_kpack_tile_min,
+                   kern_avx2_kpack_tile);
 }

@@ -12,12 +12,15 @@
  * activation's bsums.  Up to eight super-blocks' float contributions are then
  * formed one per lane by the reference's IEEE operations and added one after
  * another, so the result is the reference's (kern_ref_q.c), bit for bit.
+ * The packed prompt path's weight packers are here too (they reuse the
+ * preparations; kern_kpack.h has the layout, kern_avx512_kpack.c the tiles).
  * All loads are unaligned; nothing here allocates or keeps state.
  */
 #include <immintrin.h>
 #include <string.h>
 
 #include "tensor/kern.h"
+#include "tensor/kern_kpack.h"
 #include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
@@ -144,6 +147,25 @@ static inline void kapply(const kprep_t *p, const unsigned char *xb, int has_cor
     *imin = has_min ? _mm256_madd_epi16(bs, p->mins) : _mm256_setzero_si256();
 }
 
+/* ---- the packed prompt path: weight rows (kern_kpack.h; kern_avx512_kpack.c has the rest) ---- */
+
+/* One prepared super-block in the packed layout (q6: levels - 32, no mins). */
+static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
+{
+    __m512i bias = _mm512_setzero_si512();
+    for (int k = 0; k < 4; k++) {
+        const __m512i lv = q6 ? _mm512_sub_epi8(p->lv[k], _mm512_set1_epi8(32)) : p->lv[k];
+        _mm512_storeu_si512(dst + KP_W_LV + 64 * k, lv);
+        _mm512_storeu_si512(dst + KP_W_SC + 64 * k, p->sc[k]);
+        bias = _mm512_dpwssd_epi32(bias, _mm512_maddubs_epi16(_mm512_set1_epi8((char)0x80), lv), p->sc[k]);
+    }
+    int16_t m16[16];
+    _mm256_storeu_si256((__m256i *)m16, p->mins);
+    kpack_w_meta(dst, q6 ? NULL : m16, _mm512_reduce_add_epi32(bias), p->d, p->dmin);
+}
+
+KPACK_DEFINE_PACK_W
+
 KQ_DEFINE_KDOT_COLS(PREFETCH_AHEAD)
 
 KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, NULL, 0, 1)
@@ -171,4 +193,6 @@ void kern_fill_avx512_q(kern_table_t *t)
                               .dot_x4 = dot_x4_q5_k, .dot_tile = dot_tile_q5_k_mixed};
     t->q6_k = (kern_matvec_t){.act_type = TYPE_Q8_K, .act_from_f32 = t->q6_k.act_from_f32, .dot = kern_avx2_dot_q6_k,
                               .dot_x4 = dot_x4_q6_k, .dot_tile = dot_tile_q6_k_mixed};
+    kern_kpack_set(t, pack_w_q4_k, pack_w_q5_k, pack_w_q6_k, kern_avx512_kpack_x, kern_avx512_kpack_tile_min,
+                   kern_avx512_kpack_tile);
 }
