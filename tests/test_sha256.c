@@ -1,6 +1,8 @@
 /*
  * test_sha256.c — SHA-256 against the FIPS 180-4 examples and the published
- * hashes of the shared model files (PROVENANCE.md), incremental == one-shot.
+ * hashes of the shared model files (PROVENANCE.md), incremental == one-shot,
+ * and the SHA-extension compression (where the CPU has it) == the portable one
+ * on random blocks and states.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "check.h"
 #include "util/sha256.h"
+#include "util/sha256_internal.h"
 
 static void check_hex(const void *data, size_t n, const char *want)
 {
@@ -60,6 +63,27 @@ int main(void)
         sha256_update(&s, buf + at, at + step <= sizeof buf ? step : sizeof buf - at);
     sha256_final(&s, inc);
     CHECK(memcmp(one, inc, 32) == 0);
+    /* The CPU-specific compression against the portable one, 1..64 blocks from many states. */
+    if (sha256_best_blocks() != sha256_portable_blocks) {
+        void (*fast)(uint32_t *, const uint8_t *, size_t) = sha256_best_blocks();
+        uint64_t r = 88172645463325252ull;
+        for (int round = 0; round < 200; round++) {
+            uint32_t a[8], b[8];
+            for (int i = 0; i < 8; i++) {
+                r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+                a[i] = b[i] = (uint32_t)r;
+            }
+            const size_t blocks = 1 + (size_t)round % 64, at = (size_t)round * 37 % (sizeof buf - 64 * 64);
+            sha256_portable_blocks(a, buf + at, blocks);
+            fast(b, buf + at, blocks);
+            CHECKF(memcmp(a, b, sizeof a) == 0, "round %d: the SHA instructions differ from the portable code", round);
+        }
+    } else {
+        printf("SKIP: this CPU has no SHA instructions (the portable code was tested above)\n");
+    }
+    printf("test_sha256: compression: %s\n", sha256_best_blocks() == sha256_ni_blocks    ? "x86 SHA extensions"
+                                             : sha256_best_blocks() == sha256_arm_blocks ? "Armv8 SHA-2"
+                                                                                         : "portable");
     const char *shared = check_shared_dir();
     if (shared) {
         char path[1024];

@@ -1,12 +1,17 @@
 /*
- * sha256.c — SHA-256 as specified in FIPS 180-4 (see sha256.h).
+ * sha256.c — SHA-256 as specified in FIPS 180-4 (see sha256.h): the padding,
+ * the incremental interface and the portable compression function; on CPUs
+ * with SHA instructions the blocks go to sha256_ni.c or sha256_arm.c instead
+ * (chosen at init).
  */
 #include "util/sha256.h"
+
+#include "util/sha256_internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const uint32_t K[64] = {
+const uint32_t sha256_round_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -31,7 +36,7 @@ static void compress(uint32_t h[8], const uint8_t *p)
     }
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+        uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + sha256_round_k[i] + w[i];
         uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         k = g;
         g = f;
@@ -45,8 +50,24 @@ static void compress(uint32_t h[8], const uint8_t *p)
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+void sha256_portable_blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    for (; n > 0; n--, p += 64)
+        compress(h, p);
+}
+
+void (*sha256_best_blocks(void))(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    if (sha256_ni_available())
+        return sha256_ni_blocks;
+    if (sha256_arm_available())
+        return sha256_arm_blocks;
+    return sha256_portable_blocks;
+}
+
 void sha256_init(sha256_t *s)
 {
+    s->blocks = sha256_best_blocks();
     static const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(s->h, init, sizeof init);
@@ -66,11 +87,12 @@ void sha256_update(sha256_t *s, const void *data, size_t n)
         n -= take;
         if (s->fill < 64)
             return;
-        compress(s->h, s->block);
+        s->blocks(s->h, s->block, 1);
         s->fill = 0;
     }
-    for (; n >= 64; p += 64, n -= 64)
-        compress(s->h, p);
+    s->blocks(s->h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
     memcpy(s->block, p, n);
     s->fill = n;
 }

@@ -1,7 +1,8 @@
 /*
  * sha256.h — SHA-256 (FIPS 180-4), for content hashes of model files and
  * weight chunks.  Incremental: init, update any number of times, final.
- * No allocation, no global state.
+ * No allocation, no global state; init picks the CPU's SHA extensions when it
+ * has them (the same digests, several times faster).
  */
 #ifndef LL_UTIL_SHA256_H
 #define LL_UTIL_SHA256_H
@@ -16,6 +17,7 @@ typedef struct {
     uint64_t total;        /* bytes hashed so far */
     uint8_t block[64];
     size_t fill;           /* bytes waiting in block */
+    void (*blocks)(uint32_t h[8], const uint8_t *p, size_t n);   /* the compression function (sha256_internal.h) */
 } sha256_t;
 
 void sha256_init(sha256_t *s);
