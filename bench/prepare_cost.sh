@@ -37,7 +37,7 @@ for ((r = 1; r <= rounds; r++)); do
     cpid=$!; pids+=($cpid)
     ep=""
     for ((t = 0; t < 3000; t++)); do
-      ep=$(sed -n 's/^coordinator: listening on \([^,]*\),.*/\1/p' "$out.err" 2>/dev/null); [ -n "$ep" ] && break; sleep 0.02
+      ep=$(sed -n 's/^coordinator: listening on \([^,]*\),.*/\1/p' "$out.err" 2>/dev/null || true); [ -n "$ep" ] && break; sleep 0.02
     done
     for i in 0 1 2; do
       timeout 600 $lingua worker --coordinator "$ep" --cache "$out.cache$i" --name "w$i" 2> "$out.w$i.err" &
