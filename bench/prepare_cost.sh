@@ -57,7 +57,7 @@ stall = gaps[k - 1] - med
 mib = 0.0
 for line in open(out + ".w1.err"):
     m = re.search(r"fetched ([0-9.]+) of [0-9.]+ MiB \((prepare|stage)\)", line)
-    if m and not line.startswith("#"):
+    if m:
         mib = float(m.group(1))   # the last one: the move's
 print(f"| {r} | {prep} | {stall:.0f} | {e['switch_ms']:.0f} | {e['prepare_ms']:.0f} | {k - 16} | {mib:.1f} |")
 PY

@@ -560,7 +560,7 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         return err_set(err, ERR_INVAL, "the ranges end at unit %d; the model has %d units", at, c->seg->n_units);
     c->epoch++;
     uint32_t warm_begin[COORD_MAX_WORKERS], warm_end[COORD_MAX_WORKERS];
-    int rc = coord_warm_ranges(c, c->stages, c->n_stages, warm_begin, warm_end, err);
+    int rc = coord_warm_ranges(c, warm_begin, warm_end, err);
     if (rc)
         return rc;
     for (int s = 0; s < c->n_stages; s++) {

@@ -142,10 +142,8 @@ int coord_session_send_open(coord_t *c, csession_t *s, int resume, err_t *err);
 void coord_epoch_record(coord_t *c, int replayed_sessions, uint64_t replayed_tokens, double switch_ms);
 /* epoch.c: adds the KV routes of new stage s (a KV-moving switch) to its DEPLOY. */
 int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err);
-/* replicas.c: the warm range of each of the n stages (its units and the overlap replicas its worker keeps
- * resident). */
-int coord_warm_ranges(const coord_t *c, const stage_t *stages, int n, uint32_t *warm_begin, uint32_t *warm_end,
-                      err_t *err);
+/* replicas.c: each stage's warm range (its units and the overlap replicas its worker keeps resident). */
+int coord_warm_ranges(const coord_t *c, uint32_t *warm_begin, uint32_t *warm_end, err_t *err);
 /* coord.c: a DEPLOY of units [begin, end) with that warm range, this coordinator's model and settings, epoch
  * c->epoch, no routes yet. */
 void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, msg_t *m);

@@ -26,18 +26,17 @@ static double need_bytes(const coord_t *c, const unit_cost_t *costs, int begin, 
     return need;
 }
 
-int coord_warm_ranges(const coord_t *c, const stage_t *stages, int n, uint32_t *warm_begin, uint32_t *warm_end,
-                      err_t *err)
+int coord_warm_ranges(const coord_t *c, uint32_t *warm_begin, uint32_t *warm_end, err_t *err)
 {
     const int M = c->seg->n_units, R = c->o.replica_units > 0 ? c->o.replica_units : 0;
     unit_cost_t *costs = R ? calloc((size_t)M, sizeof *costs) : NULL;
     if (R && !costs)
         return err_set(err, ERR_NOMEM, "out of memory");
     int rc = R ? unit_cost_compute(c->seg, costs, err) : 0;
-    for (int s = 0; rc == 0 && s < n; s++) {
-        const int b = stages[s].begin, e = stages[s].end;
+    for (int s = 0; rc == 0 && s < c->n_stages; s++) {
+        const int b = c->stages[s].begin, e = c->stages[s].end;
         int left = b - R < 1 ? (b > 1 ? b - 1 : 0) : R, right = e + R > M ? M - e : R;
-        const uint64_t mem = c->workers[stages[s].worker].free_mem;
+        const uint64_t mem = c->workers[c->stages[s].worker].free_mem;
         /* Shrink the larger side first until it fits (a worker that offered nothing is not limited). */
         while (mem > 0 && (left || right) && need_bytes(c, costs, b - left, e + right, b, e) > (double)mem) {
             if (left >= right)

@@ -518,7 +518,7 @@ static int pump(worker_t *w, err_t *err)
     return 0;
 }
 
-static int take_chunk(worker_t *w, const msg_t *m, err_t *err)
+int worker_fetch_on_chunk(worker_t *w, const msg_t *m, err_t *err)
 {
     worker_fetch_t *f = &w->fetch;
     if (f->stale > 0) {   /* asked for by a fetch that ended meanwhile: a later one asks again if it needs it */
@@ -547,8 +547,6 @@ static int take_chunk(worker_t *w, const msg_t *m, err_t *err)
         finish(w);
     return rc;
 }
-
-int worker_fetch_on_chunk(worker_t *w, const msg_t *m, err_t *err) { return take_chunk(w, m, err); }
 
 void worker_fetch_stop(worker_t *w)
 {

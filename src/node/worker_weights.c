@@ -78,8 +78,10 @@ static void keep_only(worker_t *w, const int *keep, int n)
     free(want);
 }
 
+/* Ends the background work (its fetch too: what arrived stays in the cache). */
 static void prepare_end(worker_t *w)
 {
+    worker_fetch_stop(w);
     free(w->prep.idx);
     memset(&w->prep, 0, sizeof w->prep);
 }
@@ -92,8 +94,6 @@ static int prepare_fail(worker_t *w, int code, const char *why, err_t *err)
     const uint64_t id = w->prep.id;
     const int ack = w->prep.ack;
     worker_log(w, ack ? "prepare failed: " : "replicas: ", why);
-    if (worker_fetch_busy(w))
-        worker_fetch_stop(w);
     prepare_end(w);
     return ack ? worker_ack(w, id, RING_ACK_PREPARE, code, why, err) : 0;
 }
@@ -155,8 +155,6 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
 {
     if (w->prep.active && w->prep.ack)
         worker_log(w, "prepare: ", "ended by a deployment that came first");
-    if (worker_fetch_busy(w))
-        worker_fetch_stop(w);
     prepare_end(w);
     if (!w->manifest.n)
         return err_set(err, ERR_STATE, "DEPLOY before the MANIFEST: the tensors cannot be checked");
@@ -218,8 +216,6 @@ int worker_weights_prepare(worker_t *w, const msg_t *m, err_t *err)
     const msg_deploy_t *d = &m->deploy;
     if (w->prep.active && w->prep.ack)
         worker_log(w, "prepare: ", "a newer one replaces the one running");
-    if (worker_fetch_busy(w))
-        worker_fetch_stop(w);
     prepare_end(w);
     w->prep.id = m->session;
     w->prep.ack = 1;
