@@ -348,26 +348,6 @@ KERN_DEFINE_TILE_BY_DOTS(dot_tile_f16, dot_f16, dot_x4_f16)
 KERN_DEFINE_TILE_BY_DOTS(dot_tile_q8_0, dot_q8_0, dot_x4_q8_0)
 KERN_DEFINE_TILE_BY_DOTS(dot_tile_q4_0, dot_q4_0, dot_x4_q4_0)
 
-/* ---- attention over the F16 KV cache -------------------------------------------- */
-
-static float dot_f16_kv(size_t n, const uint16_t *a, const uint16_t *b)
-{
-    return f16_dot(n, (const unsigned char *)a, (const unsigned char *)b);
-}
-
-/* y[i] = fma(a, x[i], y[i]) — one rounding per element, in the vector body and the tail. */
-static void axpy_f16(size_t n, float a, const uint16_t *x, float *y)
-{
-    const __m256 va = _mm256_set1_ps(a);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, h8(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] = fmaf(a, _cvtsh_ss(x[i]), y[i]);
-}
-
-KERN_DEFINE_ATTN_BY_DOTS(attn_scores_f16, attn_values_f16, dot_f16_kv, axpy_f16)
-
 /* ---- activation conversions (byte-identical to quant.h) -------------------------- */
 
 static void act_f32(const float *x, void *y, size_t n)
@@ -443,11 +423,8 @@ void kern_fill_avx2(kern_table_t *t)
                  .dot_tile = dot_tile_q8_0},
         .q4_0 = {.act_type = TYPE_Q8_0, .act_from_f32 = act_q8_0, .dot = dot_q4_0, .dot_x4 = dot_x4_q4_0,
                  .dot_tile = dot_tile_q4_0},
-        .dot_f16 = dot_f16_kv,
-        .axpy_f16 = axpy_f16,
-        .attn_scores_f16 = attn_scores_f16,
-        .attn_values_f16 = attn_values_f16,
     };
+    kern_fill_avx2_attn(t);
     kern_fill_ref_quants(t);
     kern_fill_avx2_q(t);
 }
