@@ -96,7 +96,8 @@ while IFS= read -r p; do
   refs+=("$("$lingua" generate -m "$m" -p "$p" -n 12 --temp 0 -t 2 --json --dump-logits "$tmp/one.f32" | ids)")
   cat "$tmp/one.f32" >> "$tmp/batch-ref.f32"
 done < "$tmp/batch.txt"
-for layout in "1:" "2:--plan even" "3:--ranges 0-4,4-9,9-12" "3:--ranges 0-1,1-11,11-12"; do
+for layout in "1:" "2:--plan even" "3:--ranges 0-4,4-9,9-12" "3:--ranges 0-1,1-11,11-12" \
+              "3:--objective throughput -v"; do
   k=${layout%%:*}; read -r -a extra <<< "${layout#*:}"
   if timeout 120 "$lingua" run -m "$m" --local "$k" "${extra[@]}" --prompts "$tmp/batch.txt" --seq 5 --chunk 4 -n 12 --temp 0 \
        -t 2 --json --dump-logits "$tmp/batch-got.f32" > "$tmp/batch.json" 2> "$tmp/err"; then
@@ -104,6 +105,10 @@ for layout in "1:" "2:--plan even" "3:--ranges 0-4,4-9,9-12" "3:--ranges 0-1,1-1
       got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["gen_ids"])' "$tmp/batch.json" "$i")
       [ "$got" = "${refs[$i]}" ] && ok || bad "batched ring $layout: sequence $i tokens differ"
     done
+    if [ "$layout" = "3:--objective throughput -v" ]; then   # planned per stage count, at its rows per step
+      grep -q "profiled unit times at 5, 3, 2 rows per step" "$tmp/err" && ok ||
+        bad "batched ring $layout: no profile at 5, 3, 2 rows: $(grep -a profiled "$tmp/err")"
+    fi
     cmp -s "$tmp/batch-ref.f32" "$tmp/batch-got.f32" && ok || bad "batched ring $layout: final logits differ"
   else
     bad "batched ring $layout: $(head -c 300 "$tmp/err")"

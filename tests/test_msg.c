@@ -665,7 +665,8 @@ static void test_body_faults(const sample_t *s, size_t n)
     /* entry 0 @ 16: u64 session, u64 step, u32 n_tokens @ 32, compute, send, wait, n_decode @ 48 */
     body_case(times, 48, 4, 2, "'n_decode' 2 exceeds n_tokens 1", "times n_decode");
     /* PROFILE_REQ: u32 rounds, u32 probe_bytes, u32 batch @ 8 */
-    body_case(find(s, n, "profile-req"), 8, 4, 0, "'batch' is 0, want 1..4096", "profile batch 0");
+    /* PROFILE: u32 n_units @ 0 (0: links only, and then no data) */
+    body_case(find(s, n, "profile"), 0, 4, 0, "0 units with 96 data bytes, want 0..65536 units", "profile no units");
     body_case(find(s, n, "profile-req"), 8, 4, 4097, "'batch' is 4097", "profile batch 4097");
     body_case(times, 4, 4, 5, "unit range [5, 5) is empty", "times units");
     /* SESSION_OPEN: seq_slot | n_tokens @ 4 | n_predict | temp @ 12 | top_k | top_p @ 20 | seed */

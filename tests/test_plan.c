@@ -303,6 +303,50 @@ static void test_random_wider(void)
     }
 }
 
+/* A fixed stage count (the planner's per-count solves for batched throughput):
+ * the DP against the brute force over the plans of each count; the best of the
+ * counts is the unrestricted optimum. */
+static void test_random_stages(void)
+{
+    rng_t r = {4242};
+    int compared = 0;
+    for (int c = 0; c < 1500; c++) {
+        plan_problem_t p;
+        gen_small(&r, &p, 5, 8);
+        plan_t all;
+        int rc_all = plan_solve_dp(&p, &all, NULL);
+        double best = INFINITY;
+        for (int s = 1; s <= p.n_dev; s++) {
+            plan_t dp, br;
+            err_t e1, e2;
+            err_clear(&e1);
+            err_clear(&e2);
+            int rc1 = plan_solve_dp_stages(&p, s, &dp, &e1), rc2 = plan_solve_brute_stages(&p, s, &br, &e2);
+            CHECKF(rc1 == rc2, "stages case %d, %d stages: dp rc %d (%s), brute rc %d (%s)", c, s, rc1, e1.msg, rc2,
+                   e2.msg);
+            CHECK(rc1 == 0 || (rc1 == ERR_NOTFOUND && strstr(e1.msg, "exactly")));
+            if (rc1 == 0 && rc2 == 0) {
+                compared++;
+                check_valid(&p, &dp, "dp stages");
+                CHECK(dp.n_stages == s);
+                CHECKF(same_plan(&dp, &br), "stages case %d, %d stages: plans differ (%.17g, %.17g)", c, s,
+                       dp.objective, br.objective);
+                if (dp.objective < best)
+                    best = dp.objective;
+            }
+        }
+        CHECK(rc_all == (best == INFINITY ? ERR_NOTFOUND : 0));
+        if (rc_all == 0)
+            CHECKF(close_rel(all.objective, best, 1e-12), "stages case %d: best of the counts %.17g, dp %.17g", c,
+                   best, all.objective);
+        plan_t x;
+        err_t e;
+        CHECK(plan_solve_dp_stages(&p, 0, &x, &e) == ERR_RANGE && plan_solve_dp_stages(&p, p.n_dev + 1, &x, &e) == ERR_RANGE);
+        plan_problem_fini(&p);
+    }
+    CHECK(compared > 1500);
+}
+
 /* ---- known answers, tie-breaking, infeasibility ----------------------------- */
 
 static void fill_uniform(plan_problem_t *p, double t, double lat, double bw)
@@ -803,6 +847,7 @@ int main(void)
     test_known();
     test_random_small();
     test_random_wider();
+    test_random_stages();
     test_large();
     return check_finish("test_plan");
 }

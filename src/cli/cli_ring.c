@@ -505,26 +505,40 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
         fprintf(stderr, "profiling %d workers (%d rounds)...\n", coord_n_workers(c), o->profile_rounds);
     /* Unit times per token of a step of the rows a stage batches: the sequences in flight
      * (--seq, with --prompts; one prompt is one sequence) spread over the stages of the
-     * pipeline, so each sees about --seq / workers of them per step. */
-    const int per_stage = (o->n_seq + coord_n_workers(c) - 1) / coord_n_workers(c);
-    const int batch = objective == PLAN_THROUGHPUT && o->prompts ? per_stage : 1;
-    int rc = coord_profile(c, o->profile_rounds, batch, 64 << 10, 300000, err);
-    if (rc == 0)
-        rc = coord_problem(c, objective, 0, problem, err);
+     * pipeline, so each of s stages sees about --seq / s of them per step; profiled for
+     * every stage count, and each count planned with its own. */
+    const int batched = objective == PLAN_THROUGHPUT && o->prompts && o->n_seq > 1;
+    int batches[COORD_PROFILE_MAX_BATCHES] = {1}, n_batches = 1;
+    if (batched)
+        n_batches = coord_profile_batches(o->n_seq, coord_n_workers(c), batches);
+    int rc = coord_profile(c, o->profile_rounds, batches, n_batches, batches[n_batches - 1], 64 << 10, 300000, err);
     if (rc)
         return rc;
+    if (o->verbose) {
+        fprintf(stderr, "profiled unit times at");
+        for (int k = 0; k < n_batches; k++)
+            fprintf(stderr, "%s %d", k ? "," : "", batches[k]);
+        fprintf(stderr, " rows per step\n");
+    }
     coord_stage_t st[COORD_MAX_WORKERS];
     int n = 0;
     if (even) {
-        if ((rc = coord_even_stages(c, st, &n, err)))
+        if ((rc = coord_even_stages(c, st, &n, err)) ||
+            (rc = coord_problem_at(c, objective, 0, batched ? coord_rows_per_stage(o->n_seq, n) : 1, problem, err)))
             return rc;
         plan->n_stages = n;
         for (int s = 0; s < n; s++)
             plan->stage[s] = (plan_stage_t){.device = st[s].worker, .start = st[s].begin, .end = st[s].end};
         if ((rc = plan_eval(problem, plan, &plan->objective, NULL, err)))
             return err_prefix(err, "the even split does not fit");
-    } else {
+    } else if (batched && !strcmp(o->solver, "dp")) {
+        if ((rc = coord_plan_batched(c, 0, o->n_seq, problem, plan, err)))
+            return rc;
+        n = coord_plan_stages(plan, st);
+    } else {   /* the MILP takes one problem: the times at the rows of a stage of every worker */
         plan_milp_opts_t mo = {.time_limit_ms = 60000};
+        if ((rc = coord_problem(c, objective, 0, problem, err)))
+            return rc;
         rc = !strcmp(o->solver, "milp") ? plan_solve_milp(problem, &mo, plan, err) : plan_solve_dp(problem, plan, err);
         if (rc)
             return rc;

@@ -105,6 +105,8 @@ void coord_destroy(coord_t **cp)
     for (int i = 0; i < c->n_workers; i++) {
         free(c->workers[i].prof.time);
         free(c->workers[i].prof.spread);
+        for (int k = 0; k < COORD_PROFILE_MAX_BATCHES; k++)
+            free(c->workers[i].prof.time_at[k]);
     }
     for (int s = 0; c->sess && s < c->o.n_seq; s++) {
         free(c->sess[s].prompt_wire);
@@ -204,6 +206,7 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
     memset(w, 0, sizeof *w);
     w->prof.time = keep.time;
     w->prof.spread = keep.spread;
+    memcpy(w->prof.time_at, keep.time_at, sizeof keep.time_at);
     memcpy(w->id, c->rx.peer, c->rx.peer_len);
     w->id_len = c->rx.peer_len;
     snprintf(w->name, sizeof w->name, "%s", m->hello.device);
@@ -335,19 +338,16 @@ static int handle(coord_t *c, const msg_t *m, err_t *err)
         return 0;
     case MSG_PROFILE: {
         worker_profile_t *pr = &w->prof;
-        if ((int)m->profile.n_units != c->seg->n_units)
+        if (m->profile.n_units && (int)m->profile.n_units != c->seg->n_units)
             return err_set(err, ERR_PROTO, "PROFILE from %s has %u units, the model %d", w->name,
                            m->profile.n_units, c->seg->n_units);
-        if (!pr->time)
-            pr->time = malloc((size_t)c->seg->n_units * sizeof *pr->time);
-        if (!pr->spread)
-            pr->spread = malloc((size_t)c->seg->n_units * sizeof *pr->spread);
-        if (!pr->time || !pr->spread)
-            return err_set(err, ERR_NOMEM, "out of memory");
-        const uint8_t *d = m->data;
-        for (int u = 0; u < c->seg->n_units; u++) {
-            memcpy(&pr->time[u], d + 8 * u, 4);
-            memcpy(&pr->spread[u], d + 8 * u + 4, 4);
+        int rc = m->profile.n_units ? coord_profile_store(c, pr, m->data, err) : 0;
+        if (rc)
+            return rc;
+        if (m->profile.n_units && pr->slot >= 0) {   /* units only: the links stay as measured */
+            pr->free_mem = m->profile.free_mem;
+            pr->have = 1;
+            return 0;
         }
         for (int k = 0; k < c->n_workers; k++)
             pr->latency[k] = pr->bandwidth[k] = -1;

@@ -32,6 +32,7 @@
 #include "util/err.h"
 
 #define COORD_MAX_WORKERS 64
+#define COORD_PROFILE_MAX_BATCHES 8   /* batch sizes one coord_profile times (coord_plan.h) */
 
 typedef struct {
     const char *bind;          /* ROUTER endpoint, e.g. tcp://127.0.0.1:* */

@@ -18,9 +18,12 @@
 
 /* What a worker measured when asked to profile (coord_profile). */
 typedef struct {
-    int have;
+    int have;                                /* the last request was answered */
+    int slot;                                /* where its unit times go: index k into coord_t.profile_batches,
+                                                -1: `time` and every slot (a joiner, timed at profile_batch only) */
     uint64_t free_mem;
-    float *time, *spread;                    /* [n_units] seconds per token */
+    float *time, *spread;                    /* [n_units] seconds per token at coord_t.profile_batch */
+    float *time_at[COORD_PROFILE_MAX_BATCHES];   /* [n_units] the same at coord_t.profile_batches[k] */
     double latency[COORD_MAX_WORKERS];       /* one-way seconds to worker k (measured by this worker) */
     double bandwidth[COORD_MAX_WORKERS];     /* bytes/s to worker k */
 } worker_profile_t;
@@ -123,6 +126,8 @@ struct coord {
     int64_t last_loss_ms;              /* when the last device loss was noticed */
     int n_losses;
     int profile_batch;         /* sequences per profiled step (coord_profile; joiners are profiled alike) */
+    int profile_batches[COORD_PROFILE_MAX_BATCHES];   /* every batch size profiled (profile_batch among them) */
+    int n_profile_batches;
     stage_t kv_old[COORD_MAX_WORKERS]; /* during a KV-moving switch: the stages before it (epoch.c) */
     int n_kv_old;                      /* 0: the switch replays */
     coord_balancer_t *bal;             /* the load balancer, when started (balancer.c) */
@@ -171,5 +176,8 @@ int coord_send_to(coord_t *c, int worker, const msg_t *m, err_t *err);
 int coord_routes_for(coord_t *c, int s, msg_deploy_t *d, err_t *err);
 /* Receives and handles one batch of messages (as coord_poll, without the liveness check). */
 int coord_pump(coord_t *c, int timeout_ms, err_t *err);
+
+/* Stores a PROFILE's unit times (n_units pairs of f32, as msg.h) where pr->slot says (coord_plan.c). */
+int coord_profile_store(coord_t *c, worker_profile_t *pr, const void *data, err_t *err);
 
 #endif

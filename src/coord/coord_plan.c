@@ -3,6 +3,7 @@
  */
 #include "coord/coord_plan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,82 @@
 #include "plan/unit_cost.h"
 #include "tensor/types.h"
 
-int coord_profile(coord_t *c, int rounds, int batch, int probe_bytes, int timeout_ms, err_t *err)
+int coord_profile_store(coord_t *c, worker_profile_t *pr, const void *data, err_t *err)
 {
-    c->profile_batch = batch;   /* a worker that joins later is profiled the same way (join.c) */
+    const size_t n = (size_t)c->seg->n_units;
+    const int slot = pr->slot < c->n_profile_batches ? pr->slot : -1;
+    const int to_default = slot < 0 || c->profile_batches[slot] == c->profile_batch;
+    if (to_default && !pr->time)
+        pr->time = malloc(n * sizeof *pr->time);
+    if (to_default && !pr->spread)
+        pr->spread = malloc(n * sizeof *pr->spread);
+    if (to_default && (!pr->time || !pr->spread))
+        return err_set(err, ERR_NOMEM, "out of memory");
+    const uint8_t *d = data;
+    for (int k = 0; k < c->n_profile_batches; k++) {
+        if (slot >= 0 && k != slot)
+            continue;
+        if (!pr->time_at[k] && !(pr->time_at[k] = malloc(n * sizeof *pr->time_at[k])))
+            return err_set(err, ERR_NOMEM, "out of memory");
+        for (size_t u = 0; u < n; u++)
+            memcpy(&pr->time_at[k][u], d + 8 * u, 4);
+    }
+    for (size_t u = 0; to_default && u < n; u++) {
+        memcpy(&pr->time[u], d + 8 * u, 4);
+        memcpy(&pr->spread[u], d + 8 * u + 4, 4);
+    }
+    return 0;
+}
+
+/* Sends the request *m to every worker (only >= 0: to that one alone), naming
+ * every other worker as its peers when it is links-only (batch 0), its unit
+ * times to go to profile slot `slot`; then waits until each has answered. */
+static int profile_round(coord_t *c, msg_t *m, int only, int slot, int timeout_ms, err_t *err)
+{
+    for (int i = 0; i < c->n_workers; i++) {
+        if (only >= 0 && i != only)
+            continue;
+        m->profile_req.n_peers = 0;
+        for (int k = 0; m->profile_req.batch == 0 && k < c->n_workers && k < MSG_MAX_PEERS; k++)
+            if (k != i)
+                snprintf(m->profile_req.peers[m->profile_req.n_peers++], sizeof m->profile_req.peers[0], "%s",
+                         c->workers[k].endpoint);
+        c->workers[i].prof.have = 0;
+        c->workers[i].prof.slot = slot;
+        int rc = coord_send_to(c, i, m, err);
+        if (rc)
+            return rc;
+    }
+    int64_t deadline = net_now_ms() + timeout_ms;
+    for (int i = 0; i < c->n_workers; i++) {
+        while ((only < 0 || i == only) && !c->workers[i].prof.have) {
+            if (net_now_ms() > deadline)
+                return err_set(err, ERR_TIMEOUT, "worker %s sent no profile within %d ms", c->workers[i].name,
+                               timeout_ms);
+            int rc = coord_pump(c, 100, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int coord_profile(coord_t *c, int rounds, const int *batches, int n_batches, int default_batch, int probe_bytes,
+                  int timeout_ms, err_t *err)
+{
+    if (n_batches < 1 || n_batches > COORD_PROFILE_MAX_BATCHES)
+        return err_set(err, ERR_INVAL, "profile: %d batch sizes, want 1..%d", n_batches, COORD_PROFILE_MAX_BATCHES);
+    int has_default = 0;
+    for (int k = 0; k < n_batches; k++) {
+        if (batches[k] < 1 || batches[k] > 4096)
+            return err_set(err, ERR_INVAL, "profile: batch %d, want 1..4096", batches[k]);
+        has_default |= batches[k] == default_batch;
+    }
+    if (!has_default)
+        return err_set(err, ERR_INVAL, "profile: the default batch %d is not among those profiled", default_batch);
+    c->profile_batch = default_batch;   /* a worker that joins later is profiled at it (join.c) */
+    memcpy(c->profile_batches, batches, (size_t)n_batches * sizeof *batches);
+    c->n_profile_batches = n_batches;
     for (int i = 0; i < c->n_workers; i++) {   /* with CURVE: every worker learns the others' keys first */
         int rc = coord_sec_send_peer_keys(c, i, err);
         if (rc)
@@ -28,33 +102,32 @@ int coord_profile(coord_t *c, int rounds, int batch, int probe_bytes, int timeou
         if (rc)
             return rc;
     }
-    for (int i = 0; i < c->n_workers; i++) {
-        msg_t m;
-        msg_init(&m, MSG_PROFILE_REQ);
-        m.profile_req.rounds = (uint32_t)rounds;
-        m.profile_req.probe_bytes = (uint32_t)probe_bytes;
-        m.profile_req.batch = (uint32_t)batch;
-        for (int k = 0; k < c->n_workers && k < MSG_MAX_PEERS; k++)
-            if (k != i)
-                snprintf(m.profile_req.peers[m.profile_req.n_peers++], sizeof m.profile_req.peers[0], "%s",
-                         c->workers[k].endpoint);
-        c->workers[i].prof.have = 0;
-        int rc = coord_send_to(c, i, &m, err);
+    msg_t m;
+    msg_init(&m, MSG_PROFILE_REQ);
+    m.profile_req.rounds = (uint32_t)rounds;
+    m.profile_req.probe_bytes = (uint32_t)probe_bytes;
+    for (int k = 0; k < n_batches; k++) {   /* units: every worker at once, one batch size after another */
+        m.profile_req.batch = (uint32_t)batches[k];
+        int rc = profile_round(c, &m, -1, k, timeout_ms, err);
         if (rc)
             return rc;
-        int64_t deadline = net_now_ms() + timeout_ms;
-        while (!c->workers[i].prof.have) {
-            if (net_now_ms() > deadline)
-                return err_set(err, ERR_TIMEOUT, "worker %s sent no profile within %d ms", c->workers[i].name,
-                               timeout_ms);
-            if ((rc = coord_pump(c, 100, err)))
-                return rc;
-        }
+    }
+    for (int i = 0; c->n_workers > 1 && i < c->n_workers; i++) {   /* links: one worker at a time */
+        m.profile_req.batch = 0;
+        int rc = profile_round(c, &m, i, -1, timeout_ms, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
 
 int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan_problem_t *p, err_t *err)
+{
+    return coord_problem_at(c, objective, header, c->profile_batch, p, err);
+}
+
+int coord_problem_at(const coord_t *c, plan_objective_t objective, int header, int batch, plan_problem_t *p,
+                     err_t *err)
 {
     const int M = c->seg->n_units, N = c->n_workers;
     if (N > PLAN_MAX_DEVICES)
@@ -74,10 +147,10 @@ int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan
     p->header = header;
     p->token_bytes = MSG_HDR_SIZE + 8;   /* a TOKEN message */
     const double act_bytes = c->o.act_f16 ? 2.0 : 4.0;
-    const int batch = 64 + c->o.n_seq;   /* a worker's step: a prompt chunk and every decode row (node/batch.h) */
+    const int step_rows = 64 + c->o.n_seq;   /* a worker's step: a prompt chunk and every decode row (node/batch.h) */
     for (int u = 0; u < M; u++) {
         p->unit_mem[u] = costs[u].weight_bytes + costs[u].kv_bytes_per_token * (size_t)c->o.n_ctx * c->o.n_seq +
-                         costs[u].scratch_bytes_per_token * batch;
+                         costs[u].scratch_bytes_per_token * step_rows;
         /* one token's activations plus an ACTIVATION message's header and body */
         p->out_bytes[u] = (double)costs[u].out_bytes_per_token / 4.0 * act_bytes + MSG_HDR_SIZE + 24;
     }
@@ -85,8 +158,17 @@ int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan
         const worker_rec_t *w = &c->workers[i];
         snprintf(p->name[i], sizeof p->name[i], "%s", w->name);
         p->dev_mem[i] = w->prof.free_mem;
+        const float *t = w->prof.time;
+        double nearest = INFINITY;   /* |log| of the ratio to the closest profiled size */
+        for (int k = 0; k < c->n_profile_batches; k++) {
+            const double far = fabs(log((double)c->profile_batches[k] / batch));
+            if (w->prof.time_at[k] && far < nearest) {
+                nearest = far;
+                t = w->prof.time_at[k];
+            }
+        }
         for (int u = 0; u < M; u++)
-            p->time[(size_t)i * M + u] = w->prof.time[u];
+            p->time[(size_t)i * M + u] = t[u];
         for (int k = 0; k < N; k++) {
             if (k == i)
                 continue;
@@ -101,6 +183,57 @@ int coord_problem(const coord_t *c, plan_objective_t objective, int header, plan
     }
     free(costs);
     return plan_problem_check(p, err);
+}
+
+int coord_rows_per_stage(int n_seq, int n_stages)
+{
+    return n_stages > 0 ? (n_seq + n_stages - 1) / n_stages : n_seq;
+}
+
+int coord_profile_batches(int n_seq, int n_workers, int *batches)
+{
+    int n = 0;
+    for (int s = 1; s <= n_workers; s++) {
+        const int b = coord_rows_per_stage(n_seq, s);
+        if (n > 0 && batches[n - 1] == b)
+            continue;   /* non-increasing in s: duplicates are adjacent */
+        if (n == COORD_PROFILE_MAX_BATCHES - 1 && s < n_workers)
+            continue;   /* keep the last slot for the default, all workers' */
+        batches[n++] = b;
+    }
+    return n;
+}
+
+int coord_plan_batched(const coord_t *c, int header, int n_seq, plan_problem_t *p, plan_t *plan, err_t *err)
+{
+    const int n_dev = c->n_workers;
+    int found = 0, rc = 0;
+    memset(p, 0, sizeof *p);
+    for (int s = 1; s <= n_dev && rc == 0; s++) {
+        plan_problem_t q;
+        plan_t cand;
+        err_t why;
+        if ((rc = coord_problem_at(c, PLAN_THROUGHPUT, header, coord_rows_per_stage(n_seq, s), &q, err)))
+            break;
+        if (plan_solve_dp_stages(&q, s, &cand, &why) == 0 &&
+            (!found || (cand.objective < plan->objective && !plan_tie(cand.objective, plan->objective)))) {
+            plan_problem_fini(p);
+            *p = q;
+            *plan = cand;
+            found = 1;
+        } else {
+            plan_problem_fini(&q);
+        }
+    }
+    if (rc == 0 && !found) {   /* no count has a plan: the unrestricted solver says why */
+        if ((rc = coord_problem(c, PLAN_THROUGHPUT, header, p, err)) == 0)
+            rc = plan_solve_dp(p, plan, err);
+        if (rc == 0)
+            rc = err_set(err, ERR_STATE, "no plan found for any stage count (internal error)");
+    }
+    if (rc)
+        plan_problem_fini(p);
+    return rc;
 }
 
 int coord_plan_stages(const plan_t *plan, coord_stage_t *stages)

@@ -48,6 +48,7 @@ static int ask_profile(coord_t *c, int i, err_t *err)
             snprintf(m.profile_req.peers[m.profile_req.n_peers++], sizeof m.profile_req.peers[0], "%s",
                      c->workers[k].endpoint);
     c->workers[i].prof.have = 0;
+    c->workers[i].prof.slot = -1;   /* units and links at once, its times standing for every batch size */
     c->workers[i].joining = 2;   /* asked */
     return coord_send_to(c, i, &m, err);
 }

@@ -705,8 +705,8 @@ static int validate(const msg_t *m, int code, err_t *err)
     case MSG_PROFILE_REQ:
         if (m->profile_req.rounds < 1 || m->profile_req.rounds > 1000)
             return err_set(err, code, "%s: field 'rounds' is %u, want 1..1000", tn, m->profile_req.rounds);
-        if (m->profile_req.batch < 1 || m->profile_req.batch > 4096)
-            return err_set(err, code, "%s: field 'batch' is %u, want 1..4096", tn, m->profile_req.batch);
+        if (m->profile_req.batch > 4096)
+            return err_set(err, code, "%s: field 'batch' is %u, want 0..4096", tn, m->profile_req.batch);
         if (m->profile_req.probe_bytes < 1 || m->profile_req.probe_bytes > (64u << 20))
             return err_set(err, code, "%s: field 'probe_bytes' is %u, want 1..%u", tn, m->profile_req.probe_bytes,
                            64u << 20);
@@ -715,8 +715,8 @@ static int validate(const msg_t *m, int code, err_t *err)
                 return err_set(err, code, "%s: peer %u has an empty endpoint", tn, i);
         return 0;
     case MSG_PROFILE:
-        if (m->profile.n_units < 1 || m->profile.n_units > 65536 || m->data_len != (size_t)m->profile.n_units * 8)
-            return err_set(err, code, "%s: %u units with %zu data bytes, want 1..65536 units of 8 bytes", tn,
+        if (m->profile.n_units > 65536 || m->data_len != (size_t)m->profile.n_units * 8)
+            return err_set(err, code, "%s: %u units with %zu data bytes, want 0..65536 units of 8 bytes", tn,
                            m->profile.n_units, m->data_len);
         for (uint32_t i = 0; i < m->profile.n_links; i++)
             if (!(m->profile.links[i].latency_s >= 0) || !isfinite(m->profile.links[i].latency_s) ||

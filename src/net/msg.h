@@ -43,7 +43,8 @@
 #include "util/err.h"
 
 #define MSG_MAGIC 0x4B4E4C4Cu   /* "LLNK" as bytes on the wire */
-#define MSG_VERSION 3   /* 2: DEPLOY carries the warm (replica) range; 3: DEPLOY may be a PREPARE (node/ring.h) */
+#define MSG_VERSION 4   /* 2: DEPLOY carries the warm (replica) range; 3: DEPLOY may be a PREPARE (node/ring.h);
+                          4: PROFILE_REQ batch 0 = links only, PROFILE with no units */
 #define MSG_HDR_SIZE 40
 
 /* Bounds, each enforced by both encoder and decoder. */
@@ -260,19 +261,21 @@ typedef struct {
     char reply[MSG_ENDPOINT_MAX + 1];
 } msg_probe_t;
 
-/* PROFILE_REQ: measure your units and your links to these data endpoints. */
+/* PROFILE_REQ: measure your units (batch > 0) and your links to these data endpoints
+ * (none: units only; batch 0: links only). */
 typedef struct {
     uint32_t rounds;        /* 1..1000 */
     uint32_t probe_bytes;   /* size of the bandwidth probe, 1..64 MiB */
-    uint32_t batch;         /* rows per timed step (sequences decoding together), 1..4096 */
+    uint32_t batch;         /* rows per timed step (sequences decoding together), 1..4096; 0: no unit timing */
     uint32_t n_peers;       /* <= MSG_MAX_PEERS */
     char peers[MSG_MAX_PEERS][MSG_ENDPOINT_MAX + 1];
 } msg_profile_req_t;
 
 /* PROFILE: data = n_units pairs of f32 (seconds per token, spread) for every unit of the model,
- * per token of a step of the request's `batch` rows (step time / batch). */
+ * per token of a step of the request's `batch` rows (step time / batch); none (n_units 0) for
+ * a links-only request. */
 typedef struct {
-    uint32_t n_units;       /* 1..65536; data_len = 8 * n_units */
+    uint32_t n_units;       /* 0..65536; data_len = 8 * n_units */
     uint64_t free_mem;
     uint32_t n_links;       /* <= MSG_MAX_PEERS */
     struct {

@@ -5,7 +5,10 @@
  * latency (half the median round trip of small probes) and the bandwidth
  * (both directions carry the extra bytes of a large probe), measured with
  * PROBE messages over the real transport and through its emulated link.
- * While it waits for an echo it answers other workers' probes too.
+ * While it waits for an echo it answers other workers' probes too.  A request
+ * with no peers times the units only; one with batch 0 probes the links only
+ * (the coordinator times every worker's units at once, then its links one
+ * worker at a time: coord_plan.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +77,9 @@ static double probe_rtt(worker_t *w, int sock, size_t n, err_t *err)
 int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
 {
     const msg_profile_req_t *q = &req->profile_req;
-    const int n_units = w->seg->n_units, rounds = (int)q->rounds;
-    float *pairs = malloc((size_t)n_units * 2 * sizeof *pairs);
-    float *t = malloc((size_t)n_units * sizeof *t), *sp = malloc((size_t)n_units * sizeof *sp);
+    const int n_units = q->batch ? w->seg->n_units : 0, rounds = (int)q->rounds;
+    float *pairs = malloc(((size_t)n_units + 1) * 2 * sizeof *pairs);
+    float *t = malloc(((size_t)n_units + 1) * sizeof *t), *sp = malloc(((size_t)n_units + 1) * sizeof *sp);
     double *small = malloc((size_t)rounds * sizeof *small), *big = malloc((size_t)rounds * sizeof *big);
     msg_t *out = calloc(1, sizeof *out);
     int rc = pairs && t && sp && small && big && out ? 0 : err_set(err, ERR_NOMEM, "profile: out of memory");
@@ -87,9 +90,10 @@ int worker_run_profile(worker_t *w, const msg_t *req, err_t *err)
     po.slowdown = w->o->slowdown > 1.0 && w->o->slowdown_step == 0 ? w->o->slowdown : 1.0;   /* a later slowdown is for the monitor to find */
     po.rounds = rounds;
     po.batch = (int)q->batch;
-    if (rc == 0)
+    if (rc == 0 && n_units) {
         rc = profile_units(w->m, w->seg, &po, t, sp, err);
-    worker_weights_release(w);   /* profiling touched one unit of each kind: not this worker's stage */
+        worker_weights_release(w);   /* profiling touched one unit of each kind: not this worker's stage */
+    }
     size_t big_bytes = q->probe_bytes < PROBE_SMALL * 2 ? PROBE_SMALL * 2 : q->probe_bytes;
     if (rc == 0 && worker_grow_send_buffers(w, big_bytes))
         rc = err_set(err, ERR_NOMEM, "profile: no memory for %zu-byte probes", big_bytes);

@@ -123,6 +123,9 @@ int plan_tie(double a, double b);
 /* Exact DP over (units covered, devices used, last device); canonical plan.
  * N <= PLAN_DP_MAX_DEVICES; time O(2^N N^2 M^2), memory O(2^N N M). */
 int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err);
+/* The same over the plans of exactly n_stages stages (1..N): the canonical one
+ * among them; ERR_NOTFOUND when none is feasible. */
+int plan_solve_dp_stages(const plan_problem_t *p, int n_stages, plan_t *out, err_t *err);
 
 typedef struct {
     int time_limit_ms;            /* GLPK's search limit (model building not counted); 0: none */
@@ -134,6 +137,8 @@ int plan_solve_milp(const plan_problem_t *p, const plan_milp_opts_t *opts, plan_
 
 /* Enumerates every plan (tests; N <= 6, M <= 12 else ERR_RANGE); canonical plan. */
 int plan_solve_brute(const plan_problem_t *p, plan_t *out, err_t *err);
+/* The same over the plans of exactly n_stages stages. */
+int plan_solve_brute_stages(const plan_problem_t *p, int n_stages, plan_t *out, err_t *err);
 
 /* Overlap replicas: copies of units next to a stage boundary kept on the
  * neighbouring device (plan_overlap.c). */

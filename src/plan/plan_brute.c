@@ -7,7 +7,8 @@
  * Two passes over the same enumeration: the first finds the optimum V, the
  * second keeps, among plans with objective <= V (1 + PLAN_TIE_REL), the one
  * with fewest stages, then the lexicographically smallest (device, start)
- * sequence — the canonical plan of plan.h.
+ * sequence — the canonical plan of plan.h.  plan_solve_brute_stages does the
+ * same over the plans of one stage count only.
  */
 #include "plan/plan.h"
 
@@ -19,6 +20,7 @@ typedef struct {
     plan_t cur;
     unsigned used;
     int pass;          /* 1: find the optimum, 2: the canonical plan within bound */
+    int only;          /* > 0: only plans of this many stages count */
     double opt, bound;
     plan_t best;
     int have_best;
@@ -42,6 +44,8 @@ static int shape_less(const plan_t *a, const plan_t *b)
 static void visit(brute_t *bt)
 {
     double obj;
+    if (bt->only && bt->cur.n_stages != bt->only)
+        return;
     if (plan_eval(bt->p, &bt->cur, &obj, NULL, NULL) != 0)
         return;   /* cannot happen: the enumeration only builds valid plans */
     bt->count++;
@@ -80,7 +84,7 @@ static void extend(brute_t *bt, int d, int a)
     bt->used &= ~(1u << d);
 }
 
-int plan_solve_brute(const plan_problem_t *p, plan_t *out, err_t *err)
+static int solve(const plan_problem_t *p, int only, plan_t *out, err_t *err)
 {
     int rc = plan_problem_check(p, err);
     if (rc)
@@ -90,9 +94,12 @@ int plan_solve_brute(const plan_problem_t *p, plan_t *out, err_t *err)
     brute_t bt;
     memset(&bt, 0, sizeof bt);
     bt.p = p;
+    bt.only = only;
     bt.pass = 1;
     bt.opt = INFINITY;
     extend(&bt, p->header, 0);
+    if (bt.opt == INFINITY && only)
+        return err_set(err, ERR_NOTFOUND, "brute: no feasible plan of exactly %d stages", only);
     if (bt.opt == INFINITY)
         return plan_explain_infeasible(p, err);
     bt.pass = 2;
@@ -100,4 +107,16 @@ int plan_solve_brute(const plan_problem_t *p, plan_t *out, err_t *err)
     extend(&bt, p->header, 0);
     *out = bt.best;
     return 0;
+}
+
+int plan_solve_brute(const plan_problem_t *p, plan_t *out, err_t *err)
+{
+    return solve(p, 0, out, err);
+}
+
+int plan_solve_brute_stages(const plan_problem_t *p, int n_stages, plan_t *out, err_t *err)
+{
+    if (n_stages < 1 || n_stages > p->n_dev)
+        return err_set(err, ERR_RANGE, "brute: %d stages asked of %d devices", n_stages, p->n_dev);
+    return solve(p, n_stages, out, err);
 }

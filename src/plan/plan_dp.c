@@ -152,8 +152,10 @@ static double keep_limit(double ub)
 
 /* Pass 1: forward values; best[s] = best objective of plans with s stages.
  * States and stage ends that cannot beat the best complete plan found so far
- * are skipped (both combinations are monotone, all costs >= 0). */
-static void dp_forward(dp_t *dp, double best[PLAN_MAX_DEVICES + 1])
+ * are skipped (both combinations are monotone, all costs >= 0).  With only > 0
+ * just plans of exactly `only` stages count: best[only] is exact, the others
+ * are not computed. */
+static void dp_forward(dp_t *dp, int only, double best[PLAN_MAX_DEVICES + 1])
 {
     int n = dp->n, m = dp->m, h = dp->h, thr = dp->thr;
     unsigned hbit = 1u << h;
@@ -180,9 +182,11 @@ static void dp_forward(dp_t *dp, double best[PLAN_MAX_DEVICES + 1])
                     double v = combine(thr, fa, pd[m] - pd[a] + (size == 1 ? 0.0 : dp->ret[d]));
                     if (v < best[size])
                         best[size] = v;
-                    if (keep_limit(v) < limit)
+                    if ((!only || size == only) && keep_limit(v) < limit)
                         limit = keep_limit(v);
                 }
+                if (only && size >= only)
+                    continue;   /* a further stage would exceed the count wanted */
                 int bmax = last_end(dp, pd, fa, a, lim < m ? lim : m - 1, limit);
                 for (int k = 0; k < n; k++) {
                     if (set & (1u << k))
@@ -288,7 +292,8 @@ static int dp_rebuild(const dp_t *dp, int want, double bound, plan_t *out, err_t
     return 0;
 }
 
-int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err)
+/* plan_solve_dp (only = 0) or plan_solve_dp_stages (only = the stage count). */
+static int solve(const plan_problem_t *p, int only, plan_t *out, err_t *err)
 {
     int rc = plan_problem_check(p, err);
     if (rc)
@@ -302,17 +307,19 @@ int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err)
         return rc;
     }
     double best[PLAN_MAX_DEVICES + 1];
-    dp_forward(&dp, best);
+    dp_forward(&dp, only, best);
     double opt = INFINITY;
     for (int s = 1; s <= p->n_dev; s++)
-        if (best[s] < opt)
+        if ((!only || s == only) && best[s] < opt)
             opt = best[s];
     if (opt == INFINITY) {
         dp_fini(&dp);
+        if (only)
+            return err_set(err, ERR_NOTFOUND, "dp: no feasible plan of exactly %d stages", only);
         return plan_explain_infeasible(p, err);
     }
     double bound = opt + PLAN_TIE_REL * opt;
-    int want = 1;
+    int want = only ? only : 1;
     while (best[want] > bound)
         want++;
     /* A few ulps of slack: pass 3 re-associates the sums of pass 2. */
@@ -323,4 +330,16 @@ int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err)
     if (rc)
         return rc;
     return plan_eval(p, out, &out->objective, NULL, err);
+}
+
+int plan_solve_dp(const plan_problem_t *p, plan_t *out, err_t *err)
+{
+    return solve(p, 0, out, err);
+}
+
+int plan_solve_dp_stages(const plan_problem_t *p, int n_stages, plan_t *out, err_t *err)
+{
+    if (n_stages < 1 || n_stages > p->n_dev || n_stages > PLAN_MAX_DEVICES)
+        return err_set(err, ERR_RANGE, "dp: %d stages asked of %d devices", n_stages, p->n_dev);
+    return solve(p, n_stages, out, err);
 }
