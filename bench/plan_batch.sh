@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bench/plan_batch.sh — the planner's throughput model with sequences in flight
+# (issue 10): predicted vs measured stage times of a ring of WORKERS emulated
+# devices (1 thread each) with K sequences in flight.  Each run is
+#   lingua run -m M --local WORKERS --objective throughput --plan PLAN --prompts (K prompts) --seq K
+#              -n 64 -t 1 -v --balance off
+# whose -v report gives each stage's predicted time per token (from the profile
+# at the rows per step of that stage count) and the measured one (decode steps of
+# the run), and the rows its decode steps had.  Prints a Markdown table per run
+# and the bottleneck ratio measured / predicted.
+# usage: bench/plan_batch.sh [RUNS=5] [TYPE=q8_0] [K=8] [WORKERS=2] [PLAN=even]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5} type=${2:-q8_0} k=${3:-8} workers=${4:-2} plan=${5:-even}
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target lingua >/dev/null
+mkdir -p bench/out
+m=bench/out/synth-110M-$type.gguf
+[ -f "$m" ] || build/lingua synth -o "$m" --dim 768 --layers 12 --heads 12 --kv-heads 12 --ffn 2048 --vocab 32000 \
+  --ctx 1024 --type "$type" --seed 1 >/dev/null 2>&1
+prompts=bench/out/plan-batch-prompts-$k.txt
+python3 -c '
+import sys
+base = ["Once upon a time", "The little dog", "Lily wanted to", "One day", "The sun was", "Tom and his mom",
+        "A big red ball", "In the park"]
+for i in range(int(sys.argv[1])): print(base[i % 8] + " there was" * (i // 8))' "$k" > "$prompts"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "Machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start, $(date -u '+%F %H:%M') UTC;" \
+  "110M $type, --local $workers -t 1, --plan $plan, $k in flight."
+echo
+echo "| run | stage | units | predicted ms/token | measured ms/token | rows per decode step | measured / predicted |"
+echo "|---:|---:|---|---:|---:|---:|---:|"
+for ((r = 1; r <= runs; r++)); do
+  build/lingua run -m "$m" --local "$workers" --objective throughput --plan "$plan" --prompts "$prompts" --seq "$k" \
+    -n 64 --temp 0 -t 1 -v --balance off 2>&1 >/dev/null | tr -d '\000' > "$log" || true
+  python3 - "$log" "$r" <<'PY'
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+part = text.split("predicted vs measured:")[-1]
+rows = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"stage (\d+) \([^)]*\): \d+ decode steps of ([\d.]+) rows", text)}
+stages = re.findall(r"^(\d+)\s+\S+\s+(\d+-\d+)\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+[\d.]+\s+([\d.]+)\s*$", part, re.M)
+if not stages:
+    print("| %s | run failed: %s |" % (sys.argv[2], text.strip().splitlines()[-1][:200] if text.strip() else "no output"))
+    sys.exit(0)
+pred = [float(s[2]) for s in stages]
+meas = [float(s[3]) for s in stages]
+for (st, units, p, mm) in stages:
+    print("| %s | %s | %s | %.3f | %.3f | %.1f | %.2f |" % (sys.argv[2], st, units, float(p), float(mm),
+          rows.get(int(st), 0.0), float(mm) / float(p)))
+print("| %s | bottleneck | | %.3f | %.3f | | **%.2f** |" % (sys.argv[2], max(pred), max(meas), max(meas) / max(pred)))
+PY
+done
+echo
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
