@@ -4,10 +4,11 @@
 # devices (1 thread each) with K sequences in flight.  Each run is
 #   lingua run -m M --local WORKERS --objective throughput --plan PLAN --prompts (K prompts) --seq K
 #              -n 64 -t 1 -v --balance off
-# whose -v report gives each stage's predicted time per token (from the profile
-# at the rows per step of that stage count) and the measured one (decode steps of
-# the run), and the rows its decode steps had.  Prints a Markdown table per run
-# and the bottleneck ratio measured / predicted.
+# whose -v report gives each stage's time per token as the plan prices it (the
+# profile at the rows per step of that stage count), as the ring model simulates
+# it (plan/ring_sim.h: the rows each stage really batches, from the profiles at
+# every batch size), and as measured (decode steps of the run), with the rows
+# per step.  Prints a Markdown table per run and the bottleneck ratios.
 # usage: bench/plan_batch.sh [RUNS=5] [TYPE=q8_0] [K=8] [WORKERS=2] [PLAN=even]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,8 @@ trap 'rm -f "$log"' EXIT
 echo "Machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start, $(date -u '+%F %H:%M') UTC;" \
   "110M $type, --local $workers -t 1, --plan $plan, $k in flight."
 echo
-echo "| run | stage | units | predicted ms/token | measured ms/token | rows per decode step | measured / predicted |"
-echo "|---:|---:|---|---:|---:|---:|---:|"
+echo "| run | stage | units | plan ms/token | simulated ms/token (rows) | measured ms/token (rows) | measured / plan | measured / simulated |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|"
 for ((r = 1; r <= runs; r++)); do
   build/lingua run -m "$m" --local "$workers" --objective throughput --plan "$plan" --prompts "$prompts" --seq "$k" \
     -n 64 --temp 0 -t 1 -v --balance off 2>&1 >/dev/null | tr -d '\000' > "$log" || true
@@ -39,16 +40,21 @@ import re, sys
 text = open(sys.argv[1], errors="replace").read()
 part = text.split("predicted vs measured:")[-1]
 rows = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"stage (\d+) \([^)]*\): \d+ decode steps of ([\d.]+) rows", text)}
+sim = {int(m.group(1)): (float(m.group(2)), float(m.group(3)))
+       for m in re.finditer(r"simulated stage (\d+): decode steps of ([\d.]+) rows, ([\d.]+) ms per token", part)}
 stages = re.findall(r"^(\d+)\s+\S+\s+(\d+-\d+)\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+[\d.]+\s+([\d.]+)\s*$", part, re.M)
 if not stages:
     print("| %s | run failed: %s |" % (sys.argv[2], text.strip().splitlines()[-1][:200] if text.strip() else "no output"))
     sys.exit(0)
-pred = [float(s[2]) for s in stages]
-meas = [float(s[3]) for s in stages]
+pred, meas, simt = [], [], []
 for (st, units, p, mm) in stages:
-    print("| %s | %s | %s | %.3f | %.3f | %.1f | %.2f |" % (sys.argv[2], st, units, float(p), float(mm),
-          rows.get(int(st), 0.0), float(mm) / float(p)))
-print("| %s | bottleneck | | %.3f | %.3f | | **%.2f** |" % (sys.argv[2], max(pred), max(meas), max(meas) / max(pred)))
+    st, p, mm = int(st), float(p), float(mm)
+    sr, sm = sim.get(st, (0.0, 0.0))
+    pred.append(p); meas.append(mm); simt.append(sm)
+    print("| %s | %d | %s | %.3f | %.3f (%.1f) | %.3f (%.1f) | %.2f | %s |" % (sys.argv[2], st, units, p, sm, sr, mm,
+          rows.get(st, 0.0), mm / p, "%.2f" % (mm / sm) if sm else "-"))
+print("| %s | bottleneck | | %.3f | %.3f | %.3f | **%.2f** | **%s** |" % (sys.argv[2], max(pred), max(simt), max(meas),
+      max(meas) / max(pred), "%.2f" % (max(meas) / max(simt)) if max(simt) else "-"))
 PY
 done
 echo

@@ -511,7 +511,8 @@ static int deploy_planned(coord_t *c, const cli_opts_t *o, plan_problem_t *probl
     int batches[COORD_PROFILE_MAX_BATCHES] = {1}, n_batches = 1;
     if (batched)
         n_batches = coord_profile_batches(o->n_seq, coord_n_workers(c), batches);
-    int rc = coord_profile(c, o->profile_rounds, batches, n_batches, batches[n_batches - 1], 64 << 10, 300000, err);
+    const int default_batch = batched ? coord_rows_per_stage(o->n_seq, coord_n_workers(c)) : 1;
+    int rc = coord_profile(c, o->profile_rounds, batches, n_batches, default_batch, 64 << 10, 300000, err);
     if (rc)
         return rc;
     if (o->verbose) {

@@ -10,6 +10,7 @@
 
 #include "coord/coord_internal.h"
 #include "coord/coord_secure.h"
+#include "plan/ring_sim.h"
 #include "plan/unit_cost.h"
 #include "tensor/types.h"
 
@@ -197,10 +198,12 @@ int coord_profile_batches(int n_seq, int n_workers, int *batches)
         const int b = coord_rows_per_stage(n_seq, s);
         if (n > 0 && batches[n - 1] == b)
             continue;   /* non-increasing in s: duplicates are adjacent */
-        if (n == COORD_PROFILE_MAX_BATCHES - 1 && s < n_workers)
-            continue;   /* keep the last slot for the default, all workers' */
+        if (n >= COORD_PROFILE_MAX_BATCHES - 2 && s < n_workers)
+            continue;   /* keep two slots: all workers' rows and a single row */
         batches[n++] = b;
     }
+    if (batches[n - 1] != 1)
+        batches[n++] = 1;   /* the ring model's smallest step (ring_sim.h) */
     return n;
 }
 
@@ -273,6 +276,46 @@ int coord_even_stages(const coord_t *c, coord_stage_t *stages, int *n, err_t *er
     return coord_even_stages_on(c, all, c->n_workers, stages, n, err);
 }
 
+/* The ring of plan with the coordinator's sequences in flight (plan/ring_sim.h),
+ * from the unit times of every profiled batch size; 0 when there is nothing to
+ * simulate (one sequence, or one batch size profiled). */
+static int simulate(const coord_t *c, const plan_t *plan, const plan_stage_cost_t *cost, ring_sim_result_t *res)
+{
+    if (c->o.n_seq < 2 || c->n_profile_batches < 2 || plan->n_stages > RING_SIM_MAX_STAGES ||
+        c->o.n_seq > 4096)
+        return 0;
+    ring_sim_t r;
+    memset(&r, 0, sizeof r);
+    r.n_stages = plan->n_stages;
+    r.n_seq = c->o.n_seq;
+    int order[COORD_PROFILE_MAX_BATCHES];
+    for (int k = 0; k < c->n_profile_batches; k++) {   /* ascending batch sizes */
+        int j = r.n_batches++;
+        while (j > 0 && c->profile_batches[order[j - 1]] > c->profile_batches[k]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = k;
+    }
+    for (int k = 0; k < r.n_batches; k++)
+        r.batch[k] = c->profile_batches[order[k]];
+    for (int s = 0; s < plan->n_stages; s++) {
+        const worker_profile_t *pr = &c->workers[plan->stage[s].device].prof;
+        r.hop_s[s] = cost[s].hop;
+        for (int k = 0; k < r.n_batches; k++) {
+            const float *t = pr->time_at[order[k]];
+            if (!t)
+                return 0;
+            double sum = 0;
+            for (int u = plan->stage[s].start; u < plan->stage[s].end; u++)
+                sum += t[u];
+            r.step_s[s][k] = sum * r.batch[k];
+        }
+    }
+    err_t err;
+    return ring_sim_run(&r, res, &err) == 0;
+}
+
 void coord_print_plan(FILE *f, const coord_t *c, const plan_problem_t *p, const plan_t *plan, int measured)
 {
     plan_stage_cost_t cost[PLAN_MAX_DEVICES];
@@ -306,4 +349,15 @@ void coord_print_plan(FILE *f, const coord_t *c, const plan_problem_t *p, const 
     fprintf(f, "predicted %s: %.3f ms per token (%.1f tokens/s)\n",
             p->objective == PLAN_LATENCY ? "latency" : "bottleneck (throughput)", 1e3 * objective,
             objective > 0 ? 1.0 / objective : 0.0);
+    ring_sim_result_t sim;
+    if (!simulate(c, plan, cost, &sim))
+        return;
+    double worst = 0;
+    for (int s = 0; s < plan->n_stages; s++) {
+        fprintf(f, "simulated stage %d: decode steps of %.1f rows, %.3f ms per token\n", s, sim.rows[s],
+                1e3 * sim.token_s[s]);
+        worst = sim.token_s[s] > worst ? sim.token_s[s] : worst;
+    }
+    fprintf(f, "simulated with %d in flight: bottleneck %.3f ms per token, %.1f tokens/s\n", c->o.n_seq, 1e3 * worst,
+            sim.tokens_per_s);
 }

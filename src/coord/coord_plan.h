@@ -44,9 +44,10 @@ int coord_problem_at(const coord_t *c, plan_objective_t objective, int header, i
  * stages: ceil(n_seq / n_stages) (the sequences spread over the stages). */
 int coord_rows_per_stage(int n_seq, int n_stages);
 /* The batch sizes to profile for n_seq in flight on 1..n_workers stages: the
- * distinct coord_rows_per_stage, from one stage's n_seq down to all workers'
- * (the default, last); at most COORD_PROFILE_MAX_BATCHES (middle counts dropped
- * beyond: coord_problem_at takes the nearest).  Returns how many. */
+ * distinct coord_rows_per_stage, from one stage's n_seq down to all workers',
+ * then 1 (for the ring model, coord_print_plan); at most COORD_PROFILE_MAX_BATCHES
+ * (middle counts dropped beyond: coord_problem_at takes the nearest).  Returns
+ * how many. */
 int coord_profile_batches(int n_seq, int n_workers, int *batches);
 /* The throughput plan for n_seq sequences in flight: for each stage count s the
  * exact DP over plans of s stages, with unit times profiled at the rows each of
@@ -64,7 +65,9 @@ int coord_even_stages_on(const coord_t *c, const int *workers, int n_workers, co
                          err_t *err);
 
 /* Prints the plan as a table with predicted stage times (and, when measured
- * is non-zero, the measured decode step times of the deployed stages). */
+ * is non-zero, the measured decode step times of the deployed stages); with
+ * sequences in flight and several batch sizes profiled, also the simulated ring
+ * (plan/ring_sim.h): each stage's rows per step and time per token at them. */
 void coord_print_plan(FILE *f, const coord_t *c, const plan_problem_t *p, const plan_t *plan, int measured);
 
 #endif
