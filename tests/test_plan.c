@@ -18,7 +18,6 @@
  * Deterministic: one seeded generator.
  */
 #include "plan/plan.h"
-#include "plan/ring_sim.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -346,65 +345,6 @@ static void test_random_stages(void)
         plan_problem_fini(&p);
     }
     CHECK(compared > 1500);
-}
-
-/* ---- the ring model with sequences in flight (plan/ring_sim.h) -------------------- */
-
-static ring_sim_t sim_two_sizes(int n_stages, int n_seq, double fixed, double per_row, double hop)
-{
-    ring_sim_t r;
-    memset(&r, 0, sizeof r);
-    r.n_stages = n_stages;
-    r.n_seq = n_seq;
-    r.n_batches = 2;
-    r.batch[0] = 1;
-    r.batch[1] = 8;
-    for (int s = 0; s < n_stages; s++) {
-        r.step_s[s][0] = fixed + per_row;
-        r.step_s[s][1] = fixed + 8 * per_row;
-        r.hop_s[s] = hop;
-    }
-    return r;
-}
-
-static void test_ring_sim(void)
-{
-    ring_sim_result_t res;
-    err_t err;
-    /* Interpolation: linear between sizes, along the last slope beyond, per row below. */
-    ring_sim_t r = sim_two_sizes(1, 8, 0.007, 0.001, 0.0);
-    CHECK(close_rel(ring_sim_step_time(&r, 0, 1), 0.008, 1e-12) && close_rel(ring_sim_step_time(&r, 0, 4), 0.011, 1e-12));
-    CHECK(close_rel(ring_sim_step_time(&r, 0, 16), 0.023, 1e-12) && close_rel(ring_sim_step_time(&r, 0, 0.5), 0.004, 1e-12));
-    /* One stage: every step takes all 8 sequences. */
-    CHECK(ring_sim_run(&r, &res, &err) == 0);
-    CHECKF(res.rows[0] == 8 && close_rel(res.tokens_per_s, 8 / 0.015, 1e-9), "one stage: %.3f rows, %.3f tok/s",
-           res.rows[0], res.tokens_per_s);
-    /* Two equal stages, no hop cost: the sequences move as one group, each stage busy half the time. */
-    r = sim_two_sizes(2, 8, 0.010, 0.0, 0.0);
-    CHECK(ring_sim_run(&r, &res, &err) == 0);
-    CHECKF(res.rows[0] == 8 && res.rows[1] == 8 && close_rel(res.tokens_per_s, 8 / 0.020, 1e-9),
-           "two stages, no hops: %.3f / %.3f rows, %.3f tok/s", res.rows[0], res.rows[1], res.tokens_per_s);
-    /* Rows sent one at a time split the group: fewer rows per step, none lost, the slow stage batching more. */
-    r = sim_two_sizes(2, 8, 0.004, 0.001, 0.0002);
-    for (int k = 0; k < 2; k++)
-        r.step_s[1][k] *= 2.0;
-    CHECK(ring_sim_run(&r, &res, &err) == 0);
-    CHECKF(res.rows[0] >= 1 && res.rows[1] > res.rows[0] && res.rows[0] + res.rows[1] <= 8.0 + 1e-9,
-           "split: %.3f / %.3f rows", res.rows[0], res.rows[1]);
-    CHECKF(close_rel(res.token_s[1], ring_sim_step_time(&r, 1, res.rows[1]) / res.rows[1], 0.25),
-           "slow stage: %.6f s per token at %.2f rows", res.token_s[1], res.rows[1]);
-    CHECK(res.tokens_per_s > 0 && res.tokens_per_s <= 1.0 / res.token_s[1] * (1 + 1e-9));
-    ring_sim_result_t again;
-    CHECK(ring_sim_run(&r, &again, &err) == 0 && memcmp(&again, &res, sizeof res) == 0);   /* deterministic */
-    /* Bad input is named. */
-    r.n_stages = 0;
-    CHECK(ring_sim_run(&r, &res, &err) == ERR_RANGE && strstr(err.msg, "n_stages"));
-    r = sim_two_sizes(2, 8, 0.004, 0.001, 0.0);
-    r.batch[1] = 1;
-    CHECK(ring_sim_run(&r, &res, &err) == ERR_RANGE && strstr(err.msg, "ascending"));
-    r = sim_two_sizes(2, 8, 0.004, 0.001, 0.0);
-    r.step_s[1][0] = NAN;
-    CHECK(ring_sim_run(&r, &res, &err) == ERR_RANGE && strstr(err.msg, "step_s[1][0]"));
 }
 
 /* ---- known answers, tie-breaking, infeasibility ----------------------------- */
@@ -908,7 +848,6 @@ int main(void)
     test_random_small();
     test_random_wider();
     test_random_stages();
-    test_ring_sim();
     test_large();
     return check_finish("test_plan");
 }
