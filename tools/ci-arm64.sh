@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tools/ci-arm64.sh — the NEON kernels and the Armv8 SHA-2 hashing on arm64:
-# configures a cross build with tools/cross-aarch64.cmake (Release, no
-# sanitizers), builds only those tests (test_kern, test_kern_q, test_sha256)
+# tools/ci-arm64.sh — the NEON kernels, the Armv8 SHA-2 hashing and the cache
+# eviction (DC CIVAC) on arm64: configures a cross build with
+# tools/cross-aarch64.cmake (Release, no sanitizers), builds only those tests
+# (test_kern, test_kern_q, test_sha256, test_cache)
 # and runs them under qemu-user.  Exits non-zero when a build or a test fails,
 # or when the NEON table (or the SHA-2 instructions) was not what a test ran.
 #   tools/ci-arm64.sh [build-dir]        (default: build-arm64)
@@ -21,7 +22,7 @@ done
 
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$PWD/tools/cross-aarch64.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DLL_SANITIZE=OFF -DLL_FUZZ=OFF >/dev/null
-cmake --build "$build" --target test_kern test_kern_q test_sha256 -j"$(nproc)"
+cmake --build "$build" --target test_kern test_kern_q test_sha256 test_cache -j"$(nproc)"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -42,4 +43,9 @@ if ! grep -q "^test_sha256: compression: Armv8 SHA-2\$" "$log" || ! grep -q "^te
   echo "ci-arm64: test_sha256 failed or did not use the SHA-2 instructions under qemu-aarch64" >&2
   exit 1
 fi
-echo "ci-arm64: NEON kernels and SHA-2 hashing passed on arm64 (qemu-aarch64)"
+qemu-aarch64 -L "$sysroot" "$build/test_cache" 2>&1 | tee "$log"
+if ! grep -q "^test_cache: eviction available\$" "$log" || ! grep -q "^test_cache: .* 0 failed\$" "$log"; then
+  echo "ci-arm64: test_cache failed or could not evict (DC CIVAC) under qemu-aarch64" >&2
+  exit 1
+fi
+echo "ci-arm64: NEON kernels, SHA-2 hashing and cache eviction passed on arm64 (qemu-aarch64)"
