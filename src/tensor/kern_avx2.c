@@ -71,7 +71,8 @@ static inline float hsum8(__m256 v)
 
 /* ---- Q8_0 / Q4_0 weights against Q8_0 activations -------------------------------
  * Blocks are taken four at a time (a quad), so that the four scales d_w*d_x of a quad
- * are converted and multiplied with one vector operation; block k of a quad feeds
+ * are converted and multiplied with one vector operation (and then broadcast from
+ * memory, which costs a load rather than a shuffle); block k of a quad feeds
  * accumulator k % 2.  The last quad of a row may hold 1..3 blocks. */
 
 /* One weight block made ready for any number of activation columns. */
@@ -110,12 +111,6 @@ static inline __m128 load_d4(const unsigned char *p, size_t stride, int cnt)
     return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)bits));
 }
 
-/* Lane k of s4 in all eight lanes. */
-static inline __m256 lane_bcast(__m128 s4, int k)
-{
-    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s4), _mm256_set1_epi32(k));
-}
-
 /* acc += f32(eight exact int32 partial sums of w.x) * s, for one Q8_0 block xb whose
  * scale product d_w*d_x is s (in every lane). */
 static inline __m256 block_apply(wblock_t w, const unsigned char *xb, __m256 s, __m256 acc)
@@ -133,22 +128,24 @@ typedef wblock_t (*prep_fn)(const unsigned char *wb);
 static inline void quad_dot(const unsigned char *w, size_t wbytes, prep_fn prep, const unsigned char *x, int cnt,
                             __m256 acc[2])
 {
-    __m128 s4 = _mm_mul_ps(load_d4(w, wbytes, cnt), load_d4(x, Q8_BYTES, cnt));
+    float s[4];
+    _mm_storeu_ps(s, _mm_mul_ps(load_d4(w, wbytes, cnt), load_d4(x, Q8_BYTES, cnt)));
     for (int k = 0; k < cnt; k++)
-        acc[k % 2] = block_apply(prep(w + k * wbytes), x + k * Q8_BYTES, lane_bcast(s4, k), acc[k % 2]);
+        acc[k % 2] = block_apply(prep(w + k * wbytes), x + k * Q8_BYTES, _mm256_broadcast_ss(&s[k]), acc[k % 2]);
 }
 
 /* The same quad against four activation columns, x + j*stride. */
 static inline void quad_dot_x4(const unsigned char *w, size_t wbytes, prep_fn prep, const unsigned char *x,
                                size_t stride, int cnt, __m256 acc[4][2])
 {
-    __m128 dw = load_d4(w, wbytes, cnt), s4[4];
+    __m128 dw = load_d4(w, wbytes, cnt);
+    float s[4][4];   /* broadcast from memory below: the load ports, not the shuffle unit */
     for (int j = 0; j < 4; j++)
-        s4[j] = _mm_mul_ps(dw, load_d4(x + j * stride, Q8_BYTES, cnt));
+        _mm_storeu_ps(s[j], _mm_mul_ps(dw, load_d4(x + j * stride, Q8_BYTES, cnt)));
     for (int k = 0; k < cnt; k++) {
         wblock_t wk = prep(w + k * wbytes);
         for (int j = 0; j < 4; j++)
-            acc[j][k % 2] = block_apply(wk, x + j * stride + k * Q8_BYTES, lane_bcast(s4[j], k), acc[j][k % 2]);
+            acc[j][k % 2] = block_apply(wk, x + j * stride + k * Q8_BYTES, _mm256_broadcast_ss(&s[j][k]), acc[j][k % 2]);
     }
 }
 
