@@ -3,8 +3,8 @@
  * CPU can run (kern*.c), against independent double-precision references.
  *
  * What is checked, per ISA (scalar always; avx2/avx512 or neon when supported):
- *   - act_from_f32 gives the same bytes as quant.h, including f16 specials and
- *     Q8_0 rounding ties;
+ *   - act_from_f32 gives the same bytes as quant.h, including f16 specials,
+ *     Q8_0 rounding ties and Q8_K's NaNs, infinities, zeros, sign and ties;
  *   - dot, for every weight type and awkward sizes, on three kinds of data:
  *       exact:     small integers and power-of-two scales, chosen so that every
  *                  partial sum in any order is exactly representable in f32; the
@@ -354,6 +354,30 @@ static void test_act(const kern_table_t *t, rng_t *r, scratch_t *s)
         CHECK(s->x[0][o + nb * 34] == 0xee);
         t->q4_0.act_from_f32(x, s->x[1] + o, nb * 32);
         CHECK(memcmp(s->x[1] + o, s->ref_act, nb * 34) == 0);
+    }
+
+    /* Q8_K (the K-quants' activations): the blocks above as 8 super-blocks, then
+     * super-blocks of NaNs with a finite max, of infinities, of zeros and NaNs only,
+     * of a max whose negation comes first (the first of equal magnitude counts), and of
+     * products landing on .5 ties; output at every byte offset. */
+    const size_t nk = 12;
+    float *xk = s->f[1];
+    memcpy(xk, x, 8 * QK_K * sizeof(float));
+    for (int j = 0; j < QK_K; j++) {
+        xk[8 * QK_K + j] = j % 3 ? (float)(j - 128) * 0.01f : NAN;
+        xk[9 * QK_K + j] = j == 7 ? -INFINITY : j == 9 ? INFINITY : (float)j;
+        xk[10 * QK_K + j] = j % 2 ? NAN : 0.0f;
+        xk[11 * QK_K + j] = j == 3 ? -2.54f : j == 200 ? 2.54f : (float)(j % 64 - 32) * 0.01f;
+    }
+    xk[8 * QK_K + 100] = -7.0f;
+    quant_row_q8_k(xk, s->ref_act, nk * QK_K);
+    for (size_t o = 0; o < 4; o++) {
+        memset(s->x[0], 0xee, nk * sizeof(block_q8_k_t) + 8);
+        t->q4_k.act_from_f32(xk, s->x[0] + o, nk * QK_K);
+        for (size_t b = 0; b < nk; b++)
+            CHECKF(memcmp(s->x[0] + o + sizeof(block_q8_k_t) * b, s->ref_act + sizeof(block_q8_k_t) * b,
+                          sizeof(block_q8_k_t)) == 0, "%s: q8_k act, super-block %zu, offset %zu", isa, b, o);
+        CHECK(s->x[0][o + nk * sizeof(block_q8_k_t)] == 0xee);
     }
 
     /* F32 is a copy. */

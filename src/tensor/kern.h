@@ -218,6 +218,9 @@ void kern_fill_ref_quants(kern_table_t *t);
 void kern_fill_avx2_q(kern_table_t *t);
 /* The AVX2 table's attention over the F16 KV cache (kern_avx2_attn.c). */
 void kern_fill_avx2_attn(kern_table_t *t);
+/* Its Q8_K activation conversion for the K-quants, byte-identical to quant_row_q8_k (kern_avx2_act.c). */
+void kern_fill_avx2_act(kern_table_t *t);
+void kern_avx2_act_q8_k(const float *x, void *y, size_t n);
 void kern_fill_avx512_q(kern_table_t *t);   /* Q4_K, Q5_K, Q6_K */
 /* kern_avx2_q.c's one-column Q4_K/Q5_K/Q6_K dots, which the AVX-512 table keeps (for
  * one column its own preparation costs more than the wider arithmetic saves; all

@@ -424,4 +424,5 @@ void kern_fill_avx2(kern_table_t *t)
     kern_fill_avx2_attn(t);
     kern_fill_ref_quants(t);
     kern_fill_avx2_q(t);
+    kern_fill_avx2_act(t);
 }
