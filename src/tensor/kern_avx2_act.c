@@ -9,7 +9,8 @@
  * its low byte, as the reference's int8_t conversion does (a NaN product gives
  * INT_MIN there and here, hence 0); bsums[j] = the sum of q[16j..16j+15]; d =
  * 1/iscale; a block whose max is 0 is all zeros.  The reference spends a libm
- * call per value; this is one vector multiply, round and convert per 8.
+ * call per value; this is one vector multiply, round and convert per 8.  Q5_0 and
+ * IQ4_NL take the table's Q8_0 conversion (kern_avx2.c, byte-identical too).
  * Unaligned loads and stores; no state.
  */
 #include <immintrin.h>
@@ -80,6 +81,7 @@ void kern_avx2_act_q8_k(const float *x, void *y, size_t n)
 
 void kern_fill_avx2_act(kern_table_t *t)
 {
+    t->q5_0.act_from_f32 = t->iq4_nl.act_from_f32 = t->q8_0.act_from_f32;   /* the table's own Q8_0 conversion */
     t->q2_k.act_from_f32 = t->q3_k.act_from_f32 = t->q4_k.act_from_f32 = t->q5_k.act_from_f32 =
         t->q6_k.act_from_f32 = kern_avx2_act_q8_k;
 }
