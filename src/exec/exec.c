@@ -439,9 +439,11 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
     case OP_ATTENTION: {
         const int D = (int)(hp->n_head_kv * hp->head_dim), layer = e->kv_layer_of_node[i];
         const float *k = node_in(e, n, 1, first, b), *v = node_in(e, n, 2, first, b);
-        for (int t = 0; t < rows; t++) {
-            quant_row_f16(k + (size_t)t * D, kv_k_row(&e->kv, e->row_seq[t], layer, e->row_pos[t]), (size_t)D);
-            quant_row_f16(v + (size_t)t * D, kv_v_row(&e->kv, e->row_seq[t], layer, e->row_pos[t]), (size_t)D);
+        for (int t = 0; t < rows; t++) {   /* the table's F16 conversion: quant_row_f16's bytes, vectorised */
+            e->kern.f16.act_from_f32(k + (size_t)t * D, kv_k_row(&e->kv, e->row_seq[t], layer, e->row_pos[t]),
+                                     (size_t)D);
+            e->kern.f16.act_from_f32(v + (size_t)t * D, kv_v_row(&e->kv, e->row_seq[t], layer, e->row_pos[t]),
+                                     (size_t)D);
         }
         attn_job_t job = {.e = e, .b = b, .kv_layer = layer, .q = node_in(e, n, 0, first, b), .k = k, .v = v,
                           .out = out, .alibi_max_bias = n->alibi_max_bias};
