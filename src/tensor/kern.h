@@ -233,6 +233,8 @@ void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const
 void kern_avx2_rows_q5_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_fill_neon_q(kern_table_t *t);
+/* The NEON table's vector activation conversions (F16, Q8_0, Q8_K), byte-identical to quant.h (kern_neon_act.c). */
+void kern_fill_neon_act(kern_table_t *t);
 /* The packed prompt path of Q4_K/Q5_K/Q6_K (kern_kpack.h: layout; kern_avx512_kpack.c):
  * its byte counts, the activation packer, and the tiles with (Q4_K, Q5_K) and without
  * (Q6_K) a min; each table's pack_w are in its kern_<isa>_q.c (the AVX2 and AVX-512

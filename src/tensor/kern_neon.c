@@ -277,7 +277,7 @@ static void axpy_f16(size_t n, float a, const uint16_t *x, float *y)
 
 KERN_DEFINE_ATTN_BY_DOTS(attn_scores_f16, attn_values_f16, dot_f16_kv, axpy_f16)
 
-/* ---- activation conversions: the references ------------------------------------- */
+/* ---- activation conversions: the references (kern_neon_act.c replaces them) ----- */
 
 static void act_f32(const float *x, void *y, size_t n)
 {
@@ -313,4 +313,5 @@ void kern_fill_neon(kern_table_t *t)
     };
     kern_fill_ref_quants(t);
     kern_fill_neon_q(t);
+    kern_fill_neon_act(t);
 }
