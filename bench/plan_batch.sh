@@ -9,15 +9,18 @@
 # it (plan/ring_sim.h: the rows each stage really batches, from the profiles at
 # every batch size), and as measured (decode steps of the run), with the rows
 # per step.  Prints a Markdown table per run and the bottleneck ratios.
-# usage: bench/plan_batch.sh [RUNS=5] [TYPE=q8_0] [K=8] [WORKERS=2] [PLAN=even]
+# usage: bench/plan_batch.sh [RUNS=5] [TYPE=q8_0] [K=8] [WORKERS=2] [PLAN=even] [LINGUA=build/lingua, built first]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-5} type=${2:-q8_0} k=${3:-8} workers=${4:-2} plan=${5:-even}
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target lingua >/dev/null
+runs=${1:-5} type=${2:-q8_0} k=${3:-8} workers=${4:-2} plan=${5:-even} lingua=${6:-}
+if [ -z "$lingua" ]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$(nproc)" --target lingua >/dev/null
+  lingua=build/lingua
+fi
 mkdir -p bench/out
 m=bench/out/synth-110M-$type.gguf
-[ -f "$m" ] || build/lingua synth -o "$m" --dim 768 --layers 12 --heads 12 --kv-heads 12 --ffn 2048 --vocab 32000 \
+[ -f "$m" ] || "$lingua" synth -o "$m" --dim 768 --layers 12 --heads 12 --kv-heads 12 --ffn 2048 --vocab 32000 \
   --ctx 1024 --type "$type" --seed 1 >/dev/null 2>&1
 prompts=bench/out/plan-batch-prompts-$k.txt
 python3 -c '
@@ -33,7 +36,7 @@ echo
 echo "| run | stage | units | plan ms/token | simulated ms/token (rows) | measured ms/token (rows) | measured / plan | measured / simulated |"
 echo "|---:|---:|---|---:|---:|---:|---:|---:|"
 for ((r = 1; r <= runs; r++)); do
-  build/lingua run -m "$m" --local "$workers" --objective throughput --plan "$plan" --prompts "$prompts" --seq "$k" \
+  "$lingua" run -m "$m" --local "$workers" --objective throughput --plan "$plan" --prompts "$prompts" --seq "$k" \
     -n 64 --temp 0 -t 1 -v --balance off 2>&1 >/dev/null | tr -d '\000' > "$log" || true
   python3 - "$log" "$r" <<'PY'
 import re, sys
