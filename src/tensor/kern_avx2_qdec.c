@@ -15,8 +15,10 @@
  * 6-bit scales and mins of Q4_K/Q5_K are unpacked with a few vector operations
  * (both 128-bit halves alike, so one in-lane shuffle gives a scale in all sixteen
  * int16 lanes), the mins meet the activation's bsums summed per 32 values (once per
- * super-block for all rows), and d/dmin of the eight rows are gathered with one
- * shuffle tree and converted together.
+ * super-block for all rows), d/dmin of the eight rows are gathered with one
+ * shuffle tree and converted together, the weight vectors that several operations
+ * read are loaded once (in_reg), and the rows are prefetched only two super-blocks
+ * ahead.  Q2_K/Q3_K keep kdot_rows (kern_x86_q.h).
  */
 #include <immintrin.h>
 #include <string.h>
@@ -30,14 +32,20 @@
 /* Weight rows are prefetched this many super-blocks ahead, every 64 bytes of a block: about the memory latency
  * at the rate the eight streams are consumed (the hardware prefetcher takes the streams further; 2048 bytes
  * ahead, as kern_avx2_q.c does, measured 20-30% slower decode here). */
-#ifndef PF_BLOCKS
 #define PF_BLOCKS 2
-#endif
 #define INLINE inline __attribute__((always_inline))
 
 static INLINE __m256i load32(const unsigned char *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* v, kept in a register: without this the compiler folds a load that several operations read into each of them
+ * (measured: two loads of each 32 bytes of Q4_K levels, ~7% slower; loads are what these loops are short of). */
+static INLINE __m256i in_reg(__m256i v)
+{
+    __asm__("" : "+x"(v));
+    return v;
 }
 
 static INLINE __m128i load16(const unsigned char *p)
@@ -117,7 +125,7 @@ static INLINE void blk_q45(const unsigned char *wb, const unsigned char *xb, __m
     const __m256i qh = q5 ? load32(wb + offsetof(block_q5_k_t, qh)) : _mm256_setzero_si256();
     __m256i acc = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        const __m256i q = load32(qs + 32 * c);
+        const __m256i q = in_reg(load32(qs + 32 * c));
         __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
         if (q5) {
             lo = _mm256_or_si256(lo, bit_to_4(qh, 2 * c));
@@ -197,7 +205,8 @@ static INLINE void blk_q6(const unsigned char *wb, const unsigned char *xb, __m2
     const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
     __m256i acc = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++) {
-        const __m256i a = load32(ql + 64 * h), b = load32(ql + 64 * h + 32), qh = load32(qhp + 32 * h);
+        const __m256i a = in_reg(load32(ql + 64 * h)), b = in_reg(load32(ql + 64 * h + 32));
+        const __m256i qh = in_reg(load32(qhp + 32 * h));
         /* The two high bits of value 128h + 32k + l are bits 2k, 2k+1 of qh[l], placed at bits 4-5: shifted in
          * 16-bit lanes, the bits that cross a byte land outside the 0x30 mask. */
         const __m256i hi[4] = {_mm256_and_si256(_mm256_slli_epi16(qh, 4), m30),
