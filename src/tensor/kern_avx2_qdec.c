@@ -189,8 +189,8 @@ static INLINE __m256i pair_in_lanes(__m256i s, int k)
                                                    b, b + 1, b, b + 1, b, b + 1));
 }
 
-/* One row's super-block: isum lanes (bs16: the activation's bsums times 16), and in the high half of lane 0 of
- * *dd the row's d. */
+/* One row's super-block: isum lanes (bs16: the activation's bsums times 16, still int16: |bsums| <= 16 * 128),
+ * and in the high half of lane 0 of *dd the row's d. */
 static INLINE void blk_q6(const unsigned char *wb, const unsigned char *xb, __m256i bs16, __m256i *isum, __m128i *dd)
 {
     const unsigned char *ql = wb + offsetof(block_q6_k_t, ql), *qhp = wb + offsetof(block_q6_k_t, qh);
