@@ -165,7 +165,8 @@ static INLINE void rows_q45(size_t n, const unsigned char *w, size_t w_stride, i
             _mm256_shuffle_epi8(gather8(dd), _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0,
                                                               1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15)),
             _MM_SHUFFLE(3, 1, 2, 0));
-        const __m256 vd = _mm256_cvtph_ps(_mm256_castsi256_si128(h)), vdmin = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+        const __m256 vd = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+        const __m256 vdmin = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
         float dx;
         memcpy(&dx, xb, sizeof dx);
         const __m256 vdx = _mm256_set1_ps(dx);
