@@ -17,8 +17,8 @@
  * int16 lanes), the mins meet the activation's bsums summed per 32 values (once per
  * super-block for all rows), d/dmin of the eight rows are gathered with one
  * shuffle tree and converted together, the weight vectors that several operations
- * read are loaded once (in_reg), and the rows are prefetched only two super-blocks
- * ahead.  Q2_K/Q3_K keep kdot_rows (kern_x86_q.h).
+ * read are loaded once (in_reg), and the rows are prefetched only two and a half
+ * super-blocks ahead.  Q2_K/Q3_K keep kdot_rows (kern_x86_q.h).
  */
 #include <immintrin.h>
 #include <string.h>
@@ -29,10 +29,11 @@
 #define Q8K_BYTES sizeof(block_q8_k_t)
 #define Q8K_Q offsetof(block_q8_k_t, q)
 #define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
-/* Weight rows are prefetched this many super-blocks ahead, every 64 bytes of a block: about the memory latency
- * at the rate the eight streams are consumed (the hardware prefetcher takes the streams further; 2048 bytes
- * ahead, as kern_avx2_q.c does, measured 20-30% slower decode here). */
-#define PF_BLOCKS 2
+/* How far ahead a weight row is prefetched (every 64 bytes of a block): two and a half super-blocks, about the
+ * memory latency at the rate the eight streams are consumed; the hardware prefetcher takes the streams further.
+ * Measured on the 110M models here: 2048 bytes ahead (kern_avx2_q.c's distance) 20-30% slower decode, two
+ * blocks best on one thread, three on two threads (where the two cores' streams meet at the memory). */
+#define PF_AHEAD(wbytes) ((wbytes) * 5 / 2)
 #define INLINE inline __attribute__((always_inline))
 
 static INLINE __m256i load32(const unsigned char *p)
@@ -157,7 +158,7 @@ static INLINE void rows_q45(size_t n, const unsigned char *w, size_t w_stride, i
             }
             const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;
             for (size_t o = 0; o < wbytes; o += 64)
-                _mm_prefetch((const char *)(wb + PF_BLOCKS * wbytes + o), _MM_HINT_T0);
+                _mm_prefetch((const char *)(wb + PF_AHEAD(wbytes) + o), _MM_HINT_T0);
             blk_q45(wb, xb, bs8, q5, &is[r], &im[r], &dd[r]);
         }
         /* halves [d0 dmin0 d1 dmin1 ...] -> [d0..d3 dmin0..dmin3 | d4..d7 dmin4..dmin7] -> d, dmin */
@@ -242,7 +243,7 @@ static INLINE void rows_q6(size_t n, const unsigned char *w, size_t w_stride, in
             }
             const unsigned char *wb = w + (size_t)r * w_stride + b * wbytes;
             for (size_t o = 0; o < wbytes; o += 64)
-                _mm_prefetch((const char *)(wb + PF_BLOCKS * wbytes + o), _MM_HINT_T0);
+                _mm_prefetch((const char *)(wb + PF_AHEAD(wbytes) + o), _MM_HINT_T0);
             blk_q6(wb, xb, bs16, &is[r], &dd[r]);
         }
         /* the high halves of the eight dwords -> d */
