@@ -228,7 +228,8 @@ void kern_fill_avx512_q(kern_table_t *t);   /* Q4_K, Q5_K, Q6_K */
 void kern_avx2_dot_q4_k(size_t n, const void *w, const void *x, float *out);
 void kern_avx2_dot_q5_k(size_t n, const void *w, const void *x, float *out);
 void kern_avx2_dot_q6_k(size_t n, const void *w, const void *x, float *out);
-/* And its decode tiles: out[r] = dot(w + r*w_stride, x) for r < nr (1..KERN_TILE_ROWS). */
+/* And the AVX2 decode tiles (kern_avx2_qdec.c), which the AVX-512 table keeps too: out[r] = dot(w + r*w_stride, x)
+ * for r < nr (1..KERN_TILE_ROWS). */
 void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_avx2_rows_q5_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);
 void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out);

@@ -356,8 +356,8 @@ KERN_DEFINE_DOTS_BY_COLS(q4_k, kdot_cols, sizeof(block_q4_k_t), prep_q4_k, k1_q4
 KERN_DEFINE_DOTS_BY_COLS(q5_k, kdot_cols, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1)
 KERN_DEFINE_DOTS_BY_COLS(q6_k, kdot_cols, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0)
 
-/* Decode tiles (one activation row, up to eight weight rows at once): kdot_rows per type; the Q4_K/Q5_K/Q6_K ones
- * are exported for the AVX-512 table (kern.h). */
+/* Decode tiles (one activation row, up to eight weight rows at once): kdot_rows for Q2_K/Q3_K; the Q4_K/Q5_K/Q6_K
+ * ones (kern_avx2_rows_q*_k, exported for the AVX-512 table too) are written out in kern_avx2_qdec.c. */
 static void rows_q2_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
 {
     kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q2_k_t), prep_q2_k, NULL, 0, 1);
@@ -366,21 +366,6 @@ static void rows_q2_k(size_t n, const void *w, size_t w_stride, int nr, const vo
 static void rows_q3_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
 {
     kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q3_k_t), prep_q3_k, NULL, 1, 0);
-}
-
-void kern_avx2_rows_q4_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
-{
-    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q4_k_t), prep_q4_k, k1_q4_k, 0, 1);
-}
-
-void kern_avx2_rows_q5_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
-{
-    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q5_k_t), prep_q5_k, k1_q5_k, 0, 1);
-}
-
-void kern_avx2_rows_q6_k(size_t n, const void *w, size_t w_stride, int nr, const void *x, float *out)
-{
-    kdot_rows(n, w, w_stride, nr, x, out, sizeof(block_q6_k_t), prep_q6_k, k1_q6_k, 1, 0);
 }
 
 KERN_DEFINE_TILE_BY_ROWS(rows_tile_q2_k, rows_q2_k, dot_q2_k, dot_x4_q2_k)

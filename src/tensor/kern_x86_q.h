@@ -1,9 +1,9 @@
 /*
  * kern_x86_q.h — the float step shared by the x86 K-quant kernels
- * (kern_avx2_q.c, kern_avx512_q.c; both compiled with at least AVX2): the exact
- * int32 lane sums of up to eight super-blocks are reduced together (for at most
- * four, their isum and imin, or the isum of two columns, by one tree) and each
- * block's contribution (dx*d)*isum [- (dx*dmin)*imin] is formed in its own lane
+ * (kern_avx2_q.c, kern_avx2_qdec.c, kern_avx512_q.c; all compiled with at least
+ * AVX2): the exact int32 lane sums of up to eight super-blocks are reduced
+ * together (for at most four, their isum and imin, or the isum of two columns, by
+ * one tree) and each block's contribution (dx*d)*isum [- (dx*dmin)*imin] is formed in its own lane
  * by the reference's IEEE operations (kern_ref_q.c), then added to the sum one
  * after another, block 0 first.  Header-only (static inline); no state.
  */
@@ -150,8 +150,9 @@ static inline void kq_float4_pair(float *sa, float *sb, const __m256i isa[4], co
     }
 
 /* Defines `static inline void kdot_rows(n, w, w_stride, nr, x, out, wbytes, prep, k1, has_corr, has_min)`:
- * the decode tile, nr (1..8) weight rows w + r*w_stride (far apart: nr concurrent read streams) against one
- * activation row x, out[r] for r < nr.  Super-block b of every row is summed (k1, or prep + kapply), then one
+ * the decode tile (kern_avx2_q.c's Q2_K/Q3_K; Q4_K..Q6_K have their own, written out, in kern_avx2_qdec.c),
+ * nr (1..8) weight rows w + r*w_stride (far apart: nr concurrent read streams) against one activation row x,
+ * out[r] for r < nr.  Super-block b of every row is summed (k1, or prep + kapply), then one
  * reduction tree gives the eight rows' isum (a second their imin) in eight lanes, and each lane adds its row's
  * contribution (dx*d)*isum [- (dx*dmin)*imin] to that row's sum: per lane, the reference's operations in the
  * reference's block order, so each out[r] equals dot(row r) bit for bit. */
