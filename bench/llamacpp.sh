@@ -8,8 +8,9 @@
 # build that the npm package node-llama-cpp ships (its own version of llama.cpp,
 # not the b4747 the issues quote; its dynamic CPU backends pick the variant for
 # this CPU), installed with npm into bench/out/nlc (ignored by git; no install
-# scripts run) the first time.  Its decode figure includes the JavaScript
-# iteration per token (well under a millisecond).  Models as bench/ab.sh makes them.
+# scripts run) the first time, measured as llama-bench measures (bench/llamacpp.mjs:
+# one prompt batch, then single tokens without sampling; ours samples each token).
+# Models as bench/ab.sh makes them.
 # usage: bench/llamacpp.sh [ROUNDS=5] [TYPES="q4_k_m q5_k_m q6_k q8_0"] [THREADS="1 2"] [LINGUA=build/lingua]
 set -euo pipefail
 cd "$(dirname "$0")/.."
