@@ -7,11 +7,11 @@
  * the time per token falls as the batch grows until compute binds), for each of
  * a few batch sizes — and then to probe their links to every other worker over
  * the real transport.  Units are timed on all workers at once: devices that share
- * nothing do not disturb one another, and emulated devices sharing one machine's
- * cores, caches and memory bus meet the contention they will meet when the ring
- * runs (measured: timed one at a time, two emulated workers on two cores were
- * predicted 30-45% too fast).  Links are probed one worker at a time, so that
- * every echo is answered at once.  The answers are kept per worker and batch
+ * nothing do not disturb one another, so this takes 1/N of the time of one worker
+ * after another, and emulated devices sharing one machine's cores, caches and
+ * memory bus meet contention as they will when the ring runs (bench/plan_batch.sh
+ * measured no clear difference in accuracy against one at a time).  Links are
+ * probed one worker at a time, so that every echo is answered at once.  The answers are kept per worker and batch
  * size.  coord_problem turns them, with the
  * segmentation's unit costs, into the planner's problem (plan/plan.h): unit
  * memory = weights + KV cache for the context and sequences + scratch; a hop
