@@ -42,15 +42,7 @@
 #include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
-#define Q8K_BYTES sizeof(block_q8_k_t)
-#define Q8K_Q offsetof(block_q8_k_t, q)
-#define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
 #define PREFETCH_AHEAD 2048
-
-static inline __m256i load32(const unsigned char *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
 
 static inline float half(const unsigned char *p)
 {

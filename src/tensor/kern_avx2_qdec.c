@@ -26,20 +26,12 @@
 #include "tensor/kern.h"
 #include "tensor/kern_x86_q.h"
 
-#define Q8K_BYTES sizeof(block_q8_k_t)
-#define Q8K_Q offsetof(block_q8_k_t, q)
-#define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
 /* How far ahead a weight row is prefetched (every 64 bytes of a block): two and a half super-blocks, about the
  * memory latency at the rate the eight streams are consumed; the hardware prefetcher takes the streams further.
  * Measured on the 110M models here: 2048 bytes ahead (kern_avx2_q.c's distance) 20-30% slower decode, two
  * blocks best on one thread, three on two threads (where the two cores' streams meet at the memory). */
 #define PF_AHEAD(wbytes) ((wbytes) * 5 / 2)
 #define INLINE inline __attribute__((always_inline))
-
-static INLINE __m256i load32(const unsigned char *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
 
 /* v, kept in a register: without this the compiler folds a load that several operations read into each of them
  * (measured: two loads of each 32 bytes of Q4_K levels, ~7% slower; loads are what these loops are short of). */

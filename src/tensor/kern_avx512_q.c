@@ -24,9 +24,6 @@
 #include "tensor/kern_x86_q.h"
 #include "tensor/quant.h"
 
-#define Q8K_BYTES sizeof(block_q8_k_t)
-#define Q8K_Q offsetof(block_q8_k_t, q)
-#define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
 #define PREFETCH_AHEAD 2048
 
 typedef struct {

@@ -27,9 +27,6 @@
 #include "tensor/kern.h"
 #include "tensor/quant.h"
 
-#define Q8K_BYTES sizeof(block_q8_k_t)
-#define Q8K_Q offsetof(block_q8_k_t, q)
-#define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
 
 typedef struct {
     uint8x16_t lv[16];                 /* levels, 16 per vector, value order */

@@ -48,9 +48,6 @@ static int32_t get_i16(const unsigned char *p)
     return v;
 }
 
-#define Q8K_BYTES sizeof(block_q8_k_t)
-#define Q8K_Q offsetof(block_q8_k_t, q)
-#define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
 
 /* ---- 32-value blocks -------------------------------------------------------------- */
 

@@ -5,7 +5,8 @@
  * together (for at most four, their isum and imin, or the isum of two columns, by
  * one tree) and each block's contribution (dx*d)*isum [- (dx*dmin)*imin] is formed in its own lane
  * by the reference's IEEE operations (kern_ref_q.c), then added to the sum one
- * after another, block 0 first.  Header-only (static inline); no state.
+ * after another, block 0 first; and the unaligned 32-byte load they all use.
+ * Header-only (static inline); no state.
  */
 #ifndef LL_TENSOR_KERN_X86_Q_H
 #define LL_TENSOR_KERN_X86_Q_H
@@ -14,6 +15,12 @@
 #include <string.h>
 
 #include "tensor/types.h"
+
+/* 32 bytes at p, unaligned. */
+static inline __m256i load32(const unsigned char *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
 
 /* Lane k = the (exact) sum of the lanes of v[k], for k < 8. */
 static inline __m256i kq_hsum_i32_x8(const __m256i v[8])

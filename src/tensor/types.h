@@ -154,6 +154,11 @@ typedef struct {
     int16_t bsums[QK_K / 16];
 } block_q8_k_t;
 
+/* Its size and field offsets, for kernels that read blocks byte-wise. */
+#define Q8K_BYTES sizeof(block_q8_k_t)
+#define Q8K_Q offsetof(block_q8_k_t, q)
+#define Q8K_BSUMS offsetof(block_q8_k_t, bsums)
+
 _Static_assert(sizeof(block_q8_0_t) == 34, "Q8_0 block must be 34 bytes");
 _Static_assert(sizeof(block_q4_0_t) == 18, "Q4_0 block must be 18 bytes");
 _Static_assert(sizeof(block_q4_1_t) == 20, "Q4_1 block must be 20 bytes");
