@@ -40,7 +40,9 @@ int coord_create(const coord_opts_t *o, coord_t **out, err_t *err)
     if (!c)
         return err_set(err, ERR_NOMEM, "out of memory");
     c->o = *o;
-    c->profile_batch = 1;
+    c->profile_batch = 1;   /* until coord_profile says otherwise: one batch size, 1 */
+    c->profile_batches[0] = 1;
+    c->n_profile_batches = 1;
     int rc;
     if ((rc = model_load(o->model_path, &c->m, err)) || (rc = tok_create(c->m->gguf, &c->tok, err)) ||
         (rc = graph_build(c->m, &c->g, err)) || (rc = seg_build_default(c->g, &c->seg, err)))
@@ -103,8 +105,6 @@ void coord_destroy(coord_t **cp)
     coord_weights_fini(c);
     net_ctx_destroy(&c->zctx);
     for (int i = 0; i < c->n_workers; i++) {
-        free(c->workers[i].prof.time);
-        free(c->workers[i].prof.spread);
         for (int k = 0; k < COORD_PROFILE_MAX_BATCHES; k++)
             free(c->workers[i].prof.time_at[k]);
     }
@@ -204,8 +204,6 @@ static int register_worker(coord_t *c, const msg_t *m, err_t *err)
         }
     worker_profile_t keep = w->prof;   /* a re-registering worker keeps its buffers (and must be profiled again) */
     memset(w, 0, sizeof *w);
-    w->prof.time = keep.time;
-    w->prof.spread = keep.spread;
     memcpy(w->prof.time_at, keep.time_at, sizeof keep.time_at);
     memcpy(w->id, c->rx.peer, c->rx.peer_len);
     w->id_len = c->rx.peer_len;

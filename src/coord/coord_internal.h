@@ -20,10 +20,9 @@
 typedef struct {
     int have;                                /* the last request was answered */
     int slot;                                /* where its unit times go: index k into coord_t.profile_batches,
-                                                -1: `time` and every slot (a joiner, timed at profile_batch only) */
+                                                -1: every slot (a joiner, timed at profile_batch only) */
     uint64_t free_mem;
-    float *time, *spread;                    /* [n_units] seconds per token at coord_t.profile_batch */
-    float *time_at[COORD_PROFILE_MAX_BATCHES];   /* [n_units] the same at coord_t.profile_batches[k] */
+    float *time_at[COORD_PROFILE_MAX_BATCHES];   /* [n_units] seconds per token at coord_t.profile_batches[k] */
     double latency[COORD_MAX_WORKERS];       /* one-way seconds to worker k (measured by this worker) */
     double bandwidth[COORD_MAX_WORKERS];     /* bytes/s to worker k */
 } worker_profile_t;

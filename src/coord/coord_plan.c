@@ -18,14 +18,7 @@ int coord_profile_store(coord_t *c, worker_profile_t *pr, const void *data, err_
 {
     const size_t n = (size_t)c->seg->n_units;
     const int slot = pr->slot < c->n_profile_batches ? pr->slot : -1;
-    const int to_default = slot < 0 || c->profile_batches[slot] == c->profile_batch;
-    if (to_default && !pr->time)
-        pr->time = malloc(n * sizeof *pr->time);
-    if (to_default && !pr->spread)
-        pr->spread = malloc(n * sizeof *pr->spread);
-    if (to_default && (!pr->time || !pr->spread))
-        return err_set(err, ERR_NOMEM, "out of memory");
-    const uint8_t *d = data;
+    const uint8_t *d = data;   /* (seconds per token, spread) pairs: the spread is not kept */
     for (int k = 0; k < c->n_profile_batches; k++) {
         if (slot >= 0 && k != slot)
             continue;
@@ -33,10 +26,6 @@ int coord_profile_store(coord_t *c, worker_profile_t *pr, const void *data, err_
             return err_set(err, ERR_NOMEM, "out of memory");
         for (size_t u = 0; u < n; u++)
             memcpy(&pr->time_at[k][u], d + 8 * u, 4);
-    }
-    for (size_t u = 0; to_default && u < n; u++) {
-        memcpy(&pr->time[u], d + 8 * u, 4);
-        memcpy(&pr->spread[u], d + 8 * u + 4, 4);
     }
     return 0;
 }
@@ -159,7 +148,7 @@ int coord_problem_at(const coord_t *c, plan_objective_t objective, int header, i
         const worker_rec_t *w = &c->workers[i];
         snprintf(p->name[i], sizeof p->name[i], "%s", w->name);
         p->dev_mem[i] = w->prof.free_mem;
-        const float *t = w->prof.time;
+        const float *t = NULL;
         double nearest = INFINITY;   /* |log| of the ratio to the closest profiled size */
         for (int k = 0; k < c->n_profile_batches; k++) {
             const double far = fabs(log((double)c->profile_batches[k] / batch));
@@ -167,6 +156,11 @@ int coord_problem_at(const coord_t *c, plan_objective_t objective, int header, i
                 nearest = far;
                 t = w->prof.time_at[k];
             }
+        }
+        if (!t) {
+            plan_problem_fini(p);
+            free(costs);
+            return err_set(err, ERR_STATE, "worker %s has no unit times", w->name);
         }
         for (int u = 0; u < M; u++)
             p->time[(size_t)i * M + u] = t[u];
