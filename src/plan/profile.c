@@ -49,9 +49,8 @@ static int same_kind(const seg_t *seg, int a, int b)
 /* Evicts unit u's matrices from the caches: serving, a stage streams its
  * weights from memory at every step (all of them, more than the caches hold for
  * any model worth splitting), while the one unit of a kind timed here again and
- * again would stay cached between its steps (measured 20-30% too fast on a
- * 110M model without this).  Embedding tables are left alone: a step reads
- * only its tokens' rows of them. */
+ * again would stay cached between its steps.  Embedding tables are left
+ * alone: a step reads only its tokens' rows of them. */
 static void evict_weights(const seg_t *seg, int u)
 {
     for (int k = seg->units[u].node_begin; k < seg->units[u].node_end; k++) {
