@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "kern_il_check.h"
 #include "kern_packed_check.h"
 #include "kern_util.h"
 #include "tensor/f16.h"
@@ -857,6 +858,7 @@ int main(void)
         test_act(&t, &r, s);
         test_dots(&t, &r, s);
         test_tiles(&t, &r, s);
+        test_interleaved(&t);
         test_attention(&t, &r, s);
         test_attention_batched(&t, &r, s);
         printf("test_kern: ISA %s: tested, %s\n", kern_isa_name(isa), check_failures == before ? "ok" : "FAILED");

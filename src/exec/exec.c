@@ -70,6 +70,9 @@ struct exec {
     float *attn_scratch;     /* [threads][n_ctx + head_dim] */
     int attn_scratch_stride;
     int cur_tokens;          /* rows of the last run */
+    uint8_t *il_arena;       /* the interleaved copies of the range's matrices (exec_params_t) */
+    ops_il_t *il_of_node;    /* [node_end - node_begin]: a matmul node's copy (data NULL: none) */
+    size_t il_bytes;         /* of il_arena */
 };
 
 void exec_params_default(exec_params_t *p, const model_t *m)
@@ -232,6 +235,63 @@ static int plan_kv(exec_t *e, err_t *err)
     return kv_init(&e->kv, n_attn, e->p.n_ctx, e->p.n_seq, (int)(hp->n_head_kv * hp->head_dim), err);
 }
 
+/* Rows a release covers at most: the copy grows while the model's pages go, so
+ * memory peaks at the stage's weights plus about this much. */
+#define IL_RELEASE_BYTES ((size_t)1 << 20)
+
+/* 1 if an OP_EMBED node of the range reads w's data (a tied output head). */
+static int embeds_from(const exec_t *e, const model_mat_t *w)
+{
+    for (int i = e->node_begin; i < e->node_end; i++)
+        if (e->g->nodes[i].op == OP_EMBED && e->g->nodes[i].w->data == w->data)
+            return 1;
+    return 0;
+}
+
+/* The interleaved copies of the range's matmul weights (exec_params_t). */
+static int interleave(exec_t *e, err_t *err)
+{
+    const int n_nodes = e->node_end - e->node_begin;
+    size_t total = 0;
+    for (int i = e->node_begin; i < e->node_end && !e->p.no_interleave; i++) {
+        const graph_node_t *n = &e->g->nodes[i];
+        if (n->op == OP_MATMUL)
+            total += (ops_il_bytes(&e->kern, n->w) + 63) & ~(size_t)63;
+    }
+    if (total == 0)
+        return 0;
+    e->il_of_node = calloc((size_t)n_nodes, sizeof *e->il_of_node);
+    e->il_arena = aligned_alloc(64, total);
+    if (!e->il_of_node || !e->il_arena)
+        return err_set(err, ERR_NOMEM, "executor: out of memory for %zu bytes of interleaved weights", total);
+    e->il_bytes = total;
+    size_t at = 0;
+    for (int i = e->node_begin; i < e->node_end; i++) {
+        const graph_node_t *n = &e->g->nodes[i];
+        const size_t bytes = n->op == OP_MATMUL ? ops_il_bytes(&e->kern, n->w) : 0;
+        if (!bytes)
+            continue;
+        const kern_matvec_t *mv = kern_matvec_for(&e->kern, n->w->type);
+        ops_il_t *il = &e->il_of_node[i - e->node_begin];
+        il->data = e->il_arena + at;
+        il->group_bytes = mv->il_group_bytes(n->w->n_in);
+        il->n_groups = bytes / il->group_bytes;
+        const int release = e->p.release && !embeds_from(e, n->w);
+        const size_t rows = (size_t)mv->il_rows, row_bytes = n->w->row_bytes;
+        const size_t step = IL_RELEASE_BYTES / (rows * row_bytes) > 0 ? IL_RELEASE_BYTES / (rows * row_bytes) : 1;
+        for (size_t g = 0; g < il->n_groups; g += step) {
+            const size_t g1 = g + step < il->n_groups ? g + step : il->n_groups;
+            ops_il_pack(&e->kern, n->w, e->il_arena + at, g, g1);
+            const size_t r1 = g1 * rows < n->w->n_out ? g1 * rows : n->w->n_out;
+            if (release)
+                e->p.release(e->p.release_ctx, (const uint8_t *)n->w->data + g * rows * row_bytes,
+                             (r1 - g * rows) * row_bytes);
+        }
+        at += (bytes + 63) & ~(size_t)63;
+    }
+    return 0;
+}
+
 int exec_create(const model_t *m, const exec_params_t *params, exec_t **out, err_t *err)
 {
     *out = NULL;
@@ -299,11 +359,18 @@ int exec_create(const model_t *m, const exec_params_t *params, exec_t **out, err
     }
     e->ops.pool = e->pool;
     e->ops.kern = &e->kern;
+    if ((rc = interleave(e, err)))
+        goto fail;
     *out = e;
     return 0;
 fail:
     exec_destroy(&e);
     return rc;
+}
+
+size_t exec_il_bytes(const exec_t *e)
+{
+    return e ? e->il_bytes : 0;
 }
 
 void exec_destroy(exec_t **ep)
@@ -330,6 +397,8 @@ void exec_destroy(exec_t **ep)
     for (int j = 0; j < GRAPH_MAX_IN; j++)
         free(e->gather[j]);
     free(e->ops.act);
+    free(e->il_arena);
+    free(e->il_of_node);
     seg_destroy(&e->own_seg);
     graph_destroy(&e->own_graph);
     free(e);
@@ -427,7 +496,10 @@ static void run_node(exec_t *e, int i, const exec_batch_t *b)
         ops_gelu_par(&e->ops, out, (size_t)rows * width);
         break;
     case OP_MATMUL:
-        ops_matmul(&e->ops, n->w, node_in(e, n, 0, first, b), rows, out);
+        if (e->il_of_node && e->il_of_node[i - e->node_begin].data)
+            ops_matmul_il(&e->ops, n->w, &e->il_of_node[i - e->node_begin], node_in(e, n, 0, first, b), rows, out);
+        else
+            ops_matmul(&e->ops, n->w, node_in(e, n, 0, first, b), rows, out);
         break;
     case OP_ROPE:
         memcpy(out, node_in(e, n, 0, first, b), (size_t)rows * width * sizeof *out);

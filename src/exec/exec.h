@@ -45,6 +45,16 @@ typedef struct {
     int max_logits;     /* logits rows one run may produce (<= 0: 1); one per sequence sampled together */
     kern_isa_t isa;     /* KERN_ISA_AUTO for the best available */
     const seg_t *seg;   /* units to use (borrowed, with its graph); NULL: the default segmentation */
+    /* Weights whose kernels have an interleaved layout (kern.h: il_*, e.g. Q8_0 and
+     * Q4_0 on AVX-512) are copied into it once, at creation, and only the copy is
+     * read (the results are the same bit for bit).  no_interleave: keep reading the
+     * model's rows.  release, when set, is told of each range of the model's bytes
+     * the executor has copied and will not read again (not the embedding table's,
+     * which it reads for lookups), so that their owner may drop them from memory:
+     * release(release_ctx, p, n), p inside the matrix's data. */
+    int no_interleave;
+    void (*release)(void *ctx, const void *p, size_t n);
+    void *release_ctx;
 } exec_params_t;
 
 /* Whole model (default segmentation), 1 thread, 1 sequence, defaults elsewhere. */
@@ -80,6 +90,8 @@ typedef struct {
 typedef struct exec exec_t;
 
 int exec_create(const model_t *m, const exec_params_t *p, exec_t **out, err_t *err);
+/* Bytes of the executor's interleaved copies of weights (exec_params_t; 0 when none). */
+size_t exec_il_bytes(const exec_t *e);
 void exec_destroy(exec_t **e);
 
 /* Runs the range over one batch. Errors (bad ids, positions, sizes) change nothing. */

@@ -163,6 +163,117 @@ static void matmul_task(void *ctx, int ith, int nth)
     }
 }
 
+/* ---- the interleaved path (kern.h: il_*) ---- */
+
+size_t ops_il_bytes(const kern_table_t *k, const model_mat_t *w)
+{
+    const kern_matvec_t *mv = kern_matvec_for(k, w->type);
+    if (!mv || !mv->il_rows || type_row_bytes(mv->act_type, w->n_in) > MATMUL_XTMP_BYTES)
+        return 0;
+    const size_t groups = ((size_t)w->n_out + (size_t)mv->il_rows - 1) / (size_t)mv->il_rows;
+    return groups * mv->il_group_bytes(w->n_in);
+}
+
+void ops_il_pack(const kern_table_t *k, const model_mat_t *w, uint8_t *dst, size_t g0, size_t g1)
+{
+    const kern_matvec_t *mv = kern_matvec_for(k, w->type);
+    const size_t gb = mv->il_group_bytes(w->n_in), rows = (size_t)mv->il_rows;
+    for (size_t g = g0; g < g1; g++) {
+        const size_t r0 = g * rows, nr = w->n_out - r0 < rows ? w->n_out - r0 : rows;
+        mv->il_pack_group(w->n_in, (const uint8_t *)w->data + r0 * w->row_bytes, w->row_bytes, (int)nr,
+                          dst + g * gb);
+    }
+}
+
+typedef struct {
+    const kern_matvec_t *mv;
+    const model_mat_t *w;
+    const ops_il_t *il;
+    const float *x;
+    uint8_t *act;           /* [n_rows][act_row]: x converted, then interleaved */
+    size_t act_row;
+    int n_rows;
+    float *y;
+} il_job_t;
+
+static void il_convert_task(void *ctx, int ith, int nth)
+{
+    const il_job_t *j = ctx;
+    const size_t n_in = j->w->n_in;
+    size_t t0, t1;
+    pool_split((size_t)j->n_rows, ith, nth, &t0, &t1);
+    _Alignas(64) uint8_t tmp[MATMUL_XTMP_BYTES];
+    for (size_t t = t0; t < t1; t++) {
+        j->mv->act_from_f32(j->x + t * n_in, tmp, n_in);
+        j->mv->il_pack_x(n_in, tmp, j->act + t * j->act_row);
+    }
+}
+
+/* y rows 16g.. of the groups' outputs (tile layout: out[c*ldo + il_rows*k + r] for the
+ * k-th of ng groups), rows at or past n_out dropped. */
+static void il_store(const il_job_t *j, const float *out, size_t ldo, const size_t *groups, int ng, int c0, int nc)
+{
+    const size_t rows = (size_t)j->mv->il_rows, n_out = j->w->n_out;
+    for (int k = 0; k < ng; k++) {
+        const size_t r0 = groups[k] * rows, nr = n_out - r0 < rows ? n_out - r0 : rows;
+        for (int c = 0; c < nc; c++)
+            memcpy(j->y + (size_t)(c0 + c) * n_out + r0, out + (size_t)c * ldo + rows * (size_t)k, nr * sizeof(float));
+    }
+}
+
+static void il_matmul_task(void *ctx, int ith, int nth)
+{
+    const il_job_t *j = ctx;
+    const size_t n_in = j->w->n_in, gb = j->il->group_bytes, rows = (size_t)j->mv->il_rows;
+    size_t g0, g1;
+    pool_split(j->il->n_groups, ith, nth, &g0, &g1);
+    float out[KERN_IL_GROUPS * KERN_IL_COLS * 16];
+    if (rows > 16)
+        return;   /* no table interleaves more rows than this buffer holds */
+    const uint8_t *wg = j->il->data;
+    if (j->n_rows == 1) {   /* decode: KERN_IL_GROUPS streams far apart */
+        const size_t run = (g1 - g0) / KERN_IL_GROUPS;
+        for (size_t i = 0; i < run; i++) {
+            size_t gs[KERN_IL_GROUPS];
+            for (int s = 0; s < KERN_IL_GROUPS; s++)
+                gs[s] = g0 + (size_t)s * run + i;
+            j->mv->il_tile(n_in, wg + gs[0] * gb, run * gb, KERN_IL_GROUPS, j->act, j->act_row, 1, out, 0);
+            il_store(j, out, 0, gs, KERN_IL_GROUPS, 0, 1);
+        }
+        for (size_t g = g0 + KERN_IL_GROUPS * run; g < g1; g++) {
+            j->mv->il_tile(n_in, wg + g * gb, gb, 1, j->act, j->act_row, 1, out, 0);
+            il_store(j, out, 0, &g, 1, 0, 1);
+        }
+        return;
+    }
+    for (size_t g = g0; g < g1; g++) {   /* batches: one group against KERN_IL_COLS rows at a time */
+        const int full = (g + 1) * rows <= j->w->n_out;
+        for (int c0 = 0; c0 < j->n_rows; c0 += KERN_IL_COLS) {
+            const int nc = j->n_rows - c0 < KERN_IL_COLS ? j->n_rows - c0 : KERN_IL_COLS;
+            const uint8_t *xp = j->act + (size_t)c0 * j->act_row;
+            if (full) {
+                j->mv->il_tile(n_in, wg + g * gb, gb, 1, xp, j->act_row, nc, j->y + (size_t)c0 * j->w->n_out + g * rows,
+                               j->w->n_out);
+            } else {
+                j->mv->il_tile(n_in, wg + g * gb, gb, 1, xp, j->act_row, nc, out, rows);
+                il_store(j, out, rows, &g, 1, c0, nc);
+            }
+        }
+    }
+}
+
+void ops_matmul_il(ops_ctx_t *c, const model_mat_t *w, const ops_il_t *il, const float *x, int n_rows, float *y)
+{
+    const kern_matvec_t *mv = kern_matvec_for(c->kern, w->type);
+    il_job_t job = {.mv = mv, .w = w, .il = il, .x = x, .act = c->act, .n_rows = n_rows, .y = y};
+    job.act_row = (mv->il_x_bytes(w->n_in) + 63) & ~(size_t)63;   /* rows start on cache lines */
+    if (n_rows >= MATMUL_PAR_CONVERT_ROWS && pool_threads(c->pool) > 1)
+        pool_run(c->pool, il_convert_task, &job);
+    else
+        il_convert_task(&job, 0, 1);
+    pool_run(c->pool, il_matmul_task, &job);
+}
+
 size_t ops_act_row_bytes(const kern_table_t *k, const model_mat_t *w)
 {
     const kern_matvec_t *mv = kern_matvec_for(k, w->type);

@@ -40,6 +40,24 @@ typedef struct {
  * Activations of batches of 16+ rows are converted on the pool. */
 void ops_matmul(ops_ctx_t *c, const model_mat_t *w, const float *x, int n_rows, float *y);
 
+/* A weight matrix kept in its kernels' interleaved layout (kern.h: il_*): n_groups
+ * groups of il_rows rows (the last padded with zero rows), group_bytes each. */
+typedef struct {
+    const uint8_t *data;
+    size_t group_bytes;
+    size_t n_groups;
+} ops_il_t;
+
+/* Bytes w takes interleaved (0 when its kernels have no interleaved path), and the
+ * packing: groups g0..g1-1 of w into il (il->data points at the whole matrix). */
+size_t ops_il_bytes(const kern_table_t *k, const model_mat_t *w);
+void ops_il_pack(const kern_table_t *k, const model_mat_t *w, uint8_t *dst, size_t g0, size_t g1);
+
+/* ops_matmul over the interleaved copy il of w: the same outputs bit for bit (kern.h).
+ * Decode rows read up to KERN_IL_GROUPS groups at once, far apart (as many read
+ * streams); batches take every group against up to KERN_IL_COLS rows at a time. */
+void ops_matmul_il(ops_ctx_t *c, const model_mat_t *w, const ops_il_t *il, const float *x, int n_rows, float *y);
+
 /* Bytes one activation row for w takes once converted to the type w's kernels want. */
 size_t ops_act_row_bytes(const kern_table_t *k, const model_mat_t *w);
 

@@ -241,6 +241,8 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     p.max_batch = worker_step_budget(w->o->chunk, (int)d->n_seq);   /* batch.c: a chunk and every decode row */
     p.max_logits = (int)d->n_seq;
     p.isa = w->o->isa;
+    p.release = worker_weights_copied;   /* interleaved weights: the file's pages go (worker_weights.h) */
+    p.release_ctx = w;
     int rc = wsec_on_deploy(w->sec, d, err);
     if (!rc)
         rc = worker_weights_stage(w, d, err);

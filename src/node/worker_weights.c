@@ -54,6 +54,22 @@ void worker_weights_release(worker_t *w)
     madvise((void *)gguf_file_data(g), gguf_file_size(g), MADV_DONTNEED);
 }
 
+void worker_weights_copied(void *ctx, const void *p, size_t n)
+{
+    worker_t *w = ctx;
+    const gguf_ctx_t *g = w->m ? w->m->gguf : NULL;
+    if (!is_file_mapping(g) || !w->verified)
+        return;   /* memory that is not a file's pages cannot be read again: it stays */
+    const unsigned char *data = (const unsigned char *)gguf_file_data(g) + gguf_data_offset(g);
+    const unsigned char *at = p;
+    for (size_t t = 0; t < gguf_tensor_count(g); t++) {
+        const unsigned char *b = data + gguf_tensor_at(g, t)->offset;
+        if (at >= b && at < b + gguf_tensor_at(g, t)->nbytes)
+            w->verified[t] = 0;   /* pages read again from the file are unchecked */
+    }
+    drop_pages(p, n);
+}
+
 /* Keeps exactly the tensors keep[0..n): the verified ones leaving are given back, page by page (pages shared with
  * a neighbour stay); those entering are left unverified for the caller. */
 static void keep_only(worker_t *w, const int *keep, int n)
@@ -98,9 +114,10 @@ static int prepare_fail(worker_t *w, int code, const char *why, err_t *err)
     return ack ? worker_ack(w, id, RING_ACK_PREPARE, code, why, err) : 0;
 }
 
+/* The weights this worker holds: verified tensors' pages and its executor's interleaved copies. */
 static uint64_t resident_bytes(const worker_t *w)
 {
-    uint64_t n = 0;
+    uint64_t n = exec_il_bytes(w->ex);
     for (size_t t = 0; w->verified && t < gguf_tensor_count(w->m->gguf); t++)
         n += w->verified[t] ? gguf_tensor_at(w->m->gguf, t)->nbytes : 0;
     return n;

@@ -52,6 +52,10 @@ int worker_weights_prepare_tick(struct worker *w, err_t *err);
 /* A WEIGHTS_CHUNK received by the event loop: the prepare's fetch. */
 int worker_weights_on_chunk(struct worker *w, const msg_t *m, err_t *err);
 
+/* The executor's release hook (exec_params_t): it copied [p, p + n) of a stage tensor into its own layout and
+ * will not read it again, so those pages of a file mapping are dropped and the tensor counts as unverified (a
+ * later deployment or PREPARE that wants it hashes it again).  ctx is the worker. */
+void worker_weights_copied(void *ctx, const void *p, size_t n);
 /* Drops the model's mapped pages from this process (they are re-read from the file when used). */
 void worker_weights_release(struct worker *w);
 void worker_weights_fini(struct worker *w);

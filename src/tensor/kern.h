@@ -76,7 +76,28 @@ typedef struct {
     void (*pack_x)(size_t n, const void *x, void *dst);
     void (*dot_tile_packed)(size_t n, const void *wp, size_t wp_stride, int nr, const void *xp, size_t xp_stride,
                             int nc, float *out, size_t ldo);
+    /* The interleaved path (il_rows 0 and NULL members when the table has none), for
+     * decode and batches alike: a matrix is kept, once, as groups of il_rows
+     * consecutive rows laid out for the kernel (il_pack_group writes one group of
+     * il_group_bytes(n) bytes from nr <= il_rows rows w_stride bytes apart; rows nr..
+     * are zero), and an activation row (act_type, as act_from_f32 made it) becomes
+     * il_x_bytes(n) bytes (il_pack_x).  il_tile computes, for g < ng groups at
+     * wg + g*g_stride and c < nc activation rows at xp + c*xp_stride,
+     *   out[c*ldo + il_rows*g + r] = dot(row r of group g, column c)   for every r < il_rows,
+     * bit for bit (padding rows give values to be ignored), for the shapes
+     * ng = 1: nc 1..KERN_IL_COLS; ng = 2: nc 1..4; ng = 3: nc 1; ng = 4: nc 1..2. */
+    int il_rows;
+    size_t (*il_group_bytes)(size_t n);
+    void (*il_pack_group)(size_t n, const void *w, size_t w_stride, int nr, void *dst);
+    size_t (*il_x_bytes)(size_t n);
+    void (*il_pack_x)(size_t n, const void *x, void *dst);
+    void (*il_tile)(size_t n, const void *wg, size_t g_stride, int ng, const void *xp, size_t xp_stride, int nc,
+                    float *out, size_t ldo);
 } kern_matvec_t;
+
+/* The most activation rows one il_tile takes, and the most groups (kern_matvec_t). */
+#define KERN_IL_COLS 8
+#define KERN_IL_GROUPS 4
 
 typedef struct {
     kern_isa_t isa;
@@ -222,6 +243,8 @@ void kern_fill_avx2_attn(kern_table_t *t);
 void kern_fill_avx2_act(kern_table_t *t);
 void kern_avx2_act_q8_k(const float *x, void *y, size_t n);
 void kern_fill_avx512_q(kern_table_t *t);   /* Q4_K, Q5_K, Q6_K */
+/* Q8_0 and Q4_0: the interleaved path and the row-major kernels of its arithmetic (kern_avx512_il.c). */
+void kern_fill_avx512_il(kern_table_t *t);
 /* kern_avx2_q.c's one-column Q4_K/Q5_K/Q6_K dots, which the AVX-512 table keeps (for
  * one column its own preparation costs more than the wider arithmetic saves; all
  * are bit-identical to the reference, so mixing them keeps every contract). */

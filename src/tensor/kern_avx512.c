@@ -5,22 +5,19 @@
  * conversions, which are byte-identical to quant.h, are kept) and replaces the
  * dot products, the tiles, the packed path and the attention kernels.
  *
- * Every weight-row dot here is one instance of a register tile of NR weight rows
- * by NC activation columns (compile-time shapes after inlining): each (row,
- * column) pair owns one f32 accumulator vector that goes through the same
+ * Every F32/F16 weight-row dot here is one instance of a register tile of NR
+ * weight rows by NC activation columns (compile-time shapes after inlining): each
+ * (row, column) pair owns one f32 accumulator vector that goes through the same
  * operations whatever the tile shape and whatever the pair's place in it, and is
  * reduced by the same additions.  dot is the 1x1 tile, dot_x4 the 1x4 tile,
- * dot_tile any shape, dot_tile_packed the same arithmetic over operands packed
- * beforehand: all agree with dot bit for bit by construction (and test_kern checks
- * it).  Tiles share operand preparation: a weight pair is prepared once for NC
- * columns, an activation pair once for NR rows.  Decode uses 8 x 1 tiles over rows
- * far apart (eight read streams); prompt batches 4 x 4 tiles.
- *
- * Numerics (per (row, column)): quantized types sum each block's int8 products
- * exactly in int32 lanes (VNNI), then acc = fma(f32(lanes), d_w*d_x, acc) per pair
- * of blocks; F16/F32 acc = fma(w, x, acc) per 16 elements; then a fixed 16-lane
- * reduction.  The float order differs from the scalar reference (tested with a
- * tolerance).  Weight rows are software-prefetched ahead of use.
+ * dot_tile any shape, dot_tile_packed (F16) the same arithmetic over operands
+ * packed beforehand: all agree with dot bit for bit by construction (and
+ * test_kern checks it).  Decode uses 8 x 1 tiles over rows far apart (eight read
+ * streams); prompt batches 4 x 4 tiles.  Numerics: acc = fma(w, x, acc) per 16
+ * elements, then a fixed 16-lane reduction; the float order differs from the
+ * scalar reference (tested with a tolerance).  Weight rows are software-prefetched
+ * ahead of use.  Q8_0 and Q4_0 are kern_avx512_il.c's (the interleaved path), the
+ * K-quants kern_avx512_q.c's.
  *
  * All loads are unaligned or masked loads; nothing here allocates or keeps state.
  */
@@ -29,26 +26,7 @@
 
 #include "tensor/kern.h"
 
-#define Q8_BYTES sizeof(block_q8_0_t)        /* 34 */
-#define Q4_BYTES sizeof(block_q4_0_t)        /* 18 */
-#define Q8_QS offsetof(block_q8_0_t, q)       /* 2 */
-#define Q4_QS offsetof(block_q4_0_t, qs)      /* 2 */
-
 /* ---- small helpers ------------------------------------------------------------ */
-
-static inline uint32_t load_u16(const unsigned char *p)
-{
-    uint16_t h;
-    memcpy(&h, p, sizeof h);
-    return h;
-}
-
-/* 32 bytes from pa in the low half and 32 from pb in the high half (zeros for a NULL). */
-static inline __m512i load_2x32(const unsigned char *pa, const unsigned char *pb)
-{
-    __m512i lo = pa ? _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)pa)) : _mm512_setzero_si512();
-    return pb ? _mm512_inserti64x4(lo, _mm256_loadu_si256((const __m256i *)pb), 1) : lo;
-}
 
 /* Weight rows are streamed from memory once per token: ask now for the bytes
  * PREFETCH_AHEAD beyond the current position (one request per cache line of the span
@@ -157,295 +135,6 @@ static INLINE void tile_store(__m512 acc[KERN_TILE_ROWS][KERN_TILE], int NR, int
     case 0x82: BODY(8, 2); break;                                                                                 \
     default: break;                                                                                              \
     }
-
-/* ---- Q8_0 / Q4_0 weights against Q8_0 activations -------------------------------
- * The unit of work is a pair of blocks A = b, B = b+1, whose 64 quants fill one zmm;
- * a row's last pair may hold only A (B's half reads as zero, with scale zero).
- * Integer part, exact: vpdpbusd multiplies unsigned by signed bytes and sums each
- * group of four into an int32 lane, on top of a start value:
- *   Q8_0: the activation is offset to u = x + 128 (x ^ 0x80, shared by every weight
- *         row) and the weight w taken as it is (shared by every column); the start
- *         value bias = -128 * (sum of the 4 w), computed once per weight pair, makes
- *         each lane bias + sum (x+128)*w = sum x*w.  Lanes 0..7 hold block A's 32
- *         products, 8..15 block B's.
- *   Q4_0: the nibble n (0..15) is the unsigned operand (shared by every column) and
- *         x the signed one; the start value -8 * (sum of the 4 x), computed once per
- *         activation pair, makes each lane sum (n-8)*x.  The layout follows the
- *         nibbles, so that no 512-bit shuffle is needed per weight pair: lanes 0..3
- *         hold block A's values 0..15, 4..7 block B's 0..15, 8..11 A's 16..31 and
- *         12..15 B's 16..31; the activation is loaded in the same order.
- * No operand range is assumed (x or w may be -128).
- * Float part, per pair: acc = fma(f32(lanes), d_w * d_x, acc), each lane scaled by
- * its own block's scales; one accumulator per (row, column); then hsum16.  The
- * float order differs from the scalar reference (tested with a tolerance).  Weight
- * rows are software-prefetched PREFETCH_AHEAD bytes ahead, which decode
- * (memory-bound) needs to approach the read bandwidth. */
-
-/* Lane -> block of a pair (0 = A, 1 = B) for each type's layout. */
-#define Q8_LANES _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0)
-#define Q4_LANES _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0)
-
-/* The f16 scales at p and (when cnt is 2) p + stride as f32 lanes, block A's in the
- * lanes where `lanes` is 0 and block B's where it is 1. */
-static INLINE __m512 load_d2(const unsigned char *p, size_t stride, int cnt, __m512i lanes)
-{
-    uint32_t bits = load_u16(p);
-    if (cnt > 1)
-        bits |= load_u16(p + stride) << 16;
-    __m128 d = _mm_cvtph_ps(_mm_cvtsi32_si128((int)bits));
-    return _mm512_permutexvar_ps(lanes, _mm512_castps128_ps512(d));
-}
-
-/* 16 bytes at pa in the low half, 16 at pb (or zeros when NULL) in the high half. */
-static INLINE __m256i load_2x16(const unsigned char *pa, const unsigned char *pb)
-{
-    __m128i lo = _mm_loadu_si128((const __m128i *)pa);
-    return pb ? _mm256_inserti128_si256(_mm256_castsi128_si256(lo), _mm_loadu_si128((const __m128i *)pb), 1)
-              : _mm256_zextsi128_si256(lo);
-}
-
-/* One pair step (blocks b, b+1; cnt of them present) of an NR x NC tile. */
-static INLINE void qtile_step(const unsigned char *w, size_t w_stride, size_t wbytes, int q4, const unsigned char *x,
-                              size_t x_stride, size_t b, int cnt, int NR, int NC,
-                              __m512 acc[KERN_TILE_ROWS][KERN_TILE])
-{
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i lanes = q4 ? Q4_LANES : Q8_LANES;
-    __m512i xq[KERN_TILE], xs[KERN_TILE];   /* activation quants (Q8_0: offset), Q4_0: start values */
-    __m512 xd[KERN_TILE];
-    UNROLL
-    for (int c = 0; c < NC; c++) {
-        const unsigned char *xa = x + (size_t)c * x_stride + b * Q8_BYTES, *xb = cnt > 1 ? xa + Q8_BYTES : NULL;
-        if (q4) {
-            xq[c] = _mm512_inserti64x4(_mm512_castsi256_si512(load_2x16(xa + Q8_QS, xb ? xb + Q8_QS : NULL)),
-                                       load_2x16(xa + Q8_QS + 16, xb ? xb + Q8_QS + 16 : NULL), 1);
-            xs[c] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), xq[c]));
-        } else {
-            xq[c] = _mm512_xor_si512(load_2x32(xa + Q8_QS, xb ? xb + Q8_QS : NULL), _mm512_set1_epi8((char)0x80));
-        }
-        xd[c] = load_d2(xa, Q8_BYTES, cnt, lanes);
-    }
-    UNROLL
-    for (int r = 0; r < NR; r++) {
-        const unsigned char *wa = w + (size_t)r * w_stride + b * wbytes;
-        __m512i wq, bias = zero;
-        if (q4) {
-            __m256i raw = load_2x16(wa + Q4_QS, cnt > 1 ? wa + Q4_BYTES + Q4_QS : NULL);
-            const __m256i m4 = _mm256_set1_epi8(0x0f);
-            wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
-                                    _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
-        } else {
-            wq = load_2x32(wa + Q8_QS, cnt > 1 ? wa + Q8_BYTES + Q8_QS : NULL);
-            bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), wq));
-        }
-        __m512 dw = load_d2(wa, wbytes, cnt, lanes);
-        UNROLL
-        for (int c = 0; c < NC; c++) {
-            __m512i p = q4 ? _mm512_dpbusd_epi32(xs[c], wq, xq[c]) : _mm512_dpbusd_epi32(bias, xq[c], wq);
-            acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, xd[c]), acc[r][c]);
-        }
-    }
-}
-
-static INLINE void qtile(size_t nb, const unsigned char *w, size_t w_stride, size_t wbytes, int q4,
-                         const unsigned char *x, size_t x_stride, int NR, int NC, float *out, size_t ldo)
-{
-    __m512 acc[KERN_TILE_ROWS][KERN_TILE];
-    UNROLL
-    for (int r = 0; r < NR; r++) {
-        UNROLL
-        for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm512_setzero_ps();
-    }
-    size_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-        UNROLL
-        for (int r = 0; r < NR; r++)
-            prefetch_span(w + (size_t)r * w_stride + b * wbytes, 4 * wbytes);
-        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 2, NR, NC, acc);
-        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b + 2, 2, NR, NC, acc);
-    }
-    if (b + 2 <= nb) {
-        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 2, NR, NC, acc);
-        b += 2;
-    }
-    if (b < nb)
-        qtile_step(w, w_stride, wbytes, q4, x, x_stride, b, 1, NR, NC, acc);
-    tile_store(acc, NR, NC, out, ldo);
-}
-
-/* Instantiates qtile for every shape; q4 selects the weight type. */
-static INLINE void qtile_any(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
-                             float *out, size_t ldo, int q4)
-{
-    const size_t nb = n / QK8_0, wbytes = q4 ? Q4_BYTES : Q8_BYTES;
-#define QT(R, C) qtile(nb, w, w_stride, wbytes, q4, x, x_stride, R, C, out, ldo)
-    TILE_DISPATCH(nr, nc, QT)
-#undef QT
-}
-
-static void dot_q8_0(size_t n, const void *w, const void *x, float *out)
-{
-    qtile(n / QK8_0, w, 0, Q8_BYTES, 0, x, 0, 1, 1, out, 0);
-}
-
-static void dot_x4_q8_0(size_t n, const void *w, const void *x, size_t stride, float *out)
-{
-    qtile(n / QK8_0, w, 0, Q8_BYTES, 0, x, stride, 1, 4, out, 1);
-}
-
-static void dot_tile_q8_0(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
-                          float *out, size_t ldo)
-{
-    qtile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 0);
-}
-
-static void dot_q4_0(size_t n, const void *w, const void *x, float *out)
-{
-    qtile(n / QK4_0, w, 0, Q4_BYTES, 1, x, 0, 1, 1, out, 0);
-}
-
-static void dot_x4_q4_0(size_t n, const void *w, const void *x, size_t stride, float *out)
-{
-    qtile(n / QK4_0, w, 0, Q4_BYTES, 1, x, stride, 1, 4, out, 1);
-}
-
-static void dot_tile_q4_0(size_t n, const void *w, size_t w_stride, int nr, const void *x, size_t x_stride, int nc,
-                          float *out, size_t ldo)
-{
-    qtile_any(n, w, w_stride, nr, x, x_stride, nc, out, ldo, 1);
-}
-
-/* ---- Q8_0 / Q4_0: the packed path -------------------------------------------------
- * Per pair of blocks, a packed weight row holds 192 bytes: the 64 signed quants in
- * the type's lane layout (Q4_0: n - 8; a missing block B as zeros), the 16 int32
- * start values bias = -128 * (sum of 4 quants), and the 16 f32 scales; a packed
- * activation row holds 128 bytes: the quants offset by 128 (x ^ 0x80) in the weight
- * type's layout, and the 16 f32 scales.  Each lane is then bias + sum (x+128)*w =
- * sum x*w exactly, the same integer dot_tile computes for that lane (Q4_0's lanes
- * included, whatever formula dot_tile uses), and the float steps are dot_tile's. */
-
-#define QP_W_BYTES 192
-#define QP_X_BYTES 128
-
-static size_t qp_pairs(size_t n)
-{
-    return (n / QK8_0 + 1) / 2;
-}
-
-static size_t packed_w_bytes_q(size_t n)
-{
-    return qp_pairs(n) * QP_W_BYTES;
-}
-
-static size_t packed_x_bytes_q(size_t n)
-{
-    return qp_pairs(n) * QP_X_BYTES;
-}
-
-static INLINE void pack_w_q(size_t n, const unsigned char *w, unsigned char *dst, int q4)
-{
-    const size_t nb = n / QK8_0, wbytes = q4 ? Q4_BYTES : Q8_BYTES;
-    const __m512i zero = _mm512_setzero_si512();
-    for (size_t b = 0; b < nb; b += 2, dst += QP_W_BYTES) {
-        const int cnt = nb - b >= 2 ? 2 : 1;
-        const unsigned char *wa = w + b * wbytes;
-        __m512i q;
-        if (q4) {
-            __m256i raw = load_2x16(wa + Q4_QS, cnt > 1 ? wa + Q4_BYTES + Q4_QS : NULL);
-            const __m256i m4 = _mm256_set1_epi8(0x0f);
-            q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(raw, m4)),
-                                   _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), 1);
-            q = _mm512_maskz_sub_epi8(cnt > 1 ? ~(__mmask64)0 : 0x0000ffff0000ffffull, q, _mm512_set1_epi8(8));
-        } else {
-            q = load_2x32(wa + Q8_QS, cnt > 1 ? wa + Q8_BYTES + Q8_QS : NULL);
-        }
-        __m512i bias = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8((char)0x80), q));
-        _mm512_storeu_si512(dst, q);
-        _mm512_storeu_si512(dst + 64, bias);
-        _mm512_storeu_ps(dst + 128, load_d2(wa, wbytes, cnt, q4 ? Q4_LANES : Q8_LANES));
-    }
-}
-
-static INLINE void pack_x_q(size_t n, const unsigned char *x, unsigned char *dst, int q4)
-{
-    const size_t nb = n / QK8_0;
-    for (size_t b = 0; b < nb; b += 2, dst += QP_X_BYTES) {
-        const int cnt = nb - b >= 2 ? 2 : 1;
-        const unsigned char *xa = x + b * Q8_BYTES, *xb = cnt > 1 ? xa + Q8_BYTES : NULL;
-        __m512i q;
-        if (q4)
-            q = _mm512_inserti64x4(_mm512_castsi256_si512(load_2x16(xa + Q8_QS, xb ? xb + Q8_QS : NULL)),
-                                   load_2x16(xa + Q8_QS + 16, xb ? xb + Q8_QS + 16 : NULL), 1);
-        else
-            q = load_2x32(xa + Q8_QS, xb ? xb + Q8_QS : NULL);
-        _mm512_storeu_si512(dst, _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80)));
-        _mm512_storeu_ps(dst + 64, load_d2(xa, Q8_BYTES, cnt, q4 ? Q4_LANES : Q8_LANES));
-    }
-}
-
-static void pack_w_q8_0(size_t n, const void *w, void *dst)
-{
-    pack_w_q(n, w, dst, 0);
-}
-
-static void pack_x_q8_0(size_t n, const void *x, void *dst)
-{
-    pack_x_q(n, x, dst, 0);
-}
-
-static void pack_w_q4_0(size_t n, const void *w, void *dst)
-{
-    pack_w_q(n, w, dst, 1);
-}
-
-static void pack_x_q4_0(size_t n, const void *x, void *dst)
-{
-    pack_x_q(n, x, dst, 1);
-}
-
-static INLINE void qptile(size_t np, const unsigned char *wp, size_t ws, const unsigned char *xp, size_t xs, int NR,
-                          int NC, float *out, size_t ldo)
-{
-    __m512 acc[KERN_TILE_ROWS][KERN_TILE];
-    UNROLL
-    for (int r = 0; r < NR; r++) {
-        UNROLL
-        for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm512_setzero_ps();
-    }
-    for (size_t k = 0; k < np; k++) {
-        __m512i xq[KERN_TILE];
-        __m512 xd[KERN_TILE];
-        UNROLL
-        for (int c = 0; c < NC; c++) {
-            const unsigned char *xk = xp + (size_t)c * xs + k * QP_X_BYTES;
-            xq[c] = _mm512_loadu_si512(xk);
-            xd[c] = _mm512_loadu_ps(xk + 64);
-        }
-        UNROLL
-        for (int r = 0; r < NR; r++) {
-            const unsigned char *wk = wp + (size_t)r * ws + k * QP_W_BYTES;
-            const __m512i wq = _mm512_loadu_si512(wk), bias = _mm512_loadu_si512(wk + 64);
-            const __m512 dw = _mm512_loadu_ps(wk + 128);
-            UNROLL
-            for (int c = 0; c < NC; c++) {
-                __m512i p = _mm512_dpbusd_epi32(bias, xq[c], wq);
-                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, xd[c]), acc[r][c]);
-            }
-        }
-    }
-    tile_store(acc, NR, NC, out, ldo);
-}
-
-static void dot_tile_packed_q(size_t n, const void *wp, size_t ws, int nr, const void *xp, size_t xs, int nc,
-                              float *out, size_t ldo)
-{
-    const size_t np = qp_pairs(n);
-#define QPT(R, C) qptile(np, wp, ws, xp, xs, R, C, out, ldo)
-    TILE_DISPATCH(nr, nc, QPT)
-#undef QPT
-}
 
 /* ---- F16 and F32 weights -----------------------------------------------------------
  * Chunks of 16 elements, one f32 accumulator per (row, column): acc = fma(w, x, acc);
@@ -771,27 +460,15 @@ void kern_fill_avx512(kern_table_t *t)
     t->f16.dot = dot_f16;
     t->f16.dot_x4 = dot_x4_f16;
     t->f16.dot_tile = dot_tile_f16;
-    t->q8_0.dot = dot_q8_0;
-    t->q8_0.dot_x4 = dot_x4_q8_0;
-    t->q8_0.dot_tile = dot_tile_q8_0;
-    t->q4_0.dot = dot_q4_0;
-    t->q4_0.dot_x4 = dot_x4_q4_0;
-    t->q4_0.dot_tile = dot_tile_q4_0;
     t->f16.packed_w_bytes = packed_w_bytes_f16;
     t->f16.packed_x_bytes = packed_x_bytes_f16;
     t->f16.pack_w = pack_w_f16;
     t->f16.pack_x = pack_x_f16;
     t->f16.dot_tile_packed = dot_tile_packed_f16;
-    t->q8_0.packed_w_bytes = t->q4_0.packed_w_bytes = packed_w_bytes_q;
-    t->q8_0.packed_x_bytes = t->q4_0.packed_x_bytes = packed_x_bytes_q;
-    t->q8_0.pack_w = pack_w_q8_0;
-    t->q8_0.pack_x = pack_x_q8_0;
-    t->q4_0.pack_w = pack_w_q4_0;
-    t->q4_0.pack_x = pack_x_q4_0;
-    t->q8_0.dot_tile_packed = t->q4_0.dot_tile_packed = dot_tile_packed_q;
     t->dot_f16 = dot_f16_kv;
     t->axpy_f16 = axpy_f16;
     t->attn_scores_f16 = attn_scores_f16;
     t->attn_values_f16 = attn_values_f16;
     kern_fill_avx512_q(t);
+    kern_fill_avx512_il(t);   /* Q8_0, Q4_0 */
 }
