@@ -11,6 +11,7 @@
 #ifndef LL_TESTS_KERN_IL_CHECK_H
 #define LL_TESTS_KERN_IL_CHECK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static void check_il(const kern_table_t *t, uint32_t type, size_t n, int n_rows,
         if (c == IL_CHECK_COLS - 1)   /* raw bytes: -128 among them, which act_from_f32 never makes */
             for (size_t b = 0; b < n / 32; b++)
                 for (int i = 0; i < 32; i++)
-                    x[(size_t)c * xbytes + b * 34 + 2 + i] = (unsigned char)il_rand(&s);
+                    x[(size_t)c * xbytes + b * sizeof(block_q8_0_t) + offsetof(block_q8_0_t, q) + i] = (unsigned char)il_rand(&s);
     }
     for (int r = 0; r < n_rows; r++)
         for (int c = 0; c < IL_CHECK_COLS; c++)

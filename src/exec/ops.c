@@ -55,6 +55,17 @@ typedef struct {
     float *y;               /* [n_rows][w->n_out] */
 } matmul_job_t;
 
+/* Rows t0..t1-1 of x (rows of n_in values) converted, then packed by pack into act (act_row bytes a row). */
+static void convert_packed(void (*convert)(const float *, void *, size_t), void (*pack)(size_t, const void *, void *),
+                           const float *x, size_t n_in, size_t t0, size_t t1, uint8_t *act, size_t act_row)
+{
+    _Alignas(64) uint8_t tmp[MATMUL_XTMP_BYTES];
+    for (size_t t = t0; t < t1; t++) {
+        convert(x + t * n_in, tmp, n_in);
+        pack(n_in, tmp, act + t * act_row);
+    }
+}
+
 /* act = x converted (packed: and packed), rows split among threads (each row is
  * done whole, by one). */
 static void convert_task(void *ctx, int ith, int nth)
@@ -68,11 +79,7 @@ static void convert_task(void *ctx, int ith, int nth)
             j->mv->act_from_f32(j->x + t * n_in, j->act + t * j->act_row, n_in);
         return;
     }
-    _Alignas(64) uint8_t tmp[MATMUL_XTMP_BYTES];
-    for (size_t t = t0; t < t1; t++) {
-        j->mv->act_from_f32(j->x + t * n_in, tmp, n_in);
-        j->mv->pack_x(n_in, tmp, j->act + t * j->act_row);
-    }
+    convert_packed(j->mv->act_from_f32, j->mv->pack_x, j->x, n_in, t0, t1, j->act, j->act_row);
 }
 
 /* This thread's rows: a contiguous run of whole MATMUL_ROW_BLOCKs (the last may be short). */
@@ -202,11 +209,7 @@ static void il_convert_task(void *ctx, int ith, int nth)
     const size_t n_in = j->w->n_in;
     size_t t0, t1;
     pool_split((size_t)j->n_rows, ith, nth, &t0, &t1);
-    _Alignas(64) uint8_t tmp[MATMUL_XTMP_BYTES];
-    for (size_t t = t0; t < t1; t++) {
-        j->mv->act_from_f32(j->x + t * n_in, tmp, n_in);
-        j->mv->il_pack_x(n_in, tmp, j->act + t * j->act_row);
-    }
+    convert_packed(j->mv->act_from_f32, j->mv->il_pack_x, j->x, n_in, t0, t1, j->act, j->act_row);
 }
 
 /* y rows 16g.. of the groups' outputs (tile layout: out[c*ldo + il_rows*k + r] for the
@@ -227,9 +230,7 @@ static void il_matmul_task(void *ctx, int ith, int nth)
     const size_t n_in = j->w->n_in, gb = j->il->group_bytes, rows = (size_t)j->mv->il_rows;
     size_t g0, g1;
     pool_split(j->il->n_groups, ith, nth, &g0, &g1);
-    float out[KERN_IL_GROUPS * KERN_IL_COLS * 16];
-    if (rows > 16)
-        return;   /* no table interleaves more rows than this buffer holds */
+    float out[KERN_IL_GROUPS * KERN_IL_COLS * KERN_IL_ROWS_MAX];
     const uint8_t *wg = j->il->data;
     if (j->n_rows == 1) {   /* decode: KERN_IL_GROUPS streams far apart */
         const size_t run = (g1 - g0) / KERN_IL_GROUPS;

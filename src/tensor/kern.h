@@ -95,9 +95,11 @@ typedef struct {
                     float *out, size_t ldo);
 } kern_matvec_t;
 
-/* The most activation rows one il_tile takes, and the most groups (kern_matvec_t). */
+/* The most activation rows one il_tile takes, the most groups, and the most rows a
+ * group holds (il_rows <= KERN_IL_ROWS_MAX for every table). */
 #define KERN_IL_COLS 8
 #define KERN_IL_GROUPS 4
+#define KERN_IL_ROWS_MAX 16
 
 typedef struct {
     kern_isa_t isa;

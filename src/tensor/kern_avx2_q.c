@@ -64,15 +64,6 @@ static inline void prefetch_span(const unsigned char *p, size_t bytes)
         _mm_prefetch((const char *)(p + PREFETCH_AHEAD + o), _MM_HINT_T0);
 }
 
-/* Exact sum of the eight int32 lanes. */
-static inline int32_t hsum_i32(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
 /* [a x8 | b x8] as int16 lanes. */
 static inline __m256i pair16(int a, int b)
 {
@@ -408,14 +399,14 @@ static inline __m256i fifth_bits(const unsigned char *qh)
 static inline int32_t idot_u(__m256i u, const unsigned char *xq)
 {
     const __m256i p16 = _mm256_maddubs_epi16(u, load32(xq));
-    return hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    return kq_hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 /* Exact dot of 32 signed levels (|w| <= 127) with 32 int8 activations. */
 static inline int32_t idot_s(__m256i w, const unsigned char *xq)
 {
     const __m256i p16 = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(load32(xq), w));
-    return hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    return kq_hsum_i32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 static inline __m256i lv_q4_1(const unsigned char *wb)
@@ -497,7 +488,7 @@ static inline void kpack_block(const kprep_t *p, int q6, unsigned char *dst)
     }
     int16_t m16[16];
     _mm256_storeu_si256((__m256i *)m16, p->mins);
-    kpack_w_meta(dst, q6 ? NULL : m16, hsum_i32(bias), p->d, p->dmin);
+    kpack_w_meta(dst, q6 ? NULL : m16, kq_hsum_i32(bias), p->d, p->dmin);
 }
 
 KPACK_DEFINE_PACK_W

@@ -36,8 +36,9 @@
 #include <string.h>
 
 #include "tensor/kern.h"
+#include "tensor/kern_x86_q.h"
 
-#define IL_ROWS 16
+#define IL_ROWS KERN_IL_ROWS_MAX
 #define Q8_BYTES sizeof(block_q8_0_t)   /* 34 */
 #define Q4_BYTES sizeof(block_q4_0_t)   /* 18 */
 #define Q8_QS offsetof(block_q8_0_t, q)
@@ -245,15 +246,6 @@ static void il_tile_q4_0(size_t n, const void *wg, size_t g_stride, int ng, cons
 
 /* ---- row-major kernels, the same arithmetic ------------------------------------- */
 
-/* Exact sum of the eight int32 lanes. */
-static inline int32_t hsum8_i32(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
 /* The 32 weights of block b of a row as signed bytes (Q4_0: nibble - 8, value order). */
 static INLINE __m256i row_block(const unsigned char *w, size_t b, int q4)
 {
@@ -271,7 +263,7 @@ static INLINE int32_t block_isum(__m256i wv, const unsigned char *xq)
     const __m256i u = _mm256_xor_si256(wv, _mm256_set1_epi8((char)0x80));   /* w + 128 as unsigned */
     const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, xv);
     const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), xv);
-    return hsum8_i32(_mm256_sub_epi32(p, s));
+    return kq_hsum_i32(_mm256_sub_epi32(p, s));
 }
 
 static INLINE float row_dot(size_t n, const unsigned char *w, const unsigned char *x, int q4)

@@ -22,6 +22,15 @@ static inline __m256i load32(const unsigned char *p)
     return _mm256_loadu_si256((const __m256i *)p);
 }
 
+/* Exact sum of the eight int32 lanes. */
+static inline int32_t kq_hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 /* Lane k = the (exact) sum of the lanes of v[k], for k < 8. */
 static inline __m256i kq_hsum_i32_x8(const __m256i v[8])
 {
