@@ -6,7 +6,9 @@
 #    (K x the single-sequence one), decode vs the single sequence of the same run, and
 #    decode tokens per CPU-second (steadier than per second on a shared machine);
 #  - the ring on loopback: `lingua run --local N --plan even -t 1` (N workers of 1 thread)
-#    with 8 and 16 prompts in flight (--seq K), aggregate generated tokens/s, next to
+#    and the same placed by the planner (`--objective throughput`, which may also choose
+#    fewer stages; the stages it chose are printed), with 8 and 16 prompts in flight
+#    (--seq K), aggregate generated tokens/s, next to
 #    `lingua run --local 1 -t T` with the same T threads in total (the issue's comparison:
 #    T = 3 for three workers, more threads than this machine's 2 cores) and with 2, medians of REPS.
 # Prints Markdown. usage: bench/batch.sh [REPS] [TYPES]   (TYPES default "q8_0 q4_0 f16")
@@ -26,6 +28,8 @@ base = ["Once upon a time", "The little dog", "Lily wanted to", "One day", "The 
 for i in range(16): print(base[i % 8] + (" there was" if i >= 8 else ""))' > bench/out/batch-prompts-16.txt
 head -8 bench/out/batch-prompts-16.txt > bench/out/batch-prompts-8.txt
 
+vlog=$(mktemp)
+trap 'rm -f "$vlog"' EXIT
 echo "Machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start, $(date -u +%F)."
 for t in $types; do
   m=bench/out/synth-110M-$t.gguf
@@ -49,24 +53,31 @@ for p in r["parallel"]:
   echo "| setup | threads in total | 8 in flight tok/s | 16 in flight tok/s | 8: vs one device, same threads | 16: vs one device, same threads | 8: vs one device, 2 threads | 16: vs one device, 2 threads |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   declare -A res=()
-  for setup in "1:2" "1:3" "2:1" "3:1"; do
-    n=${setup%%:*} th=${setup#*:}
+  setups="1:2:even 1:3:even 2:1:even 3:1:even 2:1:planner 3:1:planner"
+  declare -A stages=()
+  for setup in $setups; do
+    IFS=: read -r n th how <<<"$setup"
+    placement="--plan even"
+    [ "$how" = planner ] && placement="--objective throughput"
     for k in 8 16; do
       vals=""
       for ((r = 0; r < reps; r++)); do
-        vals+=" $($lingua run -m "$m" --local "$n" --plan even --prompts bench/out/batch-prompts-$k.txt --seq "$k" \
-                 -n 64 --temp 0 -t "$th" --json 2>/dev/null | tps)"
+        vals+=" $($lingua run -m "$m" --local "$n" $placement --balance off --prompts bench/out/batch-prompts-$k.txt \
+                 --seq "$k" -n 64 --temp 0 -t "$th" --json -v 2>"$vlog" | tps)"
+        stages[$setup:$k]=$(tr -d '\000' <"$vlog" | grep -c "^stage [0-9]* (" || true)
       done
-      res[$n:$th:$k]=$(median $vals)
+      res[$setup:$k]=$(median $vals)
     done
   done
-  for setup in "1:2" "1:3" "2:1" "3:1"; do   # compared with one device running as many threads in all
-    n=${setup%%:*} th=${setup#*:} total=$((n * th))
+  for setup in $setups; do   # compared with one device running as many threads in all
+    IFS=: read -r n th how <<<"$setup"
+    total=$((n * th))
     python3 -c 'import sys
-n, th, tot, a, b, a1, b1, a2, b2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *map(float, sys.argv[4:])
-print("| `--local %s -t %d` | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f |" % (n, th, tot, a, b, a / a1, b / b1, a / a2, b / b2))' \
-      "$n" "$th" "$total" "${res[$setup:8]}" "${res[$setup:16]}" "${res[1:$total:8]}" "${res[1:$total:16]}" \
-      "${res[1:2:8]}" "${res[1:2:16]}"
+n, th, how, st, tot, a, b, a1, b1, a2, b2 = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), *map(float, sys.argv[6:])
+print("| `--local %s -t %d` %s (stages: %s) | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f |" % (n, th, how, st, tot, a, b, a / a1, b / b1, a / a2, b / b2))' \
+      "$n" "$th" "$how" "${stages[$setup:8]}/${stages[$setup:16]}" "$total" "${res[$setup:8]}" "${res[$setup:16]}" \
+      "${res[1:$total:even:8]}" "${res[1:$total:even:16]}" "${res[1:2:even:8]}" "${res[1:2:even:16]}"
   done
+  unset stages
   unset res
 done

@@ -126,6 +126,7 @@ static size_t make_samples(sample_t *s)
     m->deploy.n_ctx = 512;
     m->deploy.n_seq = 4;
     m->deploy.threads = 4;
+    m->deploy.n_stages = 3;
     m->deploy.act_dtype = TYPE_F16;
     m->deploy.n_routes = 3;
     m->deploy.routes[0] = (msg_route_t){.value_id = 17, .to_unit = 9, .endpoint = "tcp://10.0.0.2:6000"};
@@ -146,6 +147,7 @@ static size_t make_samples(sample_t *s)
     m->deploy.n_ctx = UINT32_MAX;
     m->deploy.n_seq = UINT32_MAX;
     m->deploy.threads = MSG_MAX_THREADS;
+    m->deploy.n_stages = MSG_MAX_STAGES;
     m->deploy.act_dtype = TYPE_Q8_0;
     m->deploy.n_routes = MSG_MAX_ROUTES;
     for (int i = 0; i < MSG_MAX_ROUTES; i++) {
@@ -636,15 +638,18 @@ static void test_body_faults(const sample_t *s, size_t n)
     body_case(hello, 2 + 9 + 8 + 4 + 19 + 24, 1, 2, "'key' is 2, want 0 or 1", "bool 2");
     body_case(hello, 0, 2, 0, "'proto_version' is 0", "proto 0");
     body_case(hello, 2 + 9 + 8, 4, 0, "'cores' is 0", "cores 0");
-    /* DEPLOY: hash32 | str model (2+16) | 6 x u32 @ 50.. | u32 n_routes @ 74 */
-    body_case(deploy, 82, 4, 1000, "'n_routes' count 1000 exceeds bound 16", "n_routes");
+    /* DEPLOY: hash32 | str model (2+16) | 7 x u32 @ 50.. (threads @ 74, n_stages @ 78) | act_dtype @ 82 |
+     * u32 n_routes @ 86 */
+    body_case(deploy, 86, 4, 1000, "'n_routes' count 1000 exceeds bound 16", "n_routes");
     body_case(deploy, 50, 4, 9, "unit range [9, 9) is empty", "unit range");
     body_case(deploy, 58, 4, 3, "warm range [3, 11) does not hold the stage's units [2, 9)", "warm begin");
     body_case(deploy, 62, 4, 8, "warm range [1, 8) does not hold the stage's units [2, 9)", "warm end");
     body_case(deploy, 74, 4, 0, "'threads' is 0", "threads 0");
     body_case(deploy, 74, 4, MSG_MAX_THREADS + 1, "'threads' is 1025", "threads 1025");
-    body_case(deploy, 78, 4, TYPE_Q4_0, "'act_dtype' is 2 (Q4_0)", "act dtype");
-    body_case(deploy, 86 + 8, 2, 300, "'routes[0].endpoint' length 300 exceeds bound 255", "long endpoint");
+    body_case(deploy, 78, 4, 0, "'n_stages' is 0", "n_stages 0");
+    body_case(deploy, 78, 4, MSG_MAX_STAGES + 1, "'n_stages' is 4097", "n_stages 4097");
+    body_case(deploy, 82, 4, TYPE_Q4_0, "'act_dtype' is 2 (Q4_0)", "act dtype");
+    body_case(deploy, 90 + 8, 2, 300, "'routes[0].endpoint' length 300 exceeds bound 255", "long endpoint");
     /* ACTIVATION: seq_slot, pos0, n_tokens @ 8, value_id, dtype @ 16, width @ 20 */
     body_case(act, 8, 4, 0xFFFFFFFF, "pos0 7 + n_tokens 4294967295 overflows", "n_tokens huge");
     body_case(act, 8, 4, 0x10000000, "data frame has 768", "n_tokens large");

@@ -521,7 +521,8 @@ int coord_deploy(coord_t *c, const unit_range_t *ranges, int n, int timeout_ms, 
     return coord_deploy_stages(c, st, n_st, timeout_ms, err);
 }
 
-void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, msg_t *m)
+void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, int n_stages,
+                       msg_t *m)
 {
     msg_init(m, MSG_DEPLOY);
     m->epoch = c->epoch;
@@ -535,6 +536,7 @@ void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin
     d->n_ctx = (uint32_t)c->o.n_ctx;
     d->n_seq = (uint32_t)c->o.n_seq;
     d->threads = (uint32_t)c->o.threads;
+    d->n_stages = (uint32_t)n_stages;
     d->act_dtype = c->o.act_f16 ? TYPE_F16 : TYPE_F32;
 }
 
@@ -563,7 +565,7 @@ int coord_deploy_stages(coord_t *c, const coord_stage_t *st, int n, int timeout_
         return rc;
     for (int s = 0; s < c->n_stages; s++) {
         msg_t m;
-        coord_deploy_fill(c, c->stages[s].begin, c->stages[s].end, warm_begin[s], warm_end[s], &m);
+        coord_deploy_fill(c, c->stages[s].begin, c->stages[s].end, warm_begin[s], warm_end[s], c->n_stages, &m);
         msg_deploy_t *d = &m.deploy;
         worker_rec_t *wr = &c->workers[c->stages[s].worker];
         wr->acked = 0;

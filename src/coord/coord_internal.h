@@ -150,7 +150,8 @@ int coord_kv_routes(coord_t *c, int s, msg_deploy_t *d, err_t *err);
 int coord_warm_ranges(const coord_t *c, uint32_t *warm_begin, uint32_t *warm_end, err_t *err);
 /* coord.c: a DEPLOY of units [begin, end) with that warm range, this coordinator's model and settings, epoch
  * c->epoch, no routes yet. */
-void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, msg_t *m);
+void coord_deploy_fill(const coord_t *c, int begin, int end, uint32_t warm_begin, uint32_t warm_end, int n_stages,
+                       msg_t *m);
 /* epoch.c: sessions whose resumed open never started (a KV transfer that did not complete) are replayed. */
 int coord_check_crossings(coord_t *c, err_t *err);
 /* epoch.c: the forced switch of opts.switch_every when due (0 otherwise). */

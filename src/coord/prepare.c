@@ -52,7 +52,7 @@ int coord_switch_when_ready(coord_t *c, const coord_stage_t *st, int n, const ch
                                                                                 (uint32_t)st[s].end))
             continue;   /* nothing to make resident (a worker not alive fails the switch itself) */
         msg_t m;   /* the stage's units only: its new replicas follow the deployment in the background */
-        coord_deploy_fill(c, st[s].begin, st[s].end, (uint32_t)st[s].begin, (uint32_t)st[s].end, &m);
+        coord_deploy_fill(c, st[s].begin, st[s].end, (uint32_t)st[s].begin, (uint32_t)st[s].end, n, &m);
         m.flags = RING_DEPLOY_PREPARE;
         m.session = p->id;
         if ((rc = coord_send_to(c, k, &m, err)))

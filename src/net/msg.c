@@ -16,7 +16,7 @@
  *   WELCOME        u32 device_id, u32 heartbeat_ms
  *   HEARTBEAT      u64 seq, u32 n_sessions
  *   DEPLOY         hash32 model_hash, str model, u32 unit_begin, unit_end, warm_begin, warm_end, n_ctx,
- *                  n_seq, threads, act_dtype, [n](u32 value_id, u32 to_unit,
+ *                  n_seq, threads, n_stages, act_dtype, [n](u32 value_id, u32 to_unit,
  *                  str endpoint, key), [n]key32 peers
  *   DEPLOY_ACK,
  *   ERROR          i32 code, str text
@@ -436,6 +436,7 @@ static void deploy_io(io_t *io, msg_deploy_t *d)
     io_u32(io, "n_ctx", &d->n_ctx);
     io_u32(io, "n_seq", &d->n_seq);
     io_u32(io, "threads", &d->threads);
+    io_u32(io, "n_stages", &d->n_stages);
     io_u32(io, "act_dtype", &d->act_dtype);
     io_count(io, "n_routes", &d->n_routes, MSG_MAX_ROUTES, 4 + 4 + 2 + 1);
     io->list = "routes";
@@ -617,6 +618,8 @@ static int validate(const msg_t *m, int code, err_t *err)
             return err_set(err, code, "%s: n_ctx %u and n_seq %u must be >= 1", tn, d->n_ctx, d->n_seq);
         if (d->threads < 1 || d->threads > MSG_MAX_THREADS)
             return err_set(err, code, "%s: field 'threads' is %u, want 1..%u", tn, d->threads, MSG_MAX_THREADS);
+        if (d->n_stages < 1 || d->n_stages > MSG_MAX_STAGES)
+            return err_set(err, code, "%s: field 'n_stages' is %u, want 1..%u", tn, d->n_stages, MSG_MAX_STAGES);
         if (!act_dtype_ok(d->act_dtype))
             return err_set(err, code, "%s: field 'act_dtype' is %u (%s), want F32, F16 or Q8_0", tn,
                            d->act_dtype, type_name(d->act_dtype));

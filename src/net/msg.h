@@ -61,6 +61,7 @@
 #define MSG_MAX_PEERS 16         /* allowed sender keys in a DEPLOY */
 #define MSG_MAX_TIMES 64         /* entries in a STAGE_TIMES */
 #define MSG_MAX_THREADS 1024
+#define MSG_MAX_STAGES 4096
 #define MSG_MAX_TOKENS (1u << 20)  /* token ids in a SESSION_OPEN */
 #define MSG_BODY_MAX 8192        /* no valid body is larger: size encode buffers with it */
 #define MSG_MAX_FRAMES 3         /* header + body + data */
@@ -163,6 +164,8 @@ typedef struct {
     uint32_t warm_begin, warm_end;          /* units kept resident, the stage's and its overlap replicas':
                                                warm_begin <= unit_begin, unit_end <= warm_end */
     uint32_t n_ctx, n_seq, threads;         /* each >= 1; threads <= MSG_MAX_THREADS */
+    uint32_t n_stages;                      /* stages of the ring, 1..MSG_MAX_STAGES (the header paces its decode
+                                               rows by it, node/batch.h) */
     uint32_t act_dtype;                     /* outgoing activations: TYPE_F32, TYPE_F16 or TYPE_Q8_0 */
     uint32_t n_routes;                      /* <= MSG_MAX_ROUTES */
     msg_route_t routes[MSG_MAX_ROUTES];

@@ -104,17 +104,38 @@ static step_piece_t *add_piece(worker_t *w, int *rows, int *n_pieces, int k, uin
     return pc;
 }
 
-/* Header: every decode row first, then prompt chunks while the budget lasts. */
+/* Decode rows the header takes per step: all of them on one stage; on S
+ * stages a 1/S share of the generating sessions, so they circulate as S
+ * groups, one at each stage, rather than as one group that leaves every other
+ * stage idle (batch.h). */
+static int header_decode_cap(const worker_t *w)
+{
+    const int n_stages = (int)w->dep.n_stages;
+    if (n_stages <= 1)
+        return w->step.cap;
+    int generating = 0;
+    for (int k = 0; k < w->n_seq; k++) {
+        const wsession_t *s = &w->sess[k];
+        generating += s->active && !s->kv_wait && !s->hold && s->prompt_fed >= s->n_prompt;
+    }
+    const int cap = (generating + n_stages - 1) / n_stages;
+    return cap > 0 ? cap : 1;
+}
+
+/* Header: decode rows first (at most header_decode_cap), then prompt chunks while the budget lasts. */
 static void gather_header(worker_t *w, int *rows, int *n_pieces)
 {
     worker_step_t *st = &w->step;
+    const int decode_cap = header_decode_cap(w);
+    int decode_rows = 0;
     for (int pass = 0; pass < 2; pass++) {
         for (int j = 0; j < w->n_seq && *rows < st->cap; j++) {
             const int k = (w->rr + j) % w->n_seq;
             wsession_t *s = &w->sess[k];
             if (!s->active || s->kv_wait || s->hold)
                 continue;
-            if (pass == 0 && s->have_token) {
+            if (pass == 0 && s->have_token && decode_rows < decode_cap) {
+                decode_rows++;
                 s->have_token = 0;
                 st->tokens[*rows] = s->token;
                 add_piece(w, rows, n_pieces, k, (uint32_t)s->n_past, 1, RING_ACT_SAMPLE);
@@ -207,9 +228,10 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
                 continue;
             for (int i = 0; i < np; i++) {
                 const step_piece_t *pc = &pcs[i];
+                const uint32_t flags = (pc->flags & ~RING_ACT_MORE) | (i + 1 < np ? RING_ACT_MORE : 0);
                 if ((rc = worker_push_activation(w, w->push[w->route_push[r]], &w->sess[pc->slot],
                                                  (uint32_t)out.value, out.data + (size_t)(pc->row0 - row0) * width,
-                                                 pc->pos0, (uint32_t)pc->n, pc->flags, err)))
+                                                 pc->pos0, (uint32_t)pc->n, flags, err)))
                     return rc;
             }
         }
@@ -219,7 +241,7 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
         const step_piece_t *pc = &pcs[i];
         if (pc->logits_row >= 0 &&
             (rc = worker_sample_and_send(w, &w->sess[pc->slot], exec_logits(w->ex) + (size_t)pc->logits_row * n_vocab,
-                                         err)))
+                                         pc->logits_row + 1 < n_logits, err)))
             return rc;
     }
     msg_stage_times_t *times = &w->times.times;
@@ -228,6 +250,30 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
                                             .n_tokens = (uint32_t)rows, .compute_us = (uint32_t)(t1 - t0),
                                             .send_us = (uint32_t)(link_now_us() - t1), .n_decode = n_decode};
     return 0;
+}
+
+void worker_note_more(worker_t *w, const msg_t *m)
+{
+    const int more = (m->type == MSG_ACTIVATION && (m->flags & RING_ACT_MORE)) ||
+                     (m->type == MSG_TOKEN && (m->flags & RING_TOKEN_MORE));
+    if (m->type != MSG_ACTIVATION && m->type != MSG_TOKEN)
+        return;
+    if (!more)
+        w->more_until_us = 0;
+    else if (!w->more_until_us)   /* the bound runs from the burst's first message: a stream cannot stall us */
+        w->more_until_us = link_now_us() + WORKER_MORE_WAIT_US;
+}
+
+int worker_step_wait_us(worker_t *w)
+{
+    if (!w->more_until_us)
+        return 0;
+    const int64_t left = w->more_until_us - link_now_us();
+    if (left <= 0 || worker_step_full(w)) {
+        w->more_until_us = 0;
+        return 0;
+    }
+    return (int)left;
 }
 
 int worker_step(worker_t *w, err_t *err)

@@ -43,6 +43,26 @@ int worker_step_ready(const worker_t *w);
  * the step has run, so a fast upstream stage cannot overflow the pending slots. */
 int worker_step_full(const worker_t *w);
 
+/* A step's rows leave as one message per session and destination, all but
+ * the last to each destination flagged RING_ACT_MORE (tokens: RING_TOKEN_MORE).
+ * A receiver that starts a step at the first of them would split the sender's
+ * batch in two (and every stage after it would too, the groups of sequences
+ * fragmenting until each step is a row or two); instead the event loop holds
+ * its next step until the burst's last message has come, or for at most
+ * WORKER_MORE_WAIT_US after its first (a lost sender costs that once), or
+ * until the pending rows fill a step.  Rows never wait on this for anything
+ * but a burst already in flight, so one sequence alone is never delayed.
+ * The header, for its part, takes at most ⌈generating sessions / stages⌉
+ * decode rows per step (DEPLOY's n_stages), so the sequences circulate as one
+ * group per stage and every stage computes while the others do. */
+#define WORKER_MORE_WAIT_US 2000
+
+/* Notes a received data message's MORE flag (or its absence). */
+void worker_note_more(worker_t *w, const msg_t *m);
+
+/* Microseconds the next step should still wait for an announced burst (0: run it now). */
+int worker_step_wait_us(worker_t *w);
+
 /* Gathers, runs and sends one step.  Returns 1 if it ran something, 0 if there
  * was nothing to do, negative ERR_* on failure (*err says what). */
 int worker_step(worker_t *w, err_t *err);

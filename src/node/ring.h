@@ -13,8 +13,11 @@
 
 /* ACTIVATION flags */
 #define RING_ACT_SAMPLE 0x1u        /* the batch ends a prompt or is a decode step: the tail samples after it */
+#define RING_ACT_MORE 0x2u          /* more rows of the sender's same step follow on this link: the receiver may wait
+                                       for them (briefly, node/batch.h) so the step's rows stay one batch downstream */
 /* TOKEN flags */
 #define RING_TOKEN_FINAL 0x1u       /* the last token of the session (EOS, n_predict or context full) */
+#define RING_TOKEN_MORE 0x2u        /* more tokens sampled in the tail's same step follow (as RING_ACT_MORE) */
 /* DEPLOY_ACK flags */
 #define RING_ACK_SESSION 0x1u       /* acknowledges a SESSION_OPEN (header.session) rather than a DEPLOY */
 #define RING_ACK_PEER_KEYS 0x2u     /* acknowledges a PEER_KEYS: the sender's data allow-list holds those keys */

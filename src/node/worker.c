@@ -389,7 +389,7 @@ static int send_token(worker_t *w, wsession_t *s, int32_t id, uint32_t flags, er
     return 0;
 }
 
-int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, err_t *err)
+int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, int more_follow, err_t *err)
 {
     int32_t id = samp_sample(s->samp, logits, s->history, (size_t)s->n_hist);
     if (id < 0 || (uint32_t)id >= w->m->hp.n_vocab)
@@ -413,7 +413,7 @@ int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, err_
         if (rc)
             return rc;
     }
-    return send_token(w, s, id, final ? RING_TOKEN_FINAL : 0, err);
+    return send_token(w, s, id, (final ? RING_TOKEN_FINAL : 0) | (more_follow ? RING_TOKEN_MORE : 0), err);
 }
 
 /* Sends the measured step times when there are many or they are old enough. */
@@ -499,7 +499,7 @@ static int handle_activation(worker_t *w, const msg_t *m, err_t *err)
                        a->n_tokens);
     rows_to_f32(a, m->data, p->buf + w->input_offset[in]);
     p->have |= 1u << in;
-    p->flags |= m->flags;
+    p->flags |= m->flags & ~RING_ACT_MORE;   /* MORE is about this link's burst (worker_note_more), not the batch */
     return 0;   /* complete batches run at the next step (batch.c), with every other ready session's */
 }
 
@@ -734,8 +734,12 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
     int rc = setup(w, err);
     w->last_heard = w->next_heartbeat = net_now_ms();
     while (rc == 0 && !w->shutdown && !(stop && *stop)) {
-        int busy = worker_step_ready(w) || (w->prep.active && !worker_fetch_busy(w)), due = link_due_ms(&w->link);
+        const int burst_us = worker_step_wait_us(w);   /* rows of an upstream step still on their way */
+        int busy = (worker_step_ready(w) && !burst_us) || (w->prep.active && !worker_fetch_busy(w));
+        int due = link_due_ms(&w->link);
         int timeout = busy ? 0 : (due >= 0 && due < 50 ? due : 50);
+        if (!busy && burst_us && timeout > (burst_us + 999) / 1000)
+            timeout = (burst_us + 999) / 1000;
         void *socks[2] = {w->ctl, w->data};
         uint32_t ready = 0;
         int wrc = net_wait(socks, 2, timeout, &ready, err);
@@ -771,8 +775,10 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
                 rc = err_set(err, ERR_IO, "data socket: %s", why.msg);
                 break;
             }
-            if (r == 0 && (r = wsec_sender_ok(w->sec, &w->rx_data, &m, &why)) == 0)
+            if (r == 0 && (r = wsec_sender_ok(w->sec, &w->rx_data, &m, &why)) == 0) {
                 r = worker_handle_data(w, &m, &why);
+                worker_note_more(w, &m);
+            }
             heartbeat_if_due(w);   /* a run of long prompt batches must not look like silence */
             if (r) {
                 worker_log(w, "dropped a data message: ", why.msg);
@@ -780,7 +786,7 @@ int worker_main(const worker_opts_t *o, volatile sig_atomic_t *stop, err_t *err)
                     worker_send_error(w, r, why.msg);
             }
         }
-        int step_rc = rc == 0 ? worker_step(w, &why) : 0;
+        int step_rc = rc == 0 && !worker_step_wait_us(w) ? worker_step(w, &why) : 0;
         if (step_rc < 0) {
             worker_log(w, "step failed: ", why.msg);
             worker_send_error(w, step_rc, why.msg);

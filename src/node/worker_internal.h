@@ -140,6 +140,8 @@ typedef struct worker {
     uint64_t stale;          /* data messages of an older epoch dropped */
     uint32_t stale_logged;   /* the epoch whose first stale message was logged */
     uint64_t decode_steps;   /* single-token batches run (the emulated slowdown starts at o->slowdown_step) */
+    int64_t more_until_us;   /* a data message said more of its sender's step follows: the next step waits for
+                                them until this time (link_now_us), 0 when nothing is announced (batch.h) */
     /* link probes of a profile */
     uint64_t probe_id;
     int probe_arrived;
@@ -167,8 +169,9 @@ int worker_push_connect_deferred(worker_t *w, err_t *err);
 /* Pushes n rows of one output value of session s to a route's socket, in the wire dtype. */
 int worker_push_activation(worker_t *w, void *sock, const wsession_t *s, uint32_t value, const float *rows,
                            uint32_t pos0, uint32_t n, uint32_t flags, err_t *err);
-/* Tail: samples session s's next token from logits [n_vocab] and sends it on. */
-int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, err_t *err);
+/* Tail: samples session s's next token from logits [n_vocab] and sends it on;
+ * more_follow: another token of the same step follows (RING_TOKEN_MORE). */
+int worker_sample_and_send(worker_t *w, wsession_t *s, const float *logits, int more_follow, err_t *err);
 /* Handles one message from the data socket. */
 int worker_handle_data(worker_t *w, const msg_t *m, err_t *err);
 

@@ -5,10 +5,10 @@
  * idle) with the time it is free again; the rows on the wire, each with the
  * time it arrives at its next stage.  A step of b rows computes for the stage's
  * step time of b, then sends its rows one message each (as workers do), one hop
- * time apart, and is free when the last is sent; a stage idle when the first of
- * them arrives starts on what has come (so the sequences spread out over the
- * ring's steps rather than move as one group).  Loop: every idle stage with
- * rows waiting starts a step over all of them; then time advances to the next
+ * time apart, and is free when the last is sent; the receiver waits for the
+ * burst's last message (RING_ACT_MORE, node/batch.h), so all b arrive then.
+ * Loop: every idle stage with rows waiting starts a step over all of them (the
+ * header over at most ⌈K / S⌉, as workers do); then time advances to the next
  * arrival or free stage, and everything due at that instant is done before any
  * stage looks at its rows again.  A step of the tail completes its rows' tokens,
  * which go back to the header as sampled tokens.
@@ -69,6 +69,7 @@ int ring_sim_run(const ring_sim_t *r, ring_sim_result_t *out, err_t *err)
     if (rc)
         return rc;
     const int S = r->n_stages, K = r->n_seq;
+    const int header_cap = (K + S - 1) / S;
     int queue[RING_SIM_MAX_STAGES] = {0}, busy[RING_SIM_MAX_STAGES] = {0};
     double busy_end[RING_SIM_MAX_STAGES] = {0}, sum_step[RING_SIM_MAX_STAGES] = {0};
     double sum_rows[RING_SIM_MAX_STAGES] = {0};
@@ -86,13 +87,13 @@ int ring_sim_run(const ring_sim_t *r, ring_sim_result_t *out, err_t *err)
         for (int s = 0; s < S; s++) {   /* idle stages take every row that has arrived */
             if (busy[s] || !queue[s])
                 continue;
-            const int b = queue[s];
+            const int b = s == 0 && queue[s] > header_cap ? header_cap : queue[s];
             const double d = ring_sim_step_time(r, s, b), hop = r->hop_s[s];
-            queue[s] = 0;
+            queue[s] -= b;
             busy[s] = b;
-            busy_end[s] = t + d + b * hop;   /* computes, then sends its rows one after another */
-            for (int i = 0; i < b; i++)
-                wire[n_wire++] = (arrival_t){.t = t + d + (i + 1) * hop, .stage = (s + 1) % S};
+            busy_end[s] = t + d + b * hop;   /* computes, then sends its rows one after another ... */
+            for (int i = 0; i < b; i++)      /* ... which the next stage takes as one burst */
+                wire[n_wire++] = (arrival_t){.t = busy_end[s], .stage = (s + 1) % S};
             if (done_warm >= 0) {
                 sum_step[s] += d;
                 sum_rows[s] += b;

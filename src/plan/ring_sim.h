@@ -1,7 +1,8 @@
 /*
  * ring_sim.h — what a ring of stages does with K sequences decoding at once,
  * simulated event by event: the workers' batching rule (a stage that is idle
- * runs one step over every row that has arrived, node/batch.h) applied to each
+ * runs one step over every row that has arrived, the header over at most a
+ * 1/S share, node/batch.h) applied to each
  * stage's step time as a function of the rows it batches, the hops between
  * stages, and the return hop from the tail to the header, where a sampled
  * token becomes the next step's row.  The planner's problem (plan.h) prices a
