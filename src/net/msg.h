@@ -43,8 +43,9 @@
 #include "util/err.h"
 
 #define MSG_MAGIC 0x4B4E4C4Cu   /* "LLNK" as bytes on the wire */
-#define MSG_VERSION 4   /* 2: DEPLOY carries the warm (replica) range; 3: DEPLOY may be a PREPARE (node/ring.h);
-                          4: PROFILE_REQ batch 0 = links only, PROFILE with no units */
+#define MSG_VERSION 5   /* 2: DEPLOY carries the warm (replica) range; 3: DEPLOY may be a PREPARE (node/ring.h);
+                          4: PROFILE_REQ batch 0 = links only, PROFILE with no units;
+                          5: DEPLOY carries n_stages, ACTIVATION / TOKEN flag bursts (node/ring.h) */
 #define MSG_HDR_SIZE 40
 
 /* Bounds, each enforced by both encoder and decoder. */
