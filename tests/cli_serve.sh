@@ -128,15 +128,16 @@ if start_server errors -m "$model" --local 1 --parallel 1 --queue 1 --api-key se
   [ "$(metric 'lingua_completions_total{outcome="cancelled"}')" = 2 ] && ok || bad "cancelled count $(metric 'lingua_completions_total{outcome="cancelled"}')"
   # still serving
   err_is "after all that" "$(st "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"Once","max_tokens":2}')" 200 'j["usage"]["completion_tokens"] == 2'
-  # SIGTERM while a stream runs: new requests are refused, the running one finishes (30 tokens: well inside
-  # the 10 s drain even under ASan on a loaded machine, at 200x slowdown)
-  curl -s -N --max-time 60 "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"Once","max_tokens":30,"stream":true}' >"$tmp/d.txt" & dpid=$!
+  # SIGTERM while a stream runs: new requests are refused, the running one finishes (60 tokens at 200x
+  # slowdown: 1.1 s on a fast machine, so still running 0.3 s after the signal, and well inside the 10 s
+  # drain even under ASan on a loaded machine; 30 tokens took 0.4 s and could end before the check)
+  curl -s -N --max-time 60 "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"Once","max_tokens":60,"stream":true}' >"$tmp/d.txt" & dpid=$!
   for _ in $(seq 1 100); do [ "$(metric lingua_slots_busy)" = 1 ] && break; sleep 0.1; done
   kill -TERM "$spid"
   sleep 0.3
   [ "$(st "${auth[@]}" "http://127.0.0.1:$port/v1/completions" -d '{"prompt":"a","max_tokens":1}')" = 503 ] && ok || bad "new request during shutdown not refused: $(cat "$tmp/e.json")"
   wait $dpid
-  grep -q '"completion_tokens":30' "$tmp/d.txt" && tail -2 "$tmp/d.txt" | grep -q '^data: \[DONE\]' && ok || bad "the running stream did not finish on SIGTERM: $(tail -c 400 "$tmp/d.txt")"
+  grep -q '"completion_tokens":60' "$tmp/d.txt" && tail -2 "$tmp/d.txt" | grep -q '^data: \[DONE\]' && ok || bad "the running stream did not finish on SIGTERM: $(tail -c 400 "$tmp/d.txt")"
   stop_server errors
 fi
 
