@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """bench/memory.py — peak resident memory (ru_maxrss from wait4, the kernel's VmHWM at exit) of a
 coordinator and K workers started as separate `lingua` processes on loopback, against what their
-stages need: the stage's weights + its KV cache + its scratch (from `lingua segment --json`), and
-for the coordinator the tokenizer + metadata.  A process's fixed cost (code, libraries, libzmq's
+stages need: the stage's weights + its overlap replicas' weights (the R units either side that the
+coordinator keeps warm for the balancer's boundary moves, coord/replicas.c: 2 by default, never the
+embedding) + its KV cache + its scratch (from `lingua segment --json`), and for the coordinator the
+tokenizer + metadata.  A process's fixed cost (code, libraries, libzmq's
 threads), measured as the peak RSS of `lingua worker` started against no coordinator, is counted in
-scratch.  usage: memory.py LINGUA MODEL K [--ctx C] [--chunk T] [--shipped CACHE_DIR]"""
+scratch.  usage: memory.py LINGUA MODEL K [--ctx C] [--chunk T] [--replicas R] [--shipped CACHE_DIR]"""
 import json, os, re, subprocess, sys, time, argparse
 
 ap = argparse.ArgumentParser()
 ap.add_argument("lingua"); ap.add_argument("model"); ap.add_argument("k", type=int)
 ap.add_argument("--ctx", type=int, default=256)
 ap.add_argument("--chunk", type=int, default=64)
+ap.add_argument("--replicas", type=int, default=2, help="the coordinator's replica units per side (its default: 2)")
 ap.add_argument("--shipped", metavar="CACHE_DIR", help="workers get no model file: weights shipped into this cache")
 a = ap.parse_args()
 
@@ -57,10 +60,14 @@ res = json.loads(out)
 rows = []
 for i, (b, e) in enumerate(ranges):
     wb = sum(u["weight_bytes"] for u in units[b:e])
+    R = a.replicas   # the warm range of coord_warm_ranges (no memory limit offered here)
+    left = (b - 1 if b > 1 else 0) if b - R < 1 else R
+    right = min(R, n - e)
+    rep = sum(u["weight_bytes"] for u in units[b - left:b]) + sum(u["weight_bytes"] for u in units[e:e + right])
     kv = sum(u["kv_bytes_per_token"] for u in units[b:e]) * a.ctx
     scratch = max(u["scratch_bytes_per_token"] for u in units[b:e]) * a.chunk + base_kb * 1024
-    need = wb + kv + scratch
-    rows.append(dict(worker=i, units="%d-%d" % (b, e), weights=wb, kv=kv, scratch=scratch, need=need,
+    need = wb + rep + kv + scratch
+    rows.append(dict(worker=i, units="%d-%d" % (b, e), weights=wb, replicas=rep, kv=kv, scratch=scratch, need=need,
                      peak=wkb[i] * 1024, ratio=wkb[i] * 1024 / need))
 info = subprocess.check_output([a.lingua, "info", "-m", a.model], text=True)
 n_vocab = int(re.search(r"vocabulary:\s+(\d+)", info).group(1))

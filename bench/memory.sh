@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/memory.sh — peak resident memory per process of 2-, 3- and 4-worker
 # loopback rings of the 110M-shape Q8_0 model (`lingua synth`, seed 1), against
-# what each process needs: a worker its stage's weights + KV cache + scratch
+# what each process needs: a worker its stage's weights + its overlap replicas'
+# weights (2 units either side, the coordinator's default) + KV cache + scratch
 # (scratch includes a ring process's fixed cost, the peak of a worker that set
 # itself up but holds no stage), the coordinator that fixed cost + its buffers.
 # Peaks are ru_maxrss from wait4 — the kernel's VmHWM at exit — of separate
@@ -22,8 +23,8 @@ m=bench/out/synth-110M-q8_0.gguf
 [ -f "$m" ] || build/lingua synth -o "$m" --dim 768 --layers 12 --heads 12 --kv-heads 12 --ffn 2048 --vocab 32000 \
   --ctx 1024 --type q8_0 --seed 1 2>/dev/null
 modes=(own shipped); [ "${2:-}" = own ] && modes=(own)
-echo "| ring | weights | process | units | stage weights MiB | KV MiB | scratch MiB | need MiB | peak RSS MiB | peak / need |"
-echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| ring | weights | process | units | stage weights MiB | replica weights MiB | KV MiB | scratch MiB | need MiB | peak RSS MiB | peak / need |"
+echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for k in 2 3 4; do
  for mode in "${modes[@]}"; do
   extra=(); cache=$(mktemp -d); [ "$mode" = shipped ] && extra=(--shipped "$cache")
@@ -31,10 +32,10 @@ for k in 2 3 4; do
 import json, os, sys
 d = json.load(sys.stdin); M = 2 ** 20; mode = os.environ["MODE"]
 for w in d["workers"]:
-    print("| %d workers | %s | worker %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |" % (d["k"], mode, w["worker"], w["units"],
-          w["weights"] / M, w["kv"] / M, w["scratch"] / M, w["need"] / M, w["peak"] / M, w["ratio"]))
+    print("| %d workers | %s | worker %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |" % (d["k"], mode, w["worker"],
+          w["units"], w["weights"] / M, w["replicas"] / M, w["kv"] / M, w["scratch"] / M, w["need"] / M, w["peak"] / M, w["ratio"]))
 need = d["base"] + d["coord_buffers"]
-print("| %d workers | %s | coordinator | — | 0 | 0 | %.1f | %.1f | %.1f | %.2f |" % (d["k"], mode, need / M, need / M,
+print("| %d workers | %s | coordinator | — | 0 | 0 | 0 | %.1f | %.1f | %.1f | %.2f |" % (d["k"], mode, need / M, need / M,
       d["coordinator_peak"] / M, d["coordinator_peak"] / need))'
   rm -rf "$cache"
  done
