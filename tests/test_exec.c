@@ -4,7 +4,9 @@
  * the tokens are split into batches, and however the units are split into
  * contiguous ranges run by separate executors that hand each other only the
  * residual stream.  Also: bad batches are refused with an error and change
- * nothing.
+ * nothing; an executor that adopts the previous stage's interleaved copies
+ * (exec_params_t adopt_from, a boundary move) computes the same logits, packs
+ * only what is new to it, and leaves the old one the rest until it drops them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +179,116 @@ static void check_bad_batches(const char *path)
     model_destroy(&m);
 }
 
+static void count_release(void *ctx, const void *p, size_t n)
+{
+    (void)p;
+    *(size_t *)ctx += n;
+}
+
+static exec_t *stage_exec(const model_t *m, const seg_t *seg, int begin, int end, exec_t *adopt_from,
+                          size_t *released)
+{
+    exec_params_t p;
+    exec_params_default(&p, m);
+    p.seg = seg;
+    p.unit_begin = begin;
+    p.unit_end = end;
+    p.n_ctx = 64;
+    p.max_batch = N_TOKENS;
+    p.max_logits = N_TOKENS;
+    p.release = count_release;
+    p.release_ctx = released;
+    p.adopt_from = adopt_from;
+    exec_t *e = NULL;
+    err_t err;
+    CHECKF(exec_create(m, &p, &e, &err) == 0, "%s", err.msg);
+    return e;
+}
+
+/* Logits of every token through a then b (b may be NULL: a is the whole model). */
+static int run_two(exec_t *a, exec_t *b, const int32_t *tokens, float *out, size_t n_vocab)
+{
+    err_t err;
+    exec_batch_t x = {.seq = 0, .pos0 = 0, .n_tokens = N_TOKENS, .tokens = tokens, .n_logits = N_TOKENS};
+    if (!a || exec_run(a, &x, &err))
+        return -1;
+    if (b) {
+        exec_batch_t y = {.seq = 0, .pos0 = 0, .n_tokens = N_TOKENS, .hidden = exec_hidden(a), .n_logits = N_TOKENS};
+        if (exec_run(b, &y, &err))
+            return -1;
+    }
+    memcpy(out, exec_logits(b ? b : a), (size_t)N_TOKENS * n_vocab * sizeof(float));
+    return 0;
+}
+
+static void check_adopt(const char *path)
+{
+    model_t *m = NULL;
+    graph_t *g = NULL;
+    seg_t *seg = NULL;
+    err_t err;
+    if (model_load(path, &m, &err) || graph_build(m, &g, &err) || seg_build_default(g, &seg, &err)) {
+        CHECKF(0, "%s: %s", path, err.msg);
+        seg_destroy(&seg);
+        graph_destroy(&g);
+        model_destroy(&m);
+        return;
+    }
+    const int n_units = seg->n_units, cut = n_units / 2;
+    const size_t n_vocab = m->hp.n_vocab, bytes = (size_t)N_TOKENS * n_vocab * sizeof(float);
+    int32_t tokens[N_TOKENS];
+    for (int i = 0; i < N_TOKENS; i++)
+        tokens[i] = (int32_t)((i * 7919 + 13) % (int)n_vocab);
+    float *ref = malloc(bytes), *got = malloc(bytes);
+    size_t rel_whole = 0, rel_old = 0, rel_fresh = 0, rel_grown = 0, rel_shrunk = 0, rel_other = 0;
+    exec_t *whole = stage_exec(m, seg, 0, n_units, NULL, &rel_whole);
+    CHECK(ref && got && run_two(whole, NULL, tokens, ref, n_vocab) == 0);
+    exec_destroy(&whole);
+    /* The old stage [0, cut); the move gives it unit cut: [0, cut + 1), adopting. */
+    exec_t *old = stage_exec(m, seg, 0, cut, NULL, &rel_old);
+    exec_t *fresh = stage_exec(m, seg, 0, cut + 1, NULL, &rel_fresh);
+    const size_t il_old = exec_il_bytes(old), il_fresh = exec_il_bytes(fresh);
+    exec_t *grown = stage_exec(m, seg, 0, cut + 1, old, &rel_grown);
+    exec_t *rest = stage_exec(m, seg, cut + 1, n_units, NULL, &rel_other);
+    CHECKF(run_two(grown, rest, tokens, got, n_vocab) == 0 && memcmp(ref, got, bytes) == 0,
+           "%s: the stage that adopted its copies computes other logits", path);
+    CHECK(exec_il_bytes(grown) == il_fresh);
+    if (il_fresh > 0) {   /* a table with an interleaved layout for these weights (e.g. Q8_0 on AVX-512) */
+        CHECKF(exec_il_bytes(old) == 0 && il_old > 0, "%s: %zu of %zu bytes not adopted", path, exec_il_bytes(old),
+               il_old);
+        CHECKF(rel_grown > 0 && rel_grown < rel_fresh, "%s: released %zu bytes adopting, %zu fresh", path, rel_grown,
+               rel_fresh);
+        /* And back: [0, cut) adopts from [0, cut + 1), which keeps unit cut's copies until it drops them. */
+        exec_t *shrunk = stage_exec(m, seg, 0, cut, grown, &rel_shrunk);
+        exec_t *back = stage_exec(m, seg, cut, n_units, NULL, &rel_other);
+        CHECKF(run_two(shrunk, back, tokens, got, n_vocab) == 0 && memcmp(ref, got, bytes) == 0,
+               "%s: the shrunk stage computes other logits", path);
+        CHECK(rel_shrunk == 0 && exec_il_bytes(shrunk) == il_old && exec_il_bytes(grown) == il_fresh - il_old);
+        const graph_node_t *kept = NULL;   /* a matrix of unit cut: still grown's */
+        for (int i = seg->units[cut].node_begin; i < seg->units[cut].node_end && !kept; i++)
+            if (g->nodes[i].op == OP_MATMUL)
+                kept = &g->nodes[i];
+        CHECK(kept && exec_holds_copy(grown, kept->w->data) && !exec_holds_copy(shrunk, kept->w->data));
+        exec_drop_copies(grown);
+        CHECK(exec_il_bytes(grown) == 0 && !exec_holds_copy(grown, kept ? kept->w->data : NULL));
+        exec_destroy(&shrunk);
+        exec_destroy(&back);
+        printf("  %s: a boundary move adopts %zu bytes of interleaved copies, packs %zu\n", path, il_old,
+               il_fresh - il_old);
+    } else {
+        printf("  %s: no interleaved layout on this machine; adoption changes nothing\n", path);
+    }
+    exec_destroy(&old);
+    exec_destroy(&fresh);
+    exec_destroy(&grown);
+    exec_destroy(&rest);
+    free(ref);
+    free(got);
+    seg_destroy(&seg);
+    graph_destroy(&g);
+    model_destroy(&m);
+}
+
 int main(void)
 {
     const char *shared = check_shared_dir();
@@ -193,5 +305,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/models/stories260K.gguf", shared);
     check_model(path, KERN_ISA_SCALAR);
     check_bad_batches(path);
+    snprintf(path, sizeof path, "%s/models/synth-15Mshape-Q8_0.gguf", shared);
+    check_adopt(path);
     return check_finish("test_exec");
 }

@@ -70,9 +70,9 @@ struct exec {
     float *attn_scratch;     /* [threads][n_ctx + head_dim] */
     int attn_scratch_stride;
     int cur_tokens;          /* rows of the last run */
-    uint8_t *il_arena;       /* the interleaved copies of the range's matrices (exec_params_t) */
-    ops_il_t *il_of_node;    /* [node_end - node_begin]: a matmul node's copy (data NULL: none) */
-    size_t il_bytes;         /* of il_arena */
+    ops_il_t *il_of_node;    /* [node_end - node_begin]: a matmul node's interleaved copy (exec_params_t), owned,
+                                each its own allocation so that another executor can adopt it; data NULL: none */
+    size_t il_bytes;         /* of those copies, each padded to 64 bytes */
 };
 
 void exec_params_default(exec_params_t *p, const model_t *m)
@@ -248,32 +248,49 @@ static int embeds_from(const exec_t *e, const model_mat_t *w)
     return 0;
 }
 
-/* The interleaved copies of the range's matmul weights (exec_params_t). */
+static size_t il_padded(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+/* from's copy of node i's weights when e may take it over: the same graph, kernels and weight tensor. */
+static ops_il_t *adoptable(exec_t *from, const exec_t *e, int i)
+{
+    if (!from || !from->il_of_node || from->g != e->g || from->kern.isa != e->kern.isa || i < from->node_begin ||
+        i >= from->node_end)
+        return NULL;
+    ops_il_t *src = &from->il_of_node[i - from->node_begin];
+    return src->data ? src : NULL;
+}
+
+/* The interleaved copies of the range's matmul weights (exec_params_t): taken over
+ * from p.adopt_from where it has them, else packed from the model's rows. */
 static int interleave(exec_t *e, err_t *err)
 {
     const int n_nodes = e->node_end - e->node_begin;
-    size_t total = 0;
-    for (int i = e->node_begin; i < e->node_end && !e->p.no_interleave; i++) {
-        const graph_node_t *n = &e->g->nodes[i];
-        if (n->op == OP_MATMUL)
-            total += (ops_il_bytes(&e->kern, n->w) + 63) & ~(size_t)63;
-    }
-    if (total == 0)
+    int any = 0;
+    for (int i = e->node_begin; i < e->node_end && !e->p.no_interleave; i++)
+        any |= e->g->nodes[i].op == OP_MATMUL && ops_il_bytes(&e->kern, e->g->nodes[i].w) > 0;
+    if (!any)
         return 0;
-    e->il_of_node = calloc((size_t)n_nodes, sizeof *e->il_of_node);
-    e->il_arena = aligned_alloc(64, total);
-    if (!e->il_of_node || !e->il_arena)
-        return err_set(err, ERR_NOMEM, "executor: out of memory for %zu bytes of interleaved weights", total);
-    e->il_bytes = total;
-    size_t at = 0;
+    if (!(e->il_of_node = calloc((size_t)n_nodes, sizeof *e->il_of_node)))
+        return err_set(err, ERR_NOMEM, "executor: out of memory");
     for (int i = e->node_begin; i < e->node_end; i++) {
         const graph_node_t *n = &e->g->nodes[i];
         const size_t bytes = n->op == OP_MATMUL ? ops_il_bytes(&e->kern, n->w) : 0;
         if (!bytes)
             continue;
+        ops_il_t *il = &e->il_of_node[i - e->node_begin], *src = adoptable(e->p.adopt_from, e, i);
+        if (src) {   /* moved, not copied: the old executor gives it up */
+            *il = *src;
+            *src = (ops_il_t){0};
+            e->p.adopt_from->il_bytes -= il_padded(bytes);
+            e->il_bytes += il_padded(bytes);
+            continue;
+        }
         const kern_matvec_t *mv = kern_matvec_for(&e->kern, n->w->type);
-        ops_il_t *il = &e->il_of_node[i - e->node_begin];
-        il->data = e->il_arena + at;
+        uint8_t *copy = aligned_alloc(64, il_padded(bytes));
+        if (!copy)
+            return err_set(err, ERR_NOMEM, "executor: out of memory for %zu bytes of interleaved weights", bytes);
+        il->data = copy;
+        e->il_bytes += il_padded(bytes);
         il->group_bytes = mv->il_group_bytes(n->w->n_in);
         il->n_groups = bytes / il->group_bytes;
         const int release = e->p.release && !embeds_from(e, n->w);
@@ -281,13 +298,12 @@ static int interleave(exec_t *e, err_t *err)
         const size_t step = IL_RELEASE_BYTES / (rows * row_bytes) > 0 ? IL_RELEASE_BYTES / (rows * row_bytes) : 1;
         for (size_t g = 0; g < il->n_groups; g += step) {
             const size_t g1 = g + step < il->n_groups ? g + step : il->n_groups;
-            ops_il_pack(&e->kern, n->w, e->il_arena + at, g, g1);
+            ops_il_pack(&e->kern, n->w, copy, g, g1);
             const size_t r1 = g1 * rows < n->w->n_out ? g1 * rows : n->w->n_out;
             if (release)
                 e->p.release(e->p.release_ctx, (const uint8_t *)n->w->data + g * rows * row_bytes,
                              (r1 - g * rows) * row_bytes);
         }
-        at += (bytes + 63) & ~(size_t)63;
     }
     return 0;
 }
@@ -359,7 +375,9 @@ int exec_create(const model_t *m, const exec_params_t *params, exec_t **out, err
     }
     e->ops.pool = e->pool;
     e->ops.kern = &e->kern;
-    if ((rc = interleave(e, err)))
+    rc = interleave(e, err);
+    e->p.adopt_from = NULL;   /* borrowed for the creation only */
+    if (rc)
         goto fail;
     *out = e;
     return 0;
@@ -371,6 +389,24 @@ fail:
 size_t exec_il_bytes(const exec_t *e)
 {
     return e ? e->il_bytes : 0;
+}
+
+int exec_holds_copy(const exec_t *e, const void *data)
+{
+    for (int i = 0; e && e->il_of_node && i < e->node_end - e->node_begin; i++)
+        if (e->il_of_node[i].data && e->g->nodes[e->node_begin + i].w->data == data)
+            return 1;
+    return 0;
+}
+
+void exec_drop_copies(exec_t *e)
+{
+    for (int i = 0; e && e->il_of_node && i < e->node_end - e->node_begin; i++) {
+        free((void *)e->il_of_node[i].data);   /* allocated by interleave (or the executor it was adopted from) */
+        e->il_of_node[i] = (ops_il_t){0};
+    }
+    if (e)
+        e->il_bytes = 0;
 }
 
 void exec_destroy(exec_t **ep)
@@ -397,7 +433,7 @@ void exec_destroy(exec_t **ep)
     for (int j = 0; j < GRAPH_MAX_IN; j++)
         free(e->gather[j]);
     free(e->ops.act);
-    free(e->il_arena);
+    exec_drop_copies(e);
     free(e->il_of_node);
     seg_destroy(&e->own_seg);
     graph_destroy(&e->own_graph);

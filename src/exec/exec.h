@@ -51,10 +51,14 @@ typedef struct {
      * model's rows.  release, when set, is told of each range of the model's bytes
      * the executor has copied and will not read again (not the embedding table's,
      * which it reads for lookups), so that their owner may drop them from memory:
-     * release(release_ctx, p, n), p inside the matrix's data. */
+     * release(release_ctx, p, n), p inside the matrix's data.  adopt_from: an
+     * executor of the same model, graph and kernels whose copies of matrices this
+     * one also runs are moved here instead of packed again (nor is release told of
+     * them); adopt_from keeps its others and must not run again (exec_drop_copies). */
     int no_interleave;
     void (*release)(void *ctx, const void *p, size_t n);
     void *release_ctx;
+    struct exec *adopt_from;
 } exec_params_t;
 
 /* Whole model (default segmentation), 1 thread, 1 sequence, defaults elsewhere. */
@@ -92,6 +96,11 @@ typedef struct exec exec_t;
 int exec_create(const model_t *m, const exec_params_t *p, exec_t **out, err_t *err);
 /* Bytes of the executor's interleaved copies of weights (exec_params_t; 0 when none). */
 size_t exec_il_bytes(const exec_t *e);
+/* 1 if e keeps an interleaved copy of the weight tensor whose data starts at data. */
+int exec_holds_copy(const exec_t *e, const void *data);
+/* Frees e's interleaved copies; e may then only be destroyed or serve its KV cache
+ * (the matrices' rows may be gone, exec_params_t release). */
+void exec_drop_copies(exec_t *e);
 void exec_destroy(exec_t **e);
 
 /* Runs the range over one batch. Errors (bad ids, positions, sizes) change nothing. */

@@ -243,11 +243,13 @@ static int deploy(worker_t *w, const msg_t *m, err_t *err)
     p.isa = w->o->isa;
     p.release = worker_weights_copied;   /* interleaved weights: the file's pages go (worker_weights.h) */
     p.release_ctx = w;
+    p.adopt_from = w->ex_old;   /* the copies of matrices both stages run move over (worker_weights.h) */
     int rc = wsec_on_deploy(w->sec, d, err);
     if (!rc)
         rc = worker_weights_stage(w, d, err);
     if (!rc)
         rc = exec_create(w->m, &p, &w->ex, err);
+    exec_drop_copies(w->ex_old);   /* kept for its KV cache only: the copies that left the stage go now */
     if (rc)
         return rc;
     w->dep = *d;

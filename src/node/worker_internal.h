@@ -97,7 +97,7 @@ typedef struct worker {
     void *zctx, *ctl, *data;
     worker_sec_t *sec;       /* CURVE state; NULL for a plaintext worker */
     manifest_t manifest;     /* the coordinator's tensor hashes (worker_weights.c) */
-    uint8_t *verified;       /* per tensor: hashed at a deployment and resident since (worker_weights.c) */
+    uint8_t *verified;       /* per tensor: WEIGHTS_* (worker_weights.h) */
     worker_prepare_t prep;   /* the next deployment's weights, made resident meanwhile (worker_weights.c) */
     worker_fetch_t fetch;    /* running from a cache (worker_fetch.c) */
     char endpoint[NET_ENDPOINT_MAX];

@@ -64,8 +64,8 @@ void worker_weights_copied(void *ctx, const void *p, size_t n)
     const unsigned char *at = p;
     for (size_t t = 0; t < gguf_tensor_count(g); t++) {
         const unsigned char *b = data + gguf_tensor_at(g, t)->offset;
-        if (at >= b && at < b + gguf_tensor_at(g, t)->nbytes)
-            w->verified[t] = 0;   /* pages read again from the file are unchecked */
+        if (at >= b && at < b + gguf_tensor_at(g, t)->nbytes && w->verified[t])
+            w->verified[t] = WEIGHTS_COPIED;   /* the copy is checked; pages read again from the file would not be */
     }
     drop_pages(p, n);
 }
@@ -114,13 +114,30 @@ static int prepare_fail(worker_t *w, int code, const char *why, err_t *err)
     return ack ? worker_ack(w, id, RING_ACK_PREPARE, code, why, err) : 0;
 }
 
-/* The weights this worker holds: verified tensors' pages and its executor's interleaved copies. */
+/* The weights this worker holds: checked tensors' pages and its executors' interleaved copies. */
 static uint64_t resident_bytes(const worker_t *w)
 {
-    uint64_t n = exec_il_bytes(w->ex);
+    uint64_t n = exec_il_bytes(w->ex) + exec_il_bytes(w->ex_old);
     for (size_t t = 0; w->verified && t < gguf_tensor_count(w->m->gguf); t++)
-        n += w->verified[t] ? gguf_tensor_at(w->m->gguf, t)->nbytes : 0;
+        n += w->verified[t] == WEIGHTS_CHECKED ? gguf_tensor_at(w->m->gguf, t)->nbytes : 0;
     return n;
+}
+
+/* Copies that the coming deployment's executor will not adopt from the previous one (w->ex_old, the only
+ * executor left while a DEPLOY is handled): those tensors are unchecked again. */
+static void forget_copies(worker_t *w, const int *stage, int n_stage)
+{
+    const gguf_ctx_t *g = w->m->gguf;
+    const size_t count = gguf_tensor_count(g);
+    uint8_t *in_stage = calloc(count ? count : 1, 1);
+    for (int i = 0; in_stage && i < n_stage; i++)
+        in_stage[stage[i]] = 1;
+    const unsigned char *data = (const unsigned char *)gguf_file_data(g) + gguf_data_offset(g);
+    for (size_t t = 0; t < count; t++)
+        if (w->verified[t] == WEIGHTS_COPIED &&
+            !(in_stage && in_stage[t] && exec_holds_copy(w->ex_old, data + gguf_tensor_at(g, t)->offset)))
+            w->verified[t] = WEIGHTS_UNCHECKED;
+    free(in_stage);   /* out of memory: every copy is forgotten, and hashed again (slower, never wrong) */
 }
 
 /* Starts making the tensors all[0..n) of units [begin, end) resident in the background: fetched (without a
@@ -190,8 +207,10 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
     int n_stage = manifest_stage_tensors(w->seg, w->m->gguf, (int)d->unit_begin, (int)d->unit_end, stage, cap);
     int n_warm = manifest_stage_tensors(w->seg, w->m->gguf, (int)d->warm_begin, (int)d->warm_end, warm, cap);
     int rc = n_stage < 0 || n_warm < 0 ? err_set(err, ERR_RANGE, "stage uses more tensors than the model has") : 0;
-    if (rc == 0)
+    if (rc == 0) {
+        forget_copies(w, stage, n_stage);
         keep_only(w, warm, n_warm);
+    }
     for (int pass = 0; rc == 0 && pass < 2; pass++) {
         if (worker_fetching(w) && (rc = worker_fetch_tensors(w, stage, n_stage, "stage", err)))
             break;
@@ -207,7 +226,7 @@ int worker_weights_stage(worker_t *w, const msg_deploy_t *d, err_t *err)
             } else if (r) {
                 rc = r;
             } else {
-                w->verified[stage[i]] = 1;
+                w->verified[stage[i]] = WEIGHTS_CHECKED;
             }
         }
         if (!bad)
@@ -289,7 +308,7 @@ int worker_weights_prepare_tick(worker_t *w, err_t *err)
                 worker_fetch_forget(w, t);   /* a deployment fetches it again */
             return prepare_fail(w, ERR_STATE, why.msg, err);
         }
-        w->verified[t] = 1;
+        w->verified[t] = WEIGHTS_CHECKED;
         if (++p->at < p->n)
             return 1;
     }

@@ -16,6 +16,13 @@
 
 struct worker;   /* worker_internal.h */
 
+/* What the worker knows of each tensor (worker_t.verified[t]). */
+#define WEIGHTS_UNCHECKED 0   /* not hashed since its pages were last given back */
+#define WEIGHTS_CHECKED 1     /* hashed against the manifest; its pages resident since */
+#define WEIGHTS_COPIED 2      /* hashed, then copied by the executor (exec_params_t release), whose copy is what runs:
+                                 the file's pages are gone.  Kept across a deployment whose executor adopts the copy
+                                 from the previous one (exec_params_t adopt_from), so such a move re-hashes nothing */
+
 /* Tensors being made resident beside the running stage: a PREPARE's (worker_weights_prepare), or a
  * deployment's overlap replicas (worker_weights_stage). */
 typedef struct {
@@ -53,8 +60,8 @@ int worker_weights_prepare_tick(struct worker *w, err_t *err);
 int worker_weights_on_chunk(struct worker *w, const msg_t *m, err_t *err);
 
 /* The executor's release hook (exec_params_t): it copied [p, p + n) of a stage tensor into its own layout and
- * will not read it again, so those pages of a file mapping are dropped and the tensor counts as unverified (a
- * later deployment or PREPARE that wants it hashes it again).  ctx is the worker. */
+ * will not read it again, so those pages of a file mapping are dropped and a checked tensor becomes
+ * WEIGHTS_COPIED (a later deployment whose executor cannot adopt the copy hashes it again).  ctx is the worker. */
 void worker_weights_copied(void *ctx, const void *p, size_t n);
 /* Drops the model's mapped pages from this process (they are re-read from the file when used). */
 void worker_weights_release(struct worker *w);
