@@ -1,6 +1,6 @@
 /*
  * kern_il_check.h — the interleaved path's check (kern.h: il_*), for test_kern.c:
- * matrices of 1..37 rows (short last groups included) of random quants — every
+ * matrices of 1..64 rows (short last groups included) of random quants — every
  * byte value, -128 too — and random scales are packed group by group into memory
  * that ends at a PROT_NONE page (each group must take exactly il_group_bytes),
  * activation rows converted and packed likewise, then every il_tile shape, over
@@ -90,8 +90,8 @@ static void check_il(const kern_table_t *t, uint32_t type, size_t n, int n_rows,
     for (int c = 0; c < IL_CHECK_COLS; c++)
         mv->il_pack_x(n, x + (size_t)c * xbytes, xp + (size_t)c * xb);
 
-    static const int shapes[][2] = {{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7}, {1, 8},
-                                    {2, 1}, {2, 2}, {2, 3}, {2, 4}, {3, 1}, {4, 1}, {4, 2}};
+    static const int shapes[][2] = {{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7}, {1, 8}, {2, 1}, {2, 2},
+                                    {2, 3}, {2, 4}, {3, 1}, {4, 1}, {4, 2}, {4, 3}, {4, 4}};
     enum { LDO = KERN_IL_GROUPS * 16 + 5 };
     float out[IL_CHECK_COLS * LDO];
     int bad = 0;
@@ -135,7 +135,7 @@ static void check_il(const kern_table_t *t, uint32_t type, size_t n, int n_rows,
 static void test_interleaved(const kern_table_t *t)
 {
     static const size_t ns[] = {32, 64, 96, 288, 768};
-    static const int rows[] = {1, 5, 16, 17, IL_CHECK_ROWS, 64};
+    static const int rows[] = {1, 5, 16, 17, IL_CHECK_ROWS, 61, 64};
     const uint32_t types[] = {TYPE_Q8_0, TYPE_Q4_0};
     uint64_t seed = 77;
     for (int ti = 0; ti < 2; ti++)

@@ -232,22 +232,25 @@ static void il_matmul_task(void *ctx, int ith, int nth)
     pool_split(j->il->n_groups, ith, nth, &g0, &g1);
     float out[KERN_IL_GROUPS * KERN_IL_COLS * KERN_IL_ROWS_MAX];
     const uint8_t *wg = j->il->data;
-    if (j->n_rows == 1) {   /* decode: KERN_IL_GROUPS streams far apart */
-        const size_t run = (g1 - g0) / KERN_IL_GROUPS;
-        for (size_t i = 0; i < run; i++) {
-            size_t gs[KERN_IL_GROUPS];
-            for (int s = 0; s < KERN_IL_GROUPS; s++)
-                gs[s] = g0 + (size_t)s * run + i;
-            j->mv->il_tile(n_in, wg + gs[0] * gb, run * gb, KERN_IL_GROUPS, j->act, j->act_row, 1, out, 0);
-            il_store(j, out, 0, gs, KERN_IL_GROUPS, 0, 1);
+    /* Up to 4 rows (decode, and the small batches of a ring's stages): KERN_IL_GROUPS
+     * groups far apart, as many read streams as the accumulators allow (ng x nc <= 16) —
+     * one stream leaves the core waiting on memory (110M Q8_0, 2 and 4 rows: 1.42x and
+     * 1.29x).  More rows: one group at a time against KERN_IL_COLS rows, the group staying
+     * in L1 for the next KERN_IL_COLS (two streams there lost 25% on 64-row prompts). */
+    const int streams = j->n_rows <= 4 ? KERN_IL_GROUPS : 1;
+    const size_t run = streams > 1 ? (g1 - g0) / (size_t)streams : 0;
+    for (size_t i = 0; i < run; i++) {
+        size_t gs[KERN_IL_GROUPS];
+        for (int s = 0; s < streams; s++)
+            gs[s] = g0 + (size_t)s * run + i;
+        for (int c0 = 0; c0 < j->n_rows; c0 += KERN_IL_COLS) {
+            const int nc = j->n_rows - c0 < KERN_IL_COLS ? j->n_rows - c0 : KERN_IL_COLS;
+            j->mv->il_tile(n_in, wg + gs[0] * gb, run * gb, streams, j->act + (size_t)c0 * j->act_row, j->act_row, nc,
+                           out, rows * (size_t)streams);
+            il_store(j, out, rows * (size_t)streams, gs, streams, c0, nc);
         }
-        for (size_t g = g0 + KERN_IL_GROUPS * run; g < g1; g++) {
-            j->mv->il_tile(n_in, wg + g * gb, gb, 1, j->act, j->act_row, 1, out, 0);
-            il_store(j, out, 0, &g, 1, 0, 1);
-        }
-        return;
     }
-    for (size_t g = g0; g < g1; g++) {   /* batches: one group against KERN_IL_COLS rows at a time */
+    for (size_t g = g0 + (size_t)streams * run; g < g1; g++) {
         const int full = (g + 1) * rows <= j->w->n_out;
         for (int c0 = 0; c0 < j->n_rows; c0 += KERN_IL_COLS) {
             const int nc = j->n_rows - c0 < KERN_IL_COLS ? j->n_rows - c0 : KERN_IL_COLS;

@@ -85,7 +85,7 @@ typedef struct {
      * wg + g*g_stride and c < nc activation rows at xp + c*xp_stride,
      *   out[c*ldo + il_rows*g + r] = dot(row r of group g, column c)   for every r < il_rows,
      * bit for bit (padding rows give values to be ignored), for the shapes
-     * ng = 1: nc 1..KERN_IL_COLS; ng = 2: nc 1..4; ng = 3: nc 1; ng = 4: nc 1..2. */
+     * ng = 1: nc 1..KERN_IL_COLS; ng = 2: nc 1..4; ng = 3: nc 1; ng = 4: nc 1..4. */
     int il_rows;
     size_t (*il_group_bytes)(size_t n);
     void (*il_pack_group)(size_t n, const void *w, size_t w_stride, int nr, void *dst);

@@ -225,6 +225,8 @@ static INLINE void il_tile(size_t nb, const unsigned char *wg, size_t g_stride, 
     case 0x31: BODY(3, 1); break;                                                                                \
     case 0x41: BODY(4, 1); break;                                                                                \
     case 0x42: BODY(4, 2); break;                                                                                \
+    case 0x43: BODY(4, 3); break;                                                                                \
+    case 0x44: BODY(4, 4); break;                                                                                \
     default: break;                                                                                              \
     }
 
