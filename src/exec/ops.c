@@ -234,8 +234,8 @@ static void il_matmul_task(void *ctx, int ith, int nth)
     const uint8_t *wg = j->il->data;
     /* Up to 4 rows (decode, and the small batches of a ring's stages): KERN_IL_GROUPS
      * groups far apart, as many read streams as the accumulators allow (ng x nc <= 16) —
-     * one stream leaves the core waiting on memory (110M Q8_0, 2 and 4 rows: 1.42x and
-     * 1.29x).  More rows: one group at a time against KERN_IL_COLS rows, the group staying
+     * one stream leaves the core waiting on memory (110M Q8_0, 2 and 4 rows: 1.48x and
+     * 1.28x).  More rows: one group at a time against KERN_IL_COLS rows, the group staying
      * in L1 for the next KERN_IL_COLS (two streams there lost 25% on 64-row prompts). */
     const int streams = j->n_rows <= 4 ? KERN_IL_GROUPS : 1;
     const size_t run = streams > 1 ? (g1 - g0) / (size_t)streams : 0;

@@ -254,11 +254,9 @@ static int run_pieces(worker_t *w, int p0, int np, int *ran, err_t *err)
 
 void worker_note_more(worker_t *w, const msg_t *m)
 {
-    const int more = (m->type == MSG_ACTIVATION && (m->flags & RING_ACT_MORE)) ||
-                     (m->type == MSG_TOKEN && (m->flags & RING_TOKEN_MORE));
     if (m->type != MSG_ACTIVATION && m->type != MSG_TOKEN)
         return;
-    if (!more)
+    if (!(m->flags & (m->type == MSG_ACTIVATION ? RING_ACT_MORE : RING_TOKEN_MORE)))
         w->more_until_us = 0;
     else if (!w->more_until_us)   /* the bound runs from the burst's first message: a stream cannot stall us */
         w->more_until_us = link_now_us() + WORKER_MORE_WAIT_US;

@@ -37,6 +37,12 @@ static void drop_pages(const void *p, size_t n)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Tensor t's bytes in the mapped file (what the model's matrices point at). */
+static const unsigned char *tensor_bytes(const gguf_ctx_t *g, size_t t)
+{
+    return (const unsigned char *)gguf_file_data(g) + gguf_data_offset(g) + gguf_tensor_at(g, t)->offset;
+}
+
 static int is_file_mapping(const gguf_ctx_t *g)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -60,10 +66,9 @@ void worker_weights_copied(void *ctx, const void *p, size_t n)
     const gguf_ctx_t *g = w->m ? w->m->gguf : NULL;
     if (!is_file_mapping(g) || !w->verified)
         return;   /* memory that is not a file's pages cannot be read again: it stays */
-    const unsigned char *data = (const unsigned char *)gguf_file_data(g) + gguf_data_offset(g);
     const unsigned char *at = p;
     for (size_t t = 0; t < gguf_tensor_count(g); t++) {
-        const unsigned char *b = data + gguf_tensor_at(g, t)->offset;
+        const unsigned char *b = tensor_bytes(g, t);
         if (at >= b && at < b + gguf_tensor_at(g, t)->nbytes && w->verified[t])
             w->verified[t] = WEIGHTS_COPIED;   /* the copy is checked; pages read again from the file would not be */
     }
@@ -83,13 +88,12 @@ static void keep_only(worker_t *w, const int *keep, int n)
     }
     for (int i = 0; i < n; i++)
         want[keep[i]] = 1;
-    const unsigned char *data = (const unsigned char *)gguf_file_data(g) + gguf_data_offset(g);
     for (size_t t = 0; t < count; t++) {
         if (!w->verified[t] || want[t])
             continue;
-        w->verified[t] = 0;
+        w->verified[t] = WEIGHTS_UNCHECKED;
         if (is_file_mapping(g))
-            drop_pages(data + gguf_tensor_at(g, t)->offset, gguf_tensor_at(g, t)->nbytes);
+            drop_pages(tensor_bytes(g, t), gguf_tensor_at(g, t)->nbytes);
     }
     free(want);
 }
@@ -132,11 +136,12 @@ static void forget_copies(worker_t *w, const int *stage, int n_stage)
     uint8_t *in_stage = calloc(count ? count : 1, 1);
     for (int i = 0; in_stage && i < n_stage; i++)
         in_stage[stage[i]] = 1;
-    const unsigned char *data = (const unsigned char *)gguf_file_data(g) + gguf_data_offset(g);
-    for (size_t t = 0; t < count; t++)
-        if (w->verified[t] == WEIGHTS_COPIED &&
-            !(in_stage && in_stage[t] && exec_holds_copy(w->ex_old, data + gguf_tensor_at(g, t)->offset)))
-            w->verified[t] = WEIGHTS_UNCHECKED;
+    for (size_t t = 0; t < count; t++) {
+        if (w->verified[t] != WEIGHTS_COPIED)
+            continue;
+        if (!(in_stage && in_stage[t] && exec_holds_copy(w->ex_old, tensor_bytes(g, t))))
+            w->verified[t] = WEIGHTS_UNCHECKED;   /* not adopted: its copy goes with the old executor */
+    }
     free(in_stage);   /* out of memory: every copy is forgotten, and hashed again (slower, never wrong) */
 }
 
